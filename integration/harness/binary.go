@@ -1,0 +1,56 @@
+// Package harness runs the real otel-ai-collector binary as a subprocess for
+// integration tests, and provides real OTLP senders and receivers around it.
+package harness
+
+import (
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+)
+
+// EnvBinary names a prebuilt collector binary to test instead of building one
+// (the Makefile builds once and passes it, so `make test` compiles it once).
+const EnvBinary = "OTEL_AI_COLLECTOR_BINARY"
+
+// BuildBinary returns the path of the collector binary under test. Without
+// OTEL_AI_COLLECTOR_BINARY it builds ./cmd/otel-ai-collector into dir, reusing
+// the Go build cache. Call it once from TestMain.
+func BuildBinary(dir string) (string, error) {
+	if path := os.Getenv(EnvBinary); path != "" {
+		abs, err := filepath.Abs(path)
+		if err != nil {
+			return "", err
+		}
+		if _, err := os.Stat(abs); err != nil {
+			return "", fmt.Errorf("%s=%s: %w", EnvBinary, path, err)
+		}
+		return abs, nil
+	}
+	root, err := RepoRoot()
+	if err != nil {
+		return "", err
+	}
+	out := filepath.Join(dir, "otel-ai-collector")
+	cmd := exec.Command("go", "build", "-trimpath", "-o", out, "./cmd/otel-ai-collector")
+	cmd.Dir = root
+	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
+	if output, err := cmd.CombinedOutput(); err != nil {
+		return "", fmt.Errorf("go build: %w\n%s", err, output)
+	}
+	return out, nil
+}
+
+// RepoRoot is the directory of the root go.mod.
+func RepoRoot() (string, error) {
+	output, err := exec.Command("go", "env", "GOMOD").Output()
+	if err != nil {
+		return "", fmt.Errorf("go env GOMOD: %w", err)
+	}
+	gomod := strings.TrimSpace(string(output))
+	if gomod == "" || gomod == os.DevNull {
+		return "", fmt.Errorf("not inside the otel-ai-collector module")
+	}
+	return filepath.Dir(gomod), nil
+}

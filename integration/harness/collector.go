@@ -1,0 +1,223 @@
+package harness
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// Collector is a running otel-ai-collector process.
+type Collector struct {
+	t    testing.TB
+	cmd  *exec.Cmd
+	logs *syncBuffer
+	done chan struct{}
+	err  error // exit status, valid once done is closed
+
+	// Loopback endpoints of the embedded default configuration, each on a
+	// free port.
+	OTLPGRPCEndpoint string // host:port
+	OTLPHTTPEndpoint string // http://host:port
+	HealthEndpoint   string // host:port
+	MetricsEndpoint  string // http://host:port/metrics
+	StateDir         string
+}
+
+// Options says how to start the collector.
+type Options struct {
+	// Config is a YAML configuration passed with --config. Empty runs the
+	// embedded default.
+	Config string
+	// Env is added to the process environment, after the harness's own
+	// port and state-directory variables, so tests can override them.
+	Env map[string]string
+	// StateDir is OTEL_AI_COLLECTOR_STATE_DIR; a fresh temporary directory
+	// when empty. Reuse one to restart a collector on the same queues.
+	StateDir string
+	// HealthEndpoint is where the test's Config serves health_check, when
+	// it differs from the default configuration's.
+	HealthEndpoint string
+}
+
+// Start starts the collector binary and waits until its health check reports
+// ready. The process is stopped when the test ends; its logs are printed if
+// the test failed.
+func Start(t testing.TB, binary string, opts Options) *Collector {
+	t.Helper()
+	c := &Collector{
+		t:                t,
+		logs:             &syncBuffer{},
+		done:             make(chan struct{}),
+		OTLPGRPCEndpoint: FreeAddr(t),
+		OTLPHTTPEndpoint: "http://" + FreeAddr(t),
+		HealthEndpoint:   FreeAddr(t),
+		StateDir:         opts.StateDir,
+	}
+	metricsPort := FreePort(t)
+	c.MetricsEndpoint = fmt.Sprintf("http://127.0.0.1:%d/metrics", metricsPort)
+	if c.StateDir == "" {
+		c.StateDir = t.TempDir()
+	}
+	if opts.HealthEndpoint != "" {
+		c.HealthEndpoint = opts.HealthEndpoint
+	}
+
+	args := []string{}
+	if opts.Config != "" {
+		path := filepath.Join(t.TempDir(), "config.yaml")
+		if err := os.WriteFile(path, []byte(opts.Config), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		args = append(args, "--config", path)
+	}
+	c.cmd = exec.Command(binary, args...)
+	c.cmd.Env = append(os.Environ(),
+		"OTEL_AI_COLLECTOR_OTLP_GRPC_ENDPOINT="+c.OTLPGRPCEndpoint,
+		"OTEL_AI_COLLECTOR_OTLP_HTTP_ENDPOINT="+c.OTLPHTTPEndpoint[len("http://"):],
+		"OTEL_AI_COLLECTOR_HEALTH_ENDPOINT="+c.HealthEndpoint,
+		"OTEL_AI_COLLECTOR_METRICS_PORT="+strconv.Itoa(metricsPort),
+		"OTEL_AI_COLLECTOR_STATE_DIR="+c.StateDir,
+	)
+	for k, v := range opts.Env {
+		c.cmd.Env = append(c.cmd.Env, k+"="+v)
+	}
+	c.cmd.Stdout = c.logs
+	c.cmd.Stderr = c.logs
+	if err := c.cmd.Start(); err != nil {
+		t.Fatalf("start collector: %v", err)
+	}
+	go func() {
+		c.err = c.cmd.Wait()
+		close(c.done)
+	}()
+	t.Cleanup(func() {
+		c.Stop()
+		if t.Failed() {
+			t.Logf("collector logs:\n%s", c.Logs())
+		}
+	})
+	if err := c.waitHealthy(60 * time.Second); err != nil {
+		t.Fatalf("collector did not become healthy: %v\nlogs:\n%s", err, c.Logs())
+	}
+	return c
+}
+
+func (c *Collector) waitHealthy(timeout time.Duration) error {
+	deadline := time.Now().Add(timeout)
+	client := &http.Client{Timeout: time.Second}
+	for time.Now().Before(deadline) {
+		select {
+		case <-c.done:
+			return fmt.Errorf("collector exited: %v", c.err)
+		default:
+		}
+		resp, err := client.Get("http://" + c.HealthEndpoint + "/")
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return nil
+			}
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	return errors.New("timed out")
+}
+
+// Logs returns everything the collector printed so far.
+func (c *Collector) Logs() string { return c.logs.String() }
+
+// Pid is the collector's process id.
+func (c *Collector) Pid() int { return c.cmd.Process.Pid }
+
+// Stop asks the collector to shut down (SIGTERM) and waits for it, killing it
+// after 15 s. It is safe to call more than once.
+func (c *Collector) Stop() {
+	select {
+	case <-c.done:
+		return
+	default:
+	}
+	_ = c.cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case <-c.done:
+	case <-time.After(15 * time.Second):
+		c.t.Errorf("collector did not stop within 15s of SIGTERM; killing it")
+		c.Kill()
+	}
+}
+
+// Kill ends the collector with SIGKILL, as a crash would, and waits for it.
+func (c *Collector) Kill() {
+	_ = c.cmd.Process.Kill()
+	<-c.done
+}
+
+// Exited reports whether the process has ended.
+func (c *Collector) Exited() bool {
+	select {
+	case <-c.done:
+		return true
+	default:
+		return false
+	}
+}
+
+// WaitForLog waits until the collector's output contains substr.
+func (c *Collector) WaitForLog(ctx context.Context, substr string) error {
+	for {
+		if bytes.Contains(c.logs.Bytes(), []byte(substr)) {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("log line %q not seen: %w", substr, ctx.Err())
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+}
+
+// FreePort returns a TCP port on 127.0.0.1 that was free a moment ago.
+func FreePort(t testing.TB) int {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port
+}
+
+// FreeAddr returns "127.0.0.1:port" for a free port.
+func FreeAddr(t testing.TB) string {
+	return fmt.Sprintf("127.0.0.1:%d", FreePort(t))
+}
+
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) Bytes() []byte {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return bytes.Clone(b.buf.Bytes())
+}
+
+func (b *syncBuffer) String() string { return string(b.Bytes()) }

@@ -1,0 +1,177 @@
+package harness
+
+import (
+	"compress/gzip"
+	"context"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"sync"
+	"testing"
+	"time"
+
+	"go.opentelemetry.io/collector/pdata/plog"
+	"go.opentelemetry.io/collector/pdata/plog/plogotlp"
+	"go.opentelemetry.io/collector/pdata/pmetric"
+	"go.opentelemetry.io/collector/pdata/pmetric/pmetricotlp"
+	"go.opentelemetry.io/collector/pdata/ptrace"
+	"go.opentelemetry.io/collector/pdata/ptrace/ptraceotlp"
+)
+
+// Request is one OTLP/HTTP export request a Sink received.
+type Request struct {
+	Path            string
+	ContentType     string
+	ContentEncoding string
+	Received        time.Time
+	Traces          ptrace.Traces   // set for /v1/traces
+	Metrics         pmetric.Metrics // set for /v1/metrics
+	Logs            plog.Logs       // set for /v1/logs
+}
+
+// Sink is an OTLP/HTTP server on loopback that decodes what it receives with
+// pdata (JSON or protobuf, optionally gzip), like otel-ai-monitor or a remote
+// backend would. It stands in for both in tests.
+type Sink struct {
+	URL string // base URL, e.g. http://127.0.0.1:PORT
+
+	server   *http.Server
+	mu       sync.Mutex
+	requests []Request
+	notify   chan struct{}
+	status   int
+}
+
+// NewSink starts a sink on a free loopback port; it stops when the test ends.
+func NewSink(t testing.TB) *Sink {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := &Sink{URL: "http://" + l.Addr().String(), notify: make(chan struct{}, 1), status: http.StatusOK}
+	mux := http.NewServeMux()
+	mux.HandleFunc("POST /v1/traces", s.handle)
+	mux.HandleFunc("POST /v1/metrics", s.handle)
+	mux.HandleFunc("POST /v1/logs", s.handle)
+	s.server = &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
+	go func() { _ = s.server.Serve(l) }()
+	t.Cleanup(func() { _ = s.server.Close() })
+	return s
+}
+
+// SetStatus makes the sink answer every following request with code (after
+// decoding it); 200 by default.
+func (s *Sink) SetStatus(code int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.status = code
+}
+
+func (s *Sink) handle(w http.ResponseWriter, r *http.Request) {
+	req := Request{
+		Path:            r.URL.Path,
+		ContentType:     r.Header.Get("Content-Type"),
+		ContentEncoding: r.Header.Get("Content-Encoding"),
+		Received:        time.Now(),
+	}
+	var body io.Reader = r.Body
+	if req.ContentEncoding == "gzip" {
+		gz, err := gzip.NewReader(r.Body)
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusBadRequest)
+			return
+		}
+		body = gz
+	}
+	raw, err := io.ReadAll(body)
+	if err != nil {
+		http.Error(w, err.Error(), http.StatusBadRequest)
+		return
+	}
+	response, err := decode(&req, raw)
+	if err != nil {
+		http.Error(w, err.Error(), http.StatusBadRequest)
+		return
+	}
+	s.mu.Lock()
+	s.requests = append(s.requests, req)
+	status := s.status
+	s.mu.Unlock()
+	select {
+	case s.notify <- struct{}{}:
+	default:
+	}
+	if status != http.StatusOK {
+		http.Error(w, http.StatusText(status), status)
+		return
+	}
+	w.Header().Set("Content-Type", req.ContentType)
+	_, _ = w.Write(response)
+}
+
+// decode fills req from raw and returns an encoded empty export response.
+func decode(req *Request, raw []byte) ([]byte, error) {
+	isJSON := req.ContentType == "application/json"
+	if !isJSON && req.ContentType != "application/x-protobuf" {
+		return nil, fmt.Errorf("unsupported content type %q", req.ContentType)
+	}
+	type message interface {
+		UnmarshalJSON([]byte) error
+		UnmarshalProto([]byte) error
+	}
+	type response interface {
+		MarshalJSON() ([]byte, error)
+		MarshalProto() ([]byte, error)
+	}
+	var in message
+	var out response
+	switch req.Path {
+	case "/v1/traces":
+		r := ptraceotlp.NewExportRequest()
+		in, out = &r, ptraceotlp.NewExportResponse()
+		defer func() { req.Traces = r.Traces() }()
+	case "/v1/metrics":
+		r := pmetricotlp.NewExportRequest()
+		in, out = &r, pmetricotlp.NewExportResponse()
+		defer func() { req.Metrics = r.Metrics() }()
+	case "/v1/logs":
+		r := plogotlp.NewExportRequest()
+		in, out = &r, plogotlp.NewExportResponse()
+		defer func() { req.Logs = r.Logs() }()
+	}
+	if isJSON {
+		if err := in.UnmarshalJSON(raw); err != nil {
+			return nil, err
+		}
+		return out.MarshalJSON()
+	}
+	if err := in.UnmarshalProto(raw); err != nil {
+		return nil, err
+	}
+	return out.MarshalProto()
+}
+
+// Requests returns a copy of every request received so far.
+func (s *Sink) Requests() []Request {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]Request(nil), s.requests...)
+}
+
+// WaitFor polls until match returns true for the requests received so far.
+func (s *Sink) WaitFor(ctx context.Context, match func([]Request) bool) ([]Request, error) {
+	for {
+		reqs := s.Requests()
+		if match(reqs) {
+			return reqs, nil
+		}
+		select {
+		case <-ctx.Done():
+			return reqs, fmt.Errorf("sink %s: condition not met: %w", s.URL, ctx.Err())
+		case <-s.notify:
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+}

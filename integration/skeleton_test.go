@@ -1,0 +1,316 @@
+package integration
+
+import (
+	"bytes"
+	"compress/gzip"
+	"context"
+	"io"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"go.opentelemetry.io/collector/pdata/pcommon"
+	"go.opentelemetry.io/collector/pdata/ptrace"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/log"
+
+	"github.com/otel-ai-collector/otel-ai-collector/integration/harness"
+)
+
+// claudeCode is the resource Claude Code sets on its telemetry.
+var claudeCode = []attribute.KeyValue{
+	attribute.String("service.name", "claude-code"),
+	attribute.String("service.version", "2.0.0"),
+}
+
+// startDefault runs the binary with no --config, the monitor pointed at sink.
+func startDefault(t *testing.T, sink *harness.Sink, env map[string]string) *harness.Collector {
+	t.Helper()
+	all := map[string]string{"OTEL_AI_COLLECTOR_MONITOR_ENDPOINT": sink.URL}
+	for k, v := range env {
+		all[k] = v
+	}
+	return harness.Start(t, binary, harness.Options{Env: all})
+}
+
+func withTimeout(t *testing.T, d time.Duration) context.Context {
+	ctx, cancel := context.WithTimeout(context.Background(), d)
+	t.Cleanup(cancel)
+	return ctx
+}
+
+// spansNamed returns the spans with the given name across requests, each
+// with its resource's service.name.
+func spansNamed(reqs []harness.Request, name string) (spans []ptrace.Span, services []string) {
+	for _, r := range reqs {
+		if r.Path != "/v1/traces" {
+			continue
+		}
+		for _, rs := range r.Traces.ResourceSpans().All() {
+			service, _ := rs.Resource().Attributes().Get("service.name")
+			for _, ss := range rs.ScopeSpans().All() {
+				for _, span := range ss.Spans().All() {
+					if span.Name() == name {
+						spans = append(spans, span)
+						services = append(services, service.AsString())
+					}
+				}
+			}
+		}
+	}
+	return spans, services
+}
+
+func TestDefaultConfigAcceptsOTLPOverGRPCAndHTTP(t *testing.T) {
+	sink := harness.NewSink(t)
+	c := startDefault(t, sink, nil)
+	ctx := withTimeout(t, 30*time.Second)
+
+	for _, tc := range []struct {
+		protocol harness.Protocol
+		endpoint string
+	}{
+		{harness.GRPC, c.OTLPGRPCEndpoint},
+		{harness.HTTP, c.OTLPHTTPEndpoint},
+	} {
+		sdk := harness.NewSDK(t, tc.protocol, tc.endpoint, claudeCode...)
+		_, span := sdk.Tracer.Start(ctx, "claude_code.interaction."+string(tc.protocol))
+		span.SetAttributes(attribute.String("session.id", "s-1"))
+		span.End()
+	}
+
+	reqs, err := sink.WaitFor(ctx, func(reqs []harness.Request) bool {
+		grpc, _ := spansNamed(reqs, "claude_code.interaction.grpc")
+		http, _ := spansNamed(reqs, "claude_code.interaction.http/protobuf")
+		return len(grpc) > 0 && len(http) > 0
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range []string{"claude_code.interaction.grpc", "claude_code.interaction.http/protobuf"} {
+		spans, services := spansNamed(reqs, name)
+		if len(spans) != 1 {
+			t.Errorf("%s: got %d spans at the monitor, want exactly 1", name, len(spans))
+			continue
+		}
+		if services[0] != "claude-code" {
+			t.Errorf("%s: service.name = %q, want claude-code", name, services[0])
+		}
+		if v, _ := spans[0].Attributes().Get("session.id"); v.AsString() != "s-1" {
+			t.Errorf("%s: session.id = %q, want s-1", name, v.AsString())
+		}
+	}
+}
+
+func TestAILogRecordReachesMonitorAsUncompressedJSON(t *testing.T) {
+	sink := harness.NewSink(t)
+	c := startDefault(t, sink, nil)
+	ctx := withTimeout(t, 30*time.Second)
+
+	// A non-AI service first: it must not reach the monitor.
+	other := harness.NewSDK(t, harness.HTTP, c.OTLPHTTPEndpoint, attribute.String("service.name", "my-web-app"))
+	other.EmitLog(ctx, "not an AI session", log.String("event.name", "web.request"))
+
+	sdk := harness.NewSDK(t, harness.HTTP, c.OTLPHTTPEndpoint, claudeCode...)
+	sdk.EmitLog(ctx, "claude_code.user_prompt",
+		log.String("event.name", "user_prompt"),
+		log.String("session.id", "7d3c5f0e-1b2a-4c3d-9e8f-0a1b2c3d4e5f"),
+		log.Int("prompt_length", 42),
+	)
+
+	reqs, err := sink.WaitFor(ctx, func(reqs []harness.Request) bool { return len(logRecords(reqs)) > 0 })
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Give a wrongly routed non-AI record time to arrive before asserting.
+	time.Sleep(500 * time.Millisecond)
+	reqs = sink.Requests()
+
+	records := logRecords(reqs)
+	if len(records) != 1 {
+		t.Fatalf("monitor got %d log records, want exactly the 1 from claude-code: %v", len(records), records)
+	}
+	got := records[0]
+	if got.service != "claude-code" || got.body != "claude_code.user_prompt" {
+		t.Errorf("got service %q body %q, want claude-code / claude_code.user_prompt", got.service, got.body)
+	}
+	wantAttrs := map[string]any{
+		"event.name":    "user_prompt",
+		"session.id":    "7d3c5f0e-1b2a-4c3d-9e8f-0a1b2c3d4e5f",
+		"prompt_length": int64(42),
+	}
+	if diff := compareMaps(got.attributes, wantAttrs); diff != "" {
+		t.Errorf("attributes: %s", diff)
+	}
+	for _, r := range reqs {
+		if r.ContentType != "application/json" || r.ContentEncoding != "" {
+			t.Errorf("monitor request %s: Content-Type %q, Content-Encoding %q; want application/json, none",
+				r.Path, r.ContentType, r.ContentEncoding)
+		}
+	}
+}
+
+type logRecord struct {
+	service    string
+	body       string
+	attributes map[string]any
+}
+
+func logRecords(reqs []harness.Request) []logRecord {
+	var out []logRecord
+	for _, r := range reqs {
+		if r.Path != "/v1/logs" {
+			continue
+		}
+		for _, rl := range r.Logs.ResourceLogs().All() {
+			service, _ := rl.Resource().Attributes().Get("service.name")
+			for _, sl := range rl.ScopeLogs().All() {
+				for _, lr := range sl.LogRecords().All() {
+					out = append(out, logRecord{service.AsString(), lr.Body().AsString(), lr.Attributes().AsRaw()})
+				}
+			}
+		}
+	}
+	return out
+}
+
+func compareMaps(got, want map[string]any) string {
+	var diffs []string
+	for k, w := range want {
+		if g, ok := got[k]; !ok || g != w {
+			diffs = append(diffs, k+": got "+pcommonString(g)+", want "+pcommonString(w))
+		}
+	}
+	for k := range got {
+		if _, ok := want[k]; !ok {
+			diffs = append(diffs, "unexpected "+k)
+		}
+	}
+	return strings.Join(diffs, "; ")
+}
+
+func pcommonString(v any) string {
+	value := pcommon.NewValueEmpty()
+	_ = value.FromRaw(v)
+	return value.AsString()
+}
+
+func TestMalformedOTLPIsRejectedWith4xx(t *testing.T) {
+	sink := harness.NewSink(t)
+	c := startDefault(t, sink, nil)
+
+	var gzipped bytes.Buffer
+	gz := gzip.NewWriter(&gzipped)
+	_, _ = gz.Write([]byte(`{"resourceLogs": [`))
+	_ = gz.Close()
+
+	for _, tc := range []struct {
+		name, contentType, encoding string
+		body                        []byte
+		wantStatus                  int
+	}{
+		{"bad JSON", "application/json", "", []byte(`{"resourceLogs": [{`), http.StatusBadRequest},
+		{"bad protobuf", "application/x-protobuf", "", []byte{0xff, 0xff, 0xff, 0x01, 0x02}, http.StatusBadRequest},
+		{"wrong content type", "text/plain", "", []byte("hello"), http.StatusUnsupportedMediaType},
+		{"truncated JSON inside gzip", "application/json", "gzip", gzipped.Bytes(), http.StatusBadRequest},
+		{"gzip header on plain body", "application/json", "gzip", []byte(`{}`), http.StatusBadRequest},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			req, err := http.NewRequest(http.MethodPost, c.OTLPHTTPEndpoint+"/v1/logs", bytes.NewReader(tc.body))
+			if err != nil {
+				t.Fatal(err)
+			}
+			req.Header.Set("Content-Type", tc.contentType)
+			if tc.encoding != "" {
+				req.Header.Set("Content-Encoding", tc.encoding)
+			}
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			body, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if resp.StatusCode != tc.wantStatus {
+				t.Errorf("status %d, want %d (body %q)", resp.StatusCode, tc.wantStatus, body)
+			}
+			if len(bytes.TrimSpace(body)) == 0 {
+				t.Errorf("no error message in the %d response", resp.StatusCode)
+			}
+		})
+	}
+
+	// The collector is still up and still forwarding.
+	ctx := withTimeout(t, 30*time.Second)
+	sdk := harness.NewSDK(t, harness.HTTP, c.OTLPHTTPEndpoint, claudeCode...)
+	sdk.EmitLog(ctx, "claude_code.api_request", log.String("session.id", "s-2"))
+	if _, err := sink.WaitFor(ctx, func(reqs []harness.Request) bool { return len(logRecords(reqs)) == 1 }); err != nil {
+		t.Fatalf("after malformed input: %v", err)
+	}
+	if got := logRecords(sink.Requests()); len(got) != 1 || got[0].body != "claude_code.api_request" {
+		t.Errorf("monitor got %v, want only the valid claude_code.api_request record", got)
+	}
+}
+
+func TestValidate(t *testing.T) {
+	t.Run("embedded default is valid", func(t *testing.T) {
+		out, err := exec.Command(binary, "validate").CombinedOutput()
+		if err != nil {
+			t.Fatalf("validate: %v\n%s", err, out)
+		}
+	})
+	t.Run("broken config names the key", func(t *testing.T) {
+		path := filepath.Join(t.TempDir(), "broken.yaml")
+		config := `
+receivers:
+  otlp:
+    protocols:
+      http:
+        endpoint: 127.0.0.1:4318
+        max_request_body_sise: 10
+exporters:
+  debug: {}
+service:
+  pipelines:
+    logs:
+      receivers: [otlp]
+      exporters: [debug]
+`
+		if err := os.WriteFile(path, []byte(config), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		out, err := exec.Command(binary, "validate", "--config", path).CombinedOutput()
+		if err == nil {
+			t.Fatalf("validate accepted a config with an unknown key:\n%s", out)
+		}
+		if !strings.Contains(string(out), "max_request_body_sise") {
+			t.Errorf("validate's message does not name the bad key:\n%s", out)
+		}
+	})
+}
+
+func TestComponentsListsTheDistribution(t *testing.T) {
+	out, err := exec.Command(binary, "components").CombinedOutput()
+	if err != nil {
+		t.Fatalf("components: %v\n%s", err, out)
+	}
+	for _, name := range []string{
+		// receivers
+		"otlp", "host_metrics", "journald", "file_log",
+		// processors
+		"batch", "memory_limiter", "resource", "attributes", "transform", "filter",
+		// connectors
+		"forward", "routing", "span_metrics",
+		// exporters
+		"otlp_grpc", "otlp_http", "debug", "file", "prometheus_remote_write",
+		// extensions
+		"file_storage", "health_check", "zpages", "pprof", "bearertokenauth",
+	} {
+		if !strings.Contains(string(out), "- name: "+name+"\n") {
+			t.Errorf("components does not list %q", name)
+		}
+	}
+}

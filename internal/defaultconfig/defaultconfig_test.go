@@ -1,0 +1,77 @@
+package defaultconfig
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+func TestUsesDefaultConfig(t *testing.T) {
+	for _, tc := range []struct {
+		args []string
+		want bool
+	}{
+		{nil, true},
+		{[]string{"--feature-gates=service.profilesSupport"}, true},
+		{[]string{"validate"}, true},
+		{[]string{"--config", "x.yaml"}, false},
+		{[]string{"--config=x.yaml"}, false},
+		{[]string{"-config=x.yaml"}, false},
+		{[]string{"validate", "--config=x.yaml"}, false},
+		{[]string{"components"}, false},
+		{[]string{"help"}, false},
+		{[]string{"--set=config=x"}, true},
+	} {
+		if got := usesDefaultConfig(tc.args); got != tc.want {
+			t.Errorf("usesDefaultConfig(%q) = %v, want %v", tc.args, got, tc.want)
+		}
+	}
+}
+
+func TestDefaultStateDir(t *testing.T) {
+	t.Setenv("STATE_DIRECTORY", "/var/lib/otel-ai-collector:/var/lib/other")
+	if got := defaultStateDir(); got != "/var/lib/otel-ai-collector" {
+		t.Errorf("with STATE_DIRECTORY: %q", got)
+	}
+	t.Setenv("STATE_DIRECTORY", "")
+	t.Setenv("XDG_STATE_HOME", "/home/u/.state")
+	if got := defaultStateDir(); got != "/home/u/.state/otel-ai-collector" {
+		t.Errorf("with XDG_STATE_HOME: %q", got)
+	}
+	t.Setenv("XDG_STATE_HOME", "")
+	t.Setenv("HOME", "/home/u")
+	if got := defaultStateDir(); got != "/home/u/.local/state/otel-ai-collector" {
+		t.Errorf("with HOME only: %q", got)
+	}
+}
+
+func TestExportStateDir(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "state")
+	t.Setenv(envStateDir, dir)
+	t.Setenv(envRemoteEndpoint, "")
+	if err := exportStateDir(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(dir); !os.IsNotExist(err) {
+		t.Errorf("state dir created although remote export is off")
+	}
+
+	t.Setenv(envRemoteEndpoint, "http://127.0.0.1:1")
+	if err := exportStateDir(); err != nil {
+		t.Fatal(err)
+	}
+	if info, err := os.Stat(dir); err != nil || !info.IsDir() {
+		t.Fatalf("state dir not created: %v", err)
+	}
+
+	file := filepath.Join(t.TempDir(), "a-file")
+	if err := os.WriteFile(file, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv(envStateDir, filepath.Join(file, "state"))
+	err := exportStateDir()
+	if err == nil || !strings.Contains(err.Error(), envStateDir) {
+		t.Errorf("unusable state dir: error %v should name %s", err, envStateDir)
+	}
+}

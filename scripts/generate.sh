@@ -13,8 +13,8 @@ ocb=${OCB:?set OCB to the ocb binary}
 
 rm -rf .ocb
 mkdir -p .ocb
-"$ocb" --config builder-config.yaml --skip-compilation --skip-get-modules >.ocb.log 2>&1 || {
-	cat .ocb.log >&2
+"$ocb" --config builder-config.yaml --skip-compilation --skip-get-modules >.ocb/ocb.log 2>&1 || {
+	cat .ocb/ocb.log >&2
 	exit 1
 }
 cp .ocb/main.go .ocb/main_others.go .ocb/main_windows.go cmd/otel-ai-collector/

@@ -1,29 +1,54 @@
 package config_test
 
 import (
-	"io/fs"
+	"context"
 	"testing"
 
-	"go.opentelemetry.io/collector/otelcol/otelcoltest"
+	"go.opentelemetry.io/collector/confmap"
+	"go.opentelemetry.io/collector/confmap/provider/envprovider"
+	"go.opentelemetry.io/collector/confmap/provider/fileprovider"
+	"go.opentelemetry.io/collector/otelcol"
 
 	"github.com/otel-ai-collector/otel-ai-collector/components"
-	"github.com/otel-ai-collector/otel-ai-collector/config"
+	"github.com/otel-ai-collector/otel-ai-collector/config/embeddedprovider"
 )
 
-// Every shipped configuration loads and validates against the distribution's
-// own factories (the integration tests also run the binary's `validate`).
+// Every shipped configuration, alone or layered as documented, loads and
+// validates against the distribution's own factories. (The integration tests
+// also run the binary's `validate` on them.)
 func TestShippedConfigsValidate(t *testing.T) {
 	factories, err := components.Components()
 	if err != nil {
 		t.Fatal(err)
 	}
-	names, err := fs.Glob(config.Files, "*.yaml")
-	if err != nil || len(names) == 0 {
-		t.Fatalf("no embedded configs: %v", err)
-	}
-	for _, name := range names {
+	t.Setenv("OTEL_AI_COLLECTOR_STATE_DIR", t.TempDir())
+	t.Setenv("OTEL_AI_COLLECTOR_HOSTNAME", "workstation-1")
+	t.Setenv("OTEL_AI_COLLECTOR_REMOTE_ENDPOINT", "https://gateway.example:4318")
+
+	for name, uris := range map[string][]string{
+		"local only":     {"embedded:default.yaml"},
+		"gateway":        {"embedded:default.yaml", "embedded:remote-gateway.yaml"},
+		"direct example": {"embedded:default.yaml", "file:examples/remote-direct.yaml"},
+		"gRPC gateway":   {"embedded:default.yaml", "embedded:remote-gateway.yaml", "file:examples/remote-gateway-grpc.yaml"},
+	} {
 		t.Run(name, func(t *testing.T) {
-			if _, err := otelcoltest.LoadConfigAndValidate(name, factories); err != nil {
+			provider, err := otelcol.NewConfigProvider(otelcol.ConfigProviderSettings{
+				ResolverSettings: confmap.ResolverSettings{
+					URIs: uris,
+					ProviderFactories: []confmap.ProviderFactory{
+						embeddedprovider.NewFactory(), fileprovider.NewFactory(), envprovider.NewFactory(),
+					},
+					DefaultScheme: "env",
+				},
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			cfg, err := provider.Get(context.Background(), factories)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := confmap.Validate(cfg); err != nil {
 				t.Fatal(err)
 			}
 		})

@@ -14,19 +14,46 @@ import (
 const (
 	envStateDir       = "OTEL_AI_COLLECTOR_STATE_DIR"
 	envRemoteEndpoint = "OTEL_AI_COLLECTOR_REMOTE_ENDPOINT"
+	envHostname       = "OTEL_AI_COLLECTOR_HOSTNAME"
 )
 
-// URI is the configuration used when no --config flag is given.
-const URI = "embedded:default.yaml"
+// The configurations used when no --config flag is given: the local AI path,
+// plus remote export through the gateway when OTEL_AI_COLLECTOR_REMOTE_ENDPOINT
+// is set. The collector merges them in order.
+const (
+	LocalURI  = "embedded:default.yaml"
+	RemoteURI = "embedded:remote-gateway.yaml"
+)
 
 // Apply returns the command-line arguments (without the program name) with
-// --config=embedded:default.yaml added when the command takes a configuration
-// and none was given, and exports OTEL_AI_COLLECTOR_STATE_DIR.
+// the embedded default configuration added when the command takes a
+// configuration and none was given, and exports the environment the
+// configurations rely on: OTEL_AI_COLLECTOR_STATE_DIR and
+// OTEL_AI_COLLECTOR_HOSTNAME.
 func Apply(args []string) ([]string, error) {
 	if usesDefaultConfig(args) {
-		args = append(args, "--config="+URI)
+		args = append(args, "--config="+LocalURI)
+		if os.Getenv(envRemoteEndpoint) != "" {
+			args = append(args, "--config="+RemoteURI)
+		}
+	}
+	if err := exportHostname(); err != nil {
+		return nil, err
 	}
 	return args, exportStateDir()
+}
+
+// exportHostname sets OTEL_AI_COLLECTOR_HOSTNAME to the machine's hostname
+// unless the user set it; configurations backfill host.name from it.
+func exportHostname() error {
+	if os.Getenv(envHostname) != "" {
+		return nil
+	}
+	name, err := os.Hostname()
+	if err != nil {
+		return fmt.Errorf("cannot read the hostname for host.name: %w; set %s", err, envHostname)
+	}
+	return os.Setenv(envHostname, name)
 }
 
 // Only the root command and `validate` take --config; other subcommands

@@ -75,3 +75,42 @@ func TestExportStateDir(t *testing.T) {
 		t.Errorf("unusable state dir: error %v should name %s", err, envStateDir)
 	}
 }
+
+func TestApplyAddsRemoteOverlayOnlyWithEndpoint(t *testing.T) {
+	t.Setenv(envStateDir, t.TempDir())
+	t.Setenv(envRemoteEndpoint, "")
+	args, err := Apply(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := []string{"--config=" + LocalURI}; strings.Join(args, " ") != strings.Join(want, " ") {
+		t.Errorf("without remote: %q, want %q", args, want)
+	}
+	t.Setenv(envRemoteEndpoint, "http://127.0.0.1:1")
+	args, err = Apply([]string{"validate"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := []string{"validate", "--config=" + LocalURI, "--config=" + RemoteURI}; strings.Join(args, " ") != strings.Join(want, " ") {
+		t.Errorf("with remote: %q, want %q", args, want)
+	}
+}
+
+func TestApplyExportsHostname(t *testing.T) {
+	t.Setenv(envStateDir, t.TempDir())
+	t.Setenv(envHostname, "")
+	if _, err := Apply([]string{"components"}); err != nil {
+		t.Fatal(err)
+	}
+	want, _ := os.Hostname()
+	if got := os.Getenv(envHostname); got != want || got == "" {
+		t.Errorf("%s = %q, want the hostname %q", envHostname, got, want)
+	}
+	t.Setenv(envHostname, "workstation-7")
+	if _, err := Apply(nil); err != nil {
+		t.Fatal(err)
+	}
+	if got := os.Getenv(envHostname); got != "workstation-7" {
+		t.Errorf("a user-set %s was replaced by %q", envHostname, got)
+	}
+}

@@ -7,6 +7,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"strconv"
 	"sync"
 	"testing"
 	"time"
@@ -36,11 +37,12 @@ type Request struct {
 type Sink struct {
 	URL string // base URL, e.g. http://127.0.0.1:PORT
 
-	server   *http.Server
-	mu       sync.Mutex
-	requests []Request
-	notify   chan struct{}
-	status   int
+	server     *http.Server
+	mu         sync.Mutex
+	requests   []Request
+	notify     chan struct{}
+	status     int
+	retryAfter string
 }
 
 // NewSink starts a sink on a free loopback port; it stops when the test ends.
@@ -62,11 +64,16 @@ func NewSink(t testing.TB) *Sink {
 }
 
 // SetStatus makes the sink answer every following request with code (after
-// decoding it); 200 by default.
-func (s *Sink) SetStatus(code int) {
+// decoding and recording it); 200 by default. A non-zero retryAfter is sent
+// as a Retry-After header.
+func (s *Sink) SetStatus(code int, retryAfter time.Duration) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.status = code
+	s.retryAfter = ""
+	if retryAfter > 0 {
+		s.retryAfter = strconv.Itoa(int(retryAfter.Seconds()))
+	}
 }
 
 func (s *Sink) handle(w http.ResponseWriter, r *http.Request) {
@@ -97,13 +104,16 @@ func (s *Sink) handle(w http.ResponseWriter, r *http.Request) {
 	}
 	s.mu.Lock()
 	s.requests = append(s.requests, req)
-	status := s.status
+	status, retryAfter := s.status, s.retryAfter
 	s.mu.Unlock()
 	select {
 	case s.notify <- struct{}{}:
 	default:
 	}
 	if status != http.StatusOK {
+		if retryAfter != "" {
+			w.Header().Set("Retry-After", retryAfter)
+		}
 		http.Error(w, http.StatusText(status), status)
 		return
 	}

@@ -85,3 +85,69 @@ func TestLocalPathIsolatedFromRemoteFaults(t *testing.T) {
 		})
 	}
 }
+
+// When otel-ai-monitor is down or hangs, AI telemetry for it is dropped,
+// counted and logged, but senders are never refused (a refusal would make
+// them resend everything, duplicating it at the remote), memory stays
+// bounded, and the remote still gets every record exactly once.
+func TestMonitorDownNeverRefusesSenders(t *testing.T) {
+	const records = 600
+	for _, tc := range []struct {
+		name    string
+		monitor func(t *testing.T) string
+	}{
+		{"connection refused", func(t *testing.T) string { return harness.RefusingURL(t) }},
+		{"blackholed", func(t *testing.T) string { return harness.Blackhole(t) }},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			backend := harness.StartBackend(t, binary)
+			c := harness.Start(t, binary, harness.Options{Env: map[string]string{
+				"OTEL_AI_COLLECTOR_MONITOR_ENDPOINT": tc.monitor(t),
+				"OTEL_AI_COLLECTOR_REMOTE_ENDPOINT":  backend.URL,
+			}})
+
+			var acked []string
+			for i := range records {
+				body := fmt.Sprintf("claude_code.tool_result #%04d", i)
+				status, msg, err := harness.PostLogs(c.OTLPHTTPEndpoint, harness.NewLogs("claude-code", body))
+				if err != nil || status != http.StatusOK {
+					t.Fatalf("record %d refused with the monitor down: status %d %q, err %v", i, status, msg, err)
+				}
+				acked = append(acked, body)
+			}
+			waitDelivered(t, backend, acked, time.Minute)
+			if dup := duplicates(remoteLogCounts(backend.Logs())); dup != 0 {
+				t.Errorf("%d duplicate records at the remote", dup)
+			}
+
+			// The monitor queue holds 64 requests; the rest were dropped
+			// either at the full queue (best_effort counts them) or after
+			// failed sends (the exporter counts them).
+			ctx := withTimeout(t, 30*time.Second)
+			if err := c.WaitForLog(ctx, "Dropped log records that the next pipeline refused"); err != nil {
+				t.Error(err)
+			}
+			dropped, err := c.Metric("otelcol_connector_best_effort_dropped_log_records_total")
+			if err != nil {
+				t.Fatal(err)
+			}
+			if dropped < 1 {
+				t.Errorf("otelcol_connector_best_effort_dropped_log_records_total = %v, want > 0", dropped)
+			}
+			t.Logf("dropped at the full monitor queue: %v of %d", dropped, records)
+			if rss, err := c.RSS(); err != nil || rss > 150<<20 {
+				t.Errorf("RSS %d MiB (err %v), want bounded under 150 MiB", rss>>20, err)
+			}
+		})
+	}
+}
+
+func duplicates(counts map[string]int) int {
+	n := 0
+	for _, c := range counts {
+		if c > 1 {
+			n += c - 1
+		}
+	}
+	return n
+}

@@ -208,6 +208,20 @@ func TestMalformedOTLPIsRejectedWith4xx(t *testing.T) {
 	_, _ = gz.Write([]byte(`{"resourceLogs": [`))
 	_ = gz.Close()
 
+	// 21 MiB, over the receiver's 8 MiB request limit (and the stock 20 MiB).
+	oversized := []byte(`{"resourceLogs":[{"scopeLogs":[{"logRecords":[{"body":{"stringValue":"` +
+		strings.Repeat("x", 21<<20) + `"}}]}]}]}`)
+
+	// 200 MiB of zeros in about 200 KiB of gzip: must be cut off while
+	// decompressing, not inflated into memory.
+	var bomb bytes.Buffer
+	gz, _ = gzip.NewWriterLevel(&bomb, gzip.BestCompression)
+	zeros := make([]byte, 1<<20)
+	for range 200 {
+		_, _ = gz.Write(zeros)
+	}
+	_ = gz.Close()
+
 	for _, tc := range []struct {
 		name, contentType, encoding string
 		body                        []byte
@@ -218,6 +232,8 @@ func TestMalformedOTLPIsRejectedWith4xx(t *testing.T) {
 		{"wrong content type", "text/plain", "", []byte("hello"), http.StatusUnsupportedMediaType},
 		{"truncated JSON inside gzip", "application/json", "gzip", gzipped.Bytes(), http.StatusBadRequest},
 		{"gzip header on plain body", "application/json", "gzip", []byte(`{}`), http.StatusBadRequest},
+		{"oversized body", "application/json", "", oversized, http.StatusBadRequest},
+		{"gzip bomb", "application/x-protobuf", "gzip", bomb.Bytes(), http.StatusBadRequest},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			req, err := http.NewRequest(http.MethodPost, c.OTLPHTTPEndpoint+"/v1/logs", bytes.NewReader(tc.body))
@@ -241,6 +257,10 @@ func TestMalformedOTLPIsRejectedWith4xx(t *testing.T) {
 				t.Errorf("no error message in the %d response", resp.StatusCode)
 			}
 		})
+	}
+
+	if rss, err := c.RSS(); err != nil || rss > 150<<20 {
+		t.Errorf("RSS after malformed input %d MiB (err %v); the oversized inputs were buffered", rss>>20, err)
 	}
 
 	// The collector is still up and still forwarding.

@@ -11,6 +11,7 @@ import (
 
 	"github.com/otel-ai-collector/otel-ai-collector/components"
 	"github.com/otel-ai-collector/otel-ai-collector/config/embeddedprovider"
+	"github.com/otel-ai-collector/otel-ai-collector/internal/defaultconfig"
 )
 
 // Every shipped configuration, alone or layered as documented, loads and
@@ -24,6 +25,10 @@ func TestShippedConfigsValidate(t *testing.T) {
 	t.Setenv("OTEL_AI_COLLECTOR_STATE_DIR", t.TempDir())
 	t.Setenv("OTEL_AI_COLLECTOR_HOSTNAME", "workstation-1")
 	t.Setenv("OTEL_AI_COLLECTOR_REMOTE_ENDPOINT", "https://gateway.example:4318")
+	// The environment the binary exports before loading its configuration.
+	if _, err := defaultconfig.Apply(nil); err != nil {
+		t.Fatal(err)
+	}
 
 	for name, uris := range map[string][]string{
 		"local only":     {"embedded:default.yaml"},

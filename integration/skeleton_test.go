@@ -154,6 +154,27 @@ func TestAILogRecordReachesMonitorAsUncompressedJSON(t *testing.T) {
 	}
 }
 
+func TestAIServiceListIsConfigurable(t *testing.T) {
+	sink := harness.NewSink(t)
+	c := startDefault(t, sink, map[string]string{"OTEL_AI_COLLECTOR_AI_SERVICES": "my.agent,aider"})
+	ctx := withTimeout(t, 30*time.Second)
+
+	for _, service := range []string{"claude-code", "myXagent", "my.agent"} {
+		status, msg, err := harness.PostLogs(c.OTLPHTTPEndpoint, harness.NewLogs(service, "from "+service))
+		if err != nil || status != http.StatusOK {
+			t.Fatalf("%s: %d %q %v", service, status, msg, err)
+		}
+	}
+	if _, err := sink.WaitFor(ctx, func(reqs []harness.Request) bool { return len(logRecords(reqs)) > 0 }); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(500 * time.Millisecond)
+	records := logRecords(sink.Requests())
+	if len(records) != 1 || records[0].service != "my.agent" {
+		t.Errorf("monitor got %v; want only my.agent's record (the list replaces the defaults, '.' is literal)", records)
+	}
+}
+
 type logRecord struct {
 	service    string
 	body       string

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 )
 
@@ -15,7 +16,14 @@ const (
 	envStateDir       = "OTEL_AI_COLLECTOR_STATE_DIR"
 	envRemoteEndpoint = "OTEL_AI_COLLECTOR_REMOTE_ENDPOINT"
 	envHostname       = "OTEL_AI_COLLECTOR_HOSTNAME"
+	envAIServices     = "OTEL_AI_COLLECTOR_AI_SERVICES"
+	envAIServiceRegex = "OTEL_AI_COLLECTOR_AI_SERVICE_REGEX"
 )
+
+// DefaultAIServices are the resource service.name values of AI coding CLIs
+// whose telemetry goes to otel-ai-monitor (README.md says which CLI sets
+// which).
+var DefaultAIServices = []string{"claude-code", "codex", "codex-cli", "codex_cli_rs", "gemini", "gemini-cli"}
 
 // The configurations used when no --config flag is given: the local AI path,
 // plus remote export through the gateway when OTEL_AI_COLLECTOR_REMOTE_ENDPOINT
@@ -40,7 +48,39 @@ func Apply(args []string) ([]string, error) {
 	if err := exportHostname(); err != nil {
 		return nil, err
 	}
+	if err := exportAIServiceRegex(); err != nil {
+		return nil, err
+	}
 	return args, exportStateDir()
+}
+
+// exportAIServiceRegex turns the comma-separated OTEL_AI_COLLECTOR_AI_SERVICES
+// (default DefaultAIServices) into the anchored regular expression the
+// configuration's filter uses, OTEL_AI_COLLECTOR_AI_SERVICE_REGEX.
+func exportAIServiceRegex() error {
+	names := DefaultAIServices
+	if list, set := os.LookupEnv(envAIServices); set {
+		names = nil
+		for _, name := range strings.Split(list, ",") {
+			if name = strings.TrimSpace(name); name != "" {
+				names = append(names, name)
+			}
+		}
+		if len(names) == 0 {
+			return fmt.Errorf("%s is set but names no service; unset it for the defaults (%s)",
+				envAIServices, strings.Join(DefaultAIServices, ","))
+		}
+	}
+	quoted := make([]string, len(names))
+	for i, name := range names {
+		// The regex is embedded in an OTTL string literal, which unquotes
+		// like Go: a regex escape needs its backslash doubled.
+		if strings.ContainsAny(name, `"\`) {
+			return fmt.Errorf("%s: service name %q may not contain quotes or backslashes", envAIServices, name)
+		}
+		quoted[i] = strings.ReplaceAll(regexp.QuoteMeta(name), `\`, `\\`)
+	}
+	return os.Setenv(envAIServiceRegex, "^("+strings.Join(quoted, "|")+")$")
 }
 
 // exportHostname sets OTEL_AI_COLLECTOR_HOSTNAME to the machine's hostname

@@ -114,3 +114,31 @@ func TestApplyExportsHostname(t *testing.T) {
 		t.Errorf("a user-set %s was replaced by %q", envHostname, got)
 	}
 }
+
+func TestAIServiceRegex(t *testing.T) {
+	t.Setenv(envStateDir, t.TempDir())
+	os.Unsetenv(envAIServices)
+	if _, err := Apply(nil); err != nil {
+		t.Fatal(err)
+	}
+	if got, want := os.Getenv(envAIServiceRegex), "^(claude-code|codex|codex-cli|codex_cli_rs|gemini|gemini-cli)$"; got != want {
+		t.Errorf("default regex %q, want %q", got, want)
+	}
+
+	t.Setenv(envAIServices, " claude-code , my.agent ,")
+	if _, err := Apply(nil); err != nil {
+		t.Fatal(err)
+	}
+	if got, want := os.Getenv(envAIServiceRegex), `^(claude-code|my\\.agent)$`; got != want {
+		t.Errorf("custom regex %q, want %q", got, want)
+	}
+
+	t.Setenv(envAIServices, " , ")
+	if _, err := Apply(nil); err == nil || !strings.Contains(err.Error(), envAIServices) {
+		t.Errorf("an empty list: error %v should name %s", err, envAIServices)
+	}
+	t.Setenv(envAIServices, `bad"name`)
+	if _, err := Apply(nil); err == nil {
+		t.Error("a quote in a service name was accepted")
+	}
+}

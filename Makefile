@@ -7,7 +7,7 @@ OCB         := $(TOOLS)/builder-$(OCB_VERSION)
 BINARY      := $(CURDIR)/build/otel-ai-collector
 GO_BUILD    := CGO_ENABLED=0 go build -trimpath
 
-.PHONY: all generate check-generated build run test unit-test integration-test lint bench clean
+.PHONY: all tools generate check-generated build run test unit-test integration-test lint bench clean
 
 all: build
 
@@ -15,6 +15,9 @@ $(OCB):
 	mkdir -p $(TOOLS)
 	GOBIN=$(TOOLS) go install go.opentelemetry.io/collector/cmd/builder@$(OCB_VERSION)
 	mv $(TOOLS)/builder $(OCB)
+
+## tools: install the pinned ocb into .tools/
+tools: $(OCB)
 
 ## generate: regenerate cmd/otel-ai-collector and components/ from builder-config.yaml
 generate: $(OCB)
@@ -53,9 +56,9 @@ lint:
 	if [ -n "$$unformatted" ]; then echo "gofmt needed:" $$unformatted >&2; exit 1; fi
 	go vet ./...
 
-## bench: benchmarks (added by the capability issues; see bench/)
+## bench: side-by-side benchmarks against the previous setup (bench/README.md)
 bench:
-	@echo "no benchmarks yet"
+	bench/run.sh
 
 clean:
 	rm -rf build

@@ -14,6 +14,7 @@ env OTEL_AI_COLLECTOR_OTLP_GRPC_ENDPOINT=127.0.0.1:$(free_port) \
 	OTEL_AI_COLLECTOR_OTLP_HTTP_ENDPOINT=127.0.0.1:$(free_port) \
 	OTEL_AI_COLLECTOR_HEALTH_ENDPOINT=127.0.0.1:$(free_port) \
 	OTEL_AI_COLLECTOR_METRICS_PORT=$(free_port) \
+	OTEL_AI_COLLECTOR_ZPAGES_ENDPOINT=127.0.0.1:$(free_port) \
 	OTEL_AI_COLLECTOR_STATE_DIR="$state" \
 	"$@" "$binary" >"$state/log" 2>&1 &
 pid=$!

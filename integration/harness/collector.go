@@ -25,6 +25,8 @@ type Collector struct {
 	done chan struct{}
 	err  error // exit status, valid once done is closed
 
+	stopTimeout time.Duration
+
 	// Loopback endpoints of the embedded default configuration, each on a
 	// free port.
 	OTLPGRPCEndpoint string // host:port
@@ -48,6 +50,9 @@ type Options struct {
 	// HealthEndpoint is where the test's Config serves health_check, when
 	// it differs from the default configuration's.
 	HealthEndpoint string
+	// StopTimeout is how long Stop waits after SIGTERM before it fails the
+	// test and kills the process; 15 s when zero.
+	StopTimeout time.Duration
 }
 
 // Start starts the collector binary and waits until its health check reports
@@ -63,6 +68,10 @@ func Start(t testing.TB, binary string, opts Options) *Collector {
 		OTLPHTTPEndpoint: "http://" + FreeAddr(t),
 		HealthEndpoint:   FreeAddr(t),
 		StateDir:         opts.StateDir,
+		stopTimeout:      opts.StopTimeout,
+	}
+	if c.stopTimeout == 0 {
+		c.stopTimeout = 15 * time.Second
 	}
 	metricsPort := FreePort(t)
 	c.MetricsEndpoint = fmt.Sprintf("http://127.0.0.1:%d/metrics", metricsPort)
@@ -87,6 +96,7 @@ func Start(t testing.TB, binary string, opts Options) *Collector {
 		"OTEL_AI_COLLECTOR_OTLP_HTTP_ENDPOINT="+c.OTLPHTTPEndpoint[len("http://"):],
 		"OTEL_AI_COLLECTOR_HEALTH_ENDPOINT="+c.HealthEndpoint,
 		"OTEL_AI_COLLECTOR_METRICS_PORT="+strconv.Itoa(metricsPort),
+		"OTEL_AI_COLLECTOR_ZPAGES_ENDPOINT="+FreeAddr(t),
 		"OTEL_AI_COLLECTOR_STATE_DIR="+c.StateDir,
 	)
 	for k, v := range opts.Env {
@@ -140,8 +150,9 @@ func (c *Collector) Logs() string { return c.logs.String() }
 // Pid is the collector's process id.
 func (c *Collector) Pid() int { return c.cmd.Process.Pid }
 
-// Stop asks the collector to shut down (SIGTERM) and waits for it, killing it
-// after 15 s. It is safe to call more than once.
+// Stop asks the collector to shut down (SIGTERM) and waits for it; after the
+// stop timeout it fails the test and kills it. It is safe to call more than
+// once.
 func (c *Collector) Stop() {
 	select {
 	case <-c.done:
@@ -151,8 +162,8 @@ func (c *Collector) Stop() {
 	_ = c.cmd.Process.Signal(syscall.SIGTERM)
 	select {
 	case <-c.done:
-	case <-time.After(15 * time.Second):
-		c.t.Errorf("collector did not stop within 15s of SIGTERM; killing it")
+	case <-time.After(c.stopTimeout):
+		c.t.Errorf("collector did not stop within %v of SIGTERM; killing it", c.stopTimeout)
 		c.Kill()
 	}
 }

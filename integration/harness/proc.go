@@ -26,3 +26,25 @@ func ProcessRSS(pid int) (int64, error) {
 }
 
 func pcommonNow() pcommon.Timestamp { return pcommon.NewTimestampFromTime(time.Now()) }
+
+// ProcessCPU reads the user plus system CPU time a process has used so far.
+func ProcessCPU(pid int) (time.Duration, error) {
+	stat, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0, err
+	}
+	// The command name (field 2) may hold spaces; fields after it are fixed.
+	_, rest, ok := strings.Cut(string(stat), ") ")
+	if !ok {
+		return 0, fmt.Errorf("unexpected /proc/%d/stat", pid)
+	}
+	fields := strings.Fields(rest)
+	// utime and stime are fields 14 and 15 of stat, 12 and 13 after the name.
+	utime, err1 := strconv.ParseInt(fields[11], 10, 64)
+	stime, err2 := strconv.ParseInt(fields[12], 10, 64)
+	if err1 != nil || err2 != nil {
+		return 0, fmt.Errorf("parse /proc/%d/stat: %v %v", pid, err1, err2)
+	}
+	const clockTicks = 100 // USER_HZ on Linux
+	return time.Duration(utime+stime) * time.Second / clockTicks, nil
+}

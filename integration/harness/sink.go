@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -43,6 +44,23 @@ type Sink struct {
 	notify     chan struct{}
 	status     int
 	retryAfter string
+	discard    bool
+
+	spans, dataPoints, logRecords atomic.Int64
+}
+
+// NewCountingSink is a Sink that decodes and counts what it receives but keeps
+// no requests, for load tests.
+func NewCountingSink(t testing.TB) *Sink {
+	s := NewSink(t)
+	s.discard = true
+	return s
+}
+
+// Counts returns how many spans, metric data points and log records the sink
+// has received.
+func (s *Sink) Counts() (spans, dataPoints, logRecords int64) {
+	return s.spans.Load(), s.dataPoints.Load(), s.logRecords.Load()
 }
 
 // NewSink starts a sink on a free loopback port; it stops when the test ends.
@@ -102,8 +120,18 @@ func (s *Sink) handle(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, err.Error(), http.StatusBadRequest)
 		return
 	}
+	switch req.Path {
+	case "/v1/traces":
+		s.spans.Add(int64(req.Traces.SpanCount()))
+	case "/v1/metrics":
+		s.dataPoints.Add(int64(req.Metrics.DataPointCount()))
+	case "/v1/logs":
+		s.logRecords.Add(int64(req.Logs.LogRecordCount()))
+	}
 	s.mu.Lock()
-	s.requests = append(s.requests, req)
+	if !s.discard {
+		s.requests = append(s.requests, req)
+	}
 	status, retryAfter := s.status, s.retryAfter
 	s.mu.Unlock()
 	select {

@@ -21,4 +21,4 @@ pid=$!
 trap 'kill $pid 2>/dev/null; wait $pid 2>/dev/null; rm -rf "$state"' EXIT
 sleep "$seconds"
 if ! kill -0 $pid 2>/dev/null; then cat "$state/log" >&2; exit 1; fi
-awk -v label="$*" '/VmRSS|VmHWM/ { printf "%s %.1f MiB  ", $1, $2/1024 } END { print "  " label }' /proc/$pid/status
+awk -v label="$*" '/VmRSS|VmHWM|RssAnon|RssFile/ { printf "%s %.1f MiB  ", $1, $2/1024 } END { print "  " label }' /proc/$pid/status

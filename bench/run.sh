@@ -14,7 +14,7 @@ make --no-print-directory build tools
 rm -rf .ocb-previous && mkdir -p .ocb-previous
 .tools/builder-v0.158.0 --config bench/previous-setup/builder-config.yaml \
 	--skip-compilation --skip-get-modules >.ocb-previous/ocb.log 2>&1
-CGO_ENABLED=0 go build -trimpath -o build/otelcol-previous-setup ./.ocb-previous
+CGO_ENABLED=0 go build -trimpath -ldflags="-s -w" -o build/otelcol-previous-setup ./.ocb-previous
 
 export OTEL_AI_COLLECTOR_BINARY=$PWD/build/otel-ai-collector
 export OTEL_AI_COLLECTOR_PREVIOUS_BINARY=$PWD/build/otelcol-previous-setup

@@ -100,6 +100,10 @@ func TestFanOutToMonitorAndRemote(t *testing.T) {
 		attribute.String("service.name", "my-web-app"), attribute.String("host.name", "laptop-2"))
 	_, web := app.Tracer.Start(ctx, "GET /")
 	web.End()
+	// Only Claude Code's spans are renamed, whatever their attributes.
+	_, query := app.Tracer.Start(ctx, "db.query")
+	query.SetAttributes(attribute.String("tool.name", "psql"))
+	query.End()
 
 	// Remote: everything, enriched, tool spans renamed, span metrics added.
 	var spans map[string]pcommon.Map
@@ -111,7 +115,7 @@ func TestFanOutToMonitorAndRemote(t *testing.T) {
 		// (15 s later) carries the counts.
 		calls, _, found := metricNamed(backend.Metrics(), "traces.span.metrics.calls")
 		haveCalls := found && sumOf(calls) == 2
-		if len(spans) >= 3 && haveTokens && haveCalls && len(backend.Logs()) > 0 {
+		if len(spans) >= 4 && haveTokens && haveCalls && len(backend.Logs()) > 0 {
 			break
 		}
 		if time.Now().After(deadline) {
@@ -124,6 +128,7 @@ func TestFanOutToMonitorAndRemote(t *testing.T) {
 		"Read":                    {"claude-code", testHostname},
 		"claude_code.tool (Bash)": {"claude-code", testHostname},
 		"GET /":                   {"my-web-app", "laptop-2"},
+		"db.query":                {"my-web-app", "laptop-2"},
 	} {
 		res, ok := spans[name]
 		if !ok {

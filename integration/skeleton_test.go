@@ -303,6 +303,36 @@ func TestValidate(t *testing.T) {
 			t.Fatalf("validate: %v\n%s", err, out)
 		}
 	})
+	t.Run("with remote export", func(t *testing.T) {
+		cmd := exec.Command(binary, "validate")
+		cmd.Env = append(os.Environ(), "OTEL_AI_COLLECTOR_REMOTE_ENDPOINT=https://gateway.example:4318",
+			"OTEL_AI_COLLECTOR_STATE_DIR="+t.TempDir())
+		if out, err := cmd.CombinedOutput(); err != nil {
+			t.Fatalf("validate: %v\n%s", err, out)
+		}
+	})
+	t.Run("shipped examples", func(t *testing.T) {
+		root, err := harness.RepoRoot()
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, layers := range [][]string{
+			{"embedded:default.yaml", "embedded:remote-gateway.yaml"},
+			{"embedded:default.yaml", filepath.Join(root, "config/examples/remote-direct.yaml")},
+			{"embedded:default.yaml", "embedded:remote-gateway.yaml", filepath.Join(root, "config/examples/remote-gateway-grpc.yaml")},
+		} {
+			args := []string{"validate"}
+			for _, layer := range layers {
+				args = append(args, "--config", layer)
+			}
+			cmd := exec.Command(binary, args...)
+			cmd.Env = append(os.Environ(), "OTEL_AI_COLLECTOR_REMOTE_ENDPOINT=https://gateway.example:4318",
+				"OTEL_AI_COLLECTOR_STATE_DIR="+t.TempDir())
+			if out, err := cmd.CombinedOutput(); err != nil {
+				t.Errorf("validate %v: %v\n%s", layers, err, out)
+			}
+		}
+	})
 	t.Run("broken config names the key", func(t *testing.T) {
 		path := filepath.Join(t.TempDir(), "broken.yaml")
 		config := `

@@ -32,9 +32,10 @@ func TestShippedConfigsValidate(t *testing.T) {
 
 	for name, uris := range map[string][]string{
 		"local only":     {"embedded:default.yaml"},
-		"gateway":        {"embedded:default.yaml", "embedded:remote-gateway.yaml"},
-		"direct example": {"embedded:default.yaml", "file:examples/remote-direct.yaml"},
-		"gRPC gateway":   {"embedded:default.yaml", "embedded:remote-gateway.yaml", "file:examples/remote-gateway-grpc.yaml"},
+		"gateway":        {"embedded:default.yaml", "embedded:remote.yaml", "embedded:remote-gateway.yaml"},
+		"gateway, host":  {"embedded:default.yaml", "embedded:remote.yaml", "embedded:host-metrics.yaml", "embedded:journald.yaml", "embedded:remote-gateway.yaml"},
+		"direct example": {"embedded:default.yaml", "embedded:remote.yaml", "embedded:host-metrics.yaml", "file:examples/remote-direct.yaml"},
+		"gRPC gateway":   {"embedded:default.yaml", "embedded:remote.yaml", "embedded:journald.yaml", "file:examples/remote-gateway-grpc.yaml"},
 	} {
 		t.Run(name, func(t *testing.T) {
 			provider, err := otelcol.NewConfigProvider(otelcol.ConfigProviderSettings{

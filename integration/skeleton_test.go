@@ -317,9 +317,9 @@ func TestValidate(t *testing.T) {
 			t.Fatal(err)
 		}
 		for _, layers := range [][]string{
-			{"embedded:default.yaml", "embedded:remote-gateway.yaml"},
-			{"embedded:default.yaml", filepath.Join(root, "config/examples/remote-direct.yaml")},
-			{"embedded:default.yaml", "embedded:remote-gateway.yaml", filepath.Join(root, "config/examples/remote-gateway-grpc.yaml")},
+			{"embedded:default.yaml", "embedded:remote.yaml", "embedded:host-metrics.yaml", "embedded:journald.yaml", "embedded:remote-gateway.yaml"},
+			{"embedded:default.yaml", "embedded:remote.yaml", "embedded:host-metrics.yaml", filepath.Join(root, "config/examples/remote-direct.yaml")},
+			{"embedded:default.yaml", "embedded:remote.yaml", filepath.Join(root, "config/examples/remote-gateway-grpc.yaml")},
 		} {
 			args := []string{"validate"}
 			for _, layer := range layers {

@@ -42,7 +42,8 @@ type Options struct {
 	// embedded default.
 	Config string
 	// Env is added to the process environment, after the harness's own
-	// port and state-directory variables, so tests can override them.
+	// variables (ports, state directory, host metrics and journald off), so
+	// tests can override them.
 	Env map[string]string
 	// StateDir is OTEL_AI_COLLECTOR_STATE_DIR; a fresh temporary directory
 	// when empty. Reuse one to restart a collector on the same queues.
@@ -98,6 +99,10 @@ func Start(t testing.TB, binary string, opts Options) *Collector {
 		"OTEL_AI_COLLECTOR_METRICS_PORT="+strconv.Itoa(metricsPort),
 		"OTEL_AI_COLLECTOR_ZPAGES_ENDPOINT="+FreeAddr(t),
 		"OTEL_AI_COLLECTOR_STATE_DIR="+c.StateDir,
+		// Host telemetry only where a test asks for it (Options.Env), so
+		// other tests see only the telemetry they send.
+		"OTEL_AI_COLLECTOR_HOST_METRICS=off",
+		"OTEL_AI_COLLECTOR_JOURNALD=off",
 	)
 	for k, v := range opts.Env {
 		c.cmd.Env = append(c.cmd.Env, k+"="+v)

@@ -13,11 +13,17 @@ import (
 
 // Environment interface of the embedded default configuration (README.md).
 const (
-	envStateDir       = "OTEL_AI_COLLECTOR_STATE_DIR"
-	envRemoteEndpoint = "OTEL_AI_COLLECTOR_REMOTE_ENDPOINT"
-	envHostname       = "OTEL_AI_COLLECTOR_HOSTNAME"
-	envAIServices     = "OTEL_AI_COLLECTOR_AI_SERVICES"
-	envAIServiceRegex = "OTEL_AI_COLLECTOR_AI_SERVICE_REGEX"
+	envStateDir        = "OTEL_AI_COLLECTOR_STATE_DIR"
+	envRemoteEndpoint  = "OTEL_AI_COLLECTOR_REMOTE_ENDPOINT"
+	envRemoteConfig    = "OTEL_AI_COLLECTOR_REMOTE_CONFIG"
+	envHostMetrics     = "OTEL_AI_COLLECTOR_HOST_METRICS"
+	envJournald        = "OTEL_AI_COLLECTOR_JOURNALD"
+	envJournalDir      = "OTEL_AI_COLLECTOR_JOURNAL_DIR"
+	envJournaldUnits   = "OTEL_AI_COLLECTOR_JOURNALD_UNITS"
+	envJournaldMatches = "OTEL_AI_COLLECTOR_JOURNALD_MATCHES"
+	envHostname        = "OTEL_AI_COLLECTOR_HOSTNAME"
+	envAIServices      = "OTEL_AI_COLLECTOR_AI_SERVICES"
+	envAIServiceRegex  = "OTEL_AI_COLLECTOR_AI_SERVICE_REGEX"
 )
 
 // DefaultAIServices are the resource service.name values of AI coding CLIs
@@ -25,33 +31,126 @@ const (
 // which).
 var DefaultAIServices = []string{"claude-code", "codex", "codex-cli", "codex_cli_rs", "gemini", "gemini-cli"}
 
-// The configurations used when no --config flag is given: the local AI path,
-// plus remote export through the gateway when OTEL_AI_COLLECTOR_REMOTE_ENDPOINT
-// is set. The collector merges them in order.
+// DefaultJournaldUnits are the units whose journal entries are exported: the
+// collector itself and otel-ai-monitor.
+var DefaultJournaldUnits = []string{"otel-ai-collector.service", "otel-ai-monitor.service"}
+
+// The embedded configuration layers; the collector merges them in order.
 const (
-	LocalURI  = "embedded:default.yaml"
-	RemoteURI = "embedded:remote-gateway.yaml"
+	LocalURI         = "embedded:default.yaml"        // local AI path, always
+	RemoteURI        = "embedded:remote.yaml"         // remote processing, when remote export is on
+	HostMetricsURI   = "embedded:host-metrics.yaml"   // with remote export, unless switched off
+	JournaldURI      = "embedded:journald.yaml"       // with remote export, if the journal is readable
+	RemoteGatewayURI = "embedded:remote-gateway.yaml" // mode layer, unless OTEL_AI_COLLECTOR_REMOTE_CONFIG names another
 )
 
 // Apply returns the command-line arguments (without the program name) with
 // the embedded default configuration added when the command takes a
 // configuration and none was given, and exports the environment the
-// configurations rely on: OTEL_AI_COLLECTOR_STATE_DIR and
-// OTEL_AI_COLLECTOR_HOSTNAME.
+// configurations rely on. Warnings about capabilities left off go to stderr.
 func Apply(args []string) ([]string, error) {
-	if usesDefaultConfig(args) {
-		args = append(args, "--config="+LocalURI)
-		if os.Getenv(envRemoteEndpoint) != "" {
-			args = append(args, "--config="+RemoteURI)
+	if err := exportEnvironment(); err != nil {
+		return nil, err
+	}
+	if !usesDefaultConfig(args) {
+		return args, nil
+	}
+	layers, extra, warnings, err := defaultLayers()
+	if err != nil {
+		return nil, err
+	}
+	for _, w := range warnings {
+		fmt.Fprintln(os.Stderr, "otel-ai-collector: warning:", w)
+	}
+	for _, layer := range layers {
+		args = append(args, "--config="+layer)
+	}
+	return append(args, extra...), nil
+}
+
+func exportEnvironment() error {
+	for _, export := range []func() error{exportHostname, exportAIServiceRegex, exportJournaldMatches, exportStateDir} {
+		if err := export(); err != nil {
+			return err
 		}
 	}
-	if err := exportHostname(); err != nil {
-		return nil, err
+	return nil
+}
+
+// remoteEnabled reports whether remote export is configured.
+func remoteEnabled() bool {
+	return os.Getenv(envRemoteEndpoint) != "" || os.Getenv(envRemoteConfig) != ""
+}
+
+// defaultLayers chooses the embedded layers for the environment, and any
+// --set flags they need.
+func defaultLayers() (layers, extra, warnings []string, err error) {
+	layers = []string{LocalURI}
+	if !remoteEnabled() {
+		return layers, nil, nil, nil
 	}
-	if err := exportAIServiceRegex(); err != nil {
-		return nil, err
+	layers = append(layers, RemoteURI)
+
+	hostMetrics, err := switchedOn(envHostMetrics)
+	if err != nil {
+		return nil, nil, nil, err
 	}
-	return args, exportStateDir()
+	if hostMetrics {
+		layers = append(layers, HostMetricsURI)
+	}
+
+	journald, err := switchedOn(envJournald)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	if journald {
+		dir := os.Getenv(envJournalDir)
+		readable, warning := journalReadable(dir)
+		if warning != "" {
+			warnings = append(warnings, warning)
+		}
+		if readable {
+			layers = append(layers, JournaldURI)
+			if dir != "" {
+				extra = append(extra, "--set=receivers::journald::directory="+dir)
+			}
+		}
+	}
+
+	// The mode layer comes last: it may replace service::extensions.
+	if path := os.Getenv(envRemoteConfig); path != "" {
+		if _, err := os.Stat(path); err != nil {
+			return nil, nil, nil, fmt.Errorf("%s: %w", envRemoteConfig, err)
+		}
+		layers = append(layers, "file:"+path)
+	} else {
+		layers = append(layers, RemoteGatewayURI)
+	}
+	return layers, extra, warnings, nil
+}
+
+// switchedOn reads an on/off switch that defaults to on.
+func switchedOn(name string) (bool, error) {
+	switch strings.ToLower(strings.TrimSpace(os.Getenv(name))) {
+	case "", "on", "true", "1", "yes":
+		return true, nil
+	case "off", "false", "0", "no":
+		return false, nil
+	default:
+		return false, fmt.Errorf("%s=%q: use on or off", name, os.Getenv(name))
+	}
+}
+
+// Only the root command and `validate` take --config; other subcommands
+// (components, help) are left alone.
+func usesDefaultConfig(args []string) bool {
+	for _, arg := range args {
+		name, _, _ := strings.Cut(strings.TrimLeft(arg, "-"), "=")
+		if strings.HasPrefix(arg, "-") && name == "config" {
+			return false
+		}
+	}
+	return len(args) == 0 || strings.HasPrefix(args[0], "-") || args[0] == "validate"
 }
 
 // exportAIServiceRegex turns the comma-separated OTEL_AI_COLLECTOR_AI_SERVICES
@@ -96,19 +195,6 @@ func exportHostname() error {
 	return os.Setenv(envHostname, name)
 }
 
-// Only the root command and `validate` take --config; other subcommands
-// (components, help) are left alone.
-func usesDefaultConfig(args []string) bool {
-
-	for _, arg := range args {
-		name, _, _ := strings.Cut(strings.TrimLeft(arg, "-"), "=")
-		if strings.HasPrefix(arg, "-") && name == "config" {
-			return false
-		}
-	}
-	return len(args) == 0 || strings.HasPrefix(args[0], "-") || args[0] == "validate"
-}
-
 // exportStateDir resolves where persistent queues live and exports it as
 // OTEL_AI_COLLECTOR_STATE_DIR, so configurations can use
 // ${env:OTEL_AI_COLLECTOR_STATE_DIR} whether or not the user set it. The
@@ -123,7 +209,7 @@ func exportStateDir() error {
 			return err
 		}
 	}
-	if os.Getenv(envRemoteEndpoint) == "" {
+	if !remoteEnabled() {
 		return nil
 	}
 	if err := os.MkdirAll(dir, 0o700); err != nil {

@@ -76,23 +76,91 @@ func TestExportStateDir(t *testing.T) {
 	}
 }
 
-func TestApplyAddsRemoteOverlayOnlyWithEndpoint(t *testing.T) {
+func TestApplyChoosesLayers(t *testing.T) {
 	t.Setenv(envStateDir, t.TempDir())
-	t.Setenv(envRemoteEndpoint, "")
-	args, err := Apply(nil)
-	if err != nil {
+	modeFile := filepath.Join(t.TempDir(), "direct.yaml")
+	if err := os.WriteFile(modeFile, nil, 0o600); err != nil {
 		t.Fatal(err)
 	}
-	if want := []string{"--config=" + LocalURI}; strings.Join(args, " ") != strings.Join(want, " ") {
-		t.Errorf("without remote: %q, want %q", args, want)
+	for _, tc := range []struct {
+		name string
+		env  map[string]string
+		args []string
+		want []string
+	}{
+		{"local only", map[string]string{}, nil,
+			[]string{"--config=" + LocalURI}},
+		{"gateway with host metrics", map[string]string{envRemoteEndpoint: "http://gw:4318", envJournald: "off"}, []string{"validate"},
+			[]string{"validate", "--config=" + LocalURI, "--config=" + RemoteURI, "--config=" + HostMetricsURI, "--config=" + RemoteGatewayURI}},
+		{"host metrics off", map[string]string{envRemoteEndpoint: "http://gw:4318", envJournald: "off", envHostMetrics: "false"}, nil,
+			[]string{"--config=" + LocalURI, "--config=" + RemoteURI, "--config=" + RemoteGatewayURI}},
+		{"own mode layer", map[string]string{envRemoteConfig: modeFile, envJournald: "off", envHostMetrics: "off"}, nil,
+			[]string{"--config=" + LocalURI, "--config=" + RemoteURI, "--config=file:" + modeFile}},
+		{"explicit --config", map[string]string{envRemoteEndpoint: "http://gw:4318"}, []string{"--config=mine.yaml"},
+			[]string{"--config=mine.yaml"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			for _, name := range []string{envRemoteEndpoint, envRemoteConfig, envJournald, envHostMetrics} {
+				t.Setenv(name, tc.env[name])
+			}
+			args, err := Apply(tc.args)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if strings.Join(args, " ") != strings.Join(tc.want, " ") {
+				t.Errorf("got %q\nwant %q", args, tc.want)
+			}
+		})
 	}
-	t.Setenv(envRemoteEndpoint, "http://127.0.0.1:1")
-	args, err = Apply([]string{"validate"})
-	if err != nil {
+}
+
+func TestApplyRejectsBadSwitchesAndMissingModeFile(t *testing.T) {
+	t.Setenv(envStateDir, t.TempDir())
+	t.Setenv(envRemoteEndpoint, "http://gw:4318")
+	t.Setenv(envHostMetrics, "maybe")
+	if _, err := Apply(nil); err == nil || !strings.Contains(err.Error(), envHostMetrics) {
+		t.Errorf("bad switch: error %v should name %s", err, envHostMetrics)
+	}
+	t.Setenv(envHostMetrics, "")
+	t.Setenv(envJournald, "off")
+	t.Setenv(envRemoteConfig, "/nonexistent/direct.yaml")
+	if _, err := Apply(nil); err == nil || !strings.Contains(err.Error(), envRemoteConfig) {
+		t.Errorf("missing mode file: error %v should name %s", err, envRemoteConfig)
+	}
+}
+
+func TestJournaldMatches(t *testing.T) {
+	t.Setenv(envStateDir, t.TempDir())
+	os.Unsetenv(envJournaldUnits)
+	if _, err := Apply([]string{"components"}); err != nil {
 		t.Fatal(err)
 	}
-	if want := []string{"validate", "--config=" + LocalURI, "--config=" + RemoteURI}; strings.Join(args, " ") != strings.Join(want, " ") {
-		t.Errorf("with remote: %q, want %q", args, want)
+	want := `[{"_SYSTEMD_UNIT":"otel-ai-collector.service"},{"_SYSTEMD_USER_UNIT":"otel-ai-collector.service"},` +
+		`{"_SYSTEMD_UNIT":"otel-ai-monitor.service"},{"_SYSTEMD_USER_UNIT":"otel-ai-monitor.service"}]`
+	if got := os.Getenv(envJournaldMatches); got != want {
+		t.Errorf("default matches %s\nwant %s", got, want)
+	}
+	t.Setenv(envJournaldUnits, "ipc-daemon, backup.timer")
+	if _, err := Apply([]string{"components"}); err != nil {
+		t.Fatal(err)
+	}
+	want = `[{"_SYSTEMD_UNIT":"ipc-daemon.service"},{"_SYSTEMD_USER_UNIT":"ipc-daemon.service"},` +
+		`{"_SYSTEMD_UNIT":"backup.timer"},{"_SYSTEMD_USER_UNIT":"backup.timer"}]`
+	if got := os.Getenv(envJournaldMatches); got != want {
+		t.Errorf("custom matches %s\nwant %s", got, want)
+	}
+}
+
+func TestJournalReadable(t *testing.T) {
+	empty := t.TempDir()
+	readable, warning := journalReadable(empty)
+	if readable || !strings.Contains(warning, "systemd-journal group") && !strings.Contains(warning, "journalctl was not found") {
+		t.Errorf("empty journal directory: readable=%v warning %q", readable, warning)
+	}
+	t.Setenv("PATH", t.TempDir())
+	readable, warning = journalReadable("")
+	if readable || !strings.Contains(warning, "journalctl was not found") {
+		t.Errorf("without journalctl: readable=%v warning %q", readable, warning)
 	}
 }
 

@@ -41,6 +41,8 @@ type Options struct {
 	// Config is a YAML configuration passed with --config. Empty runs the
 	// embedded default.
 	Config string
+	// Args are more command-line arguments, e.g. --config layers.
+	Args []string
 	// Env is added to the process environment, after the harness's own
 	// variables (ports, state directory, host metrics and journald off), so
 	// tests can override them.
@@ -91,6 +93,7 @@ func Start(t testing.TB, binary string, opts Options) *Collector {
 		}
 		args = append(args, "--config", path)
 	}
+	args = append(args, opts.Args...)
 	c.cmd = exec.Command(binary, args...)
 	c.cmd.Env = append(os.Environ(),
 		"OTEL_AI_COLLECTOR_OTLP_GRPC_ENDPOINT="+c.OTLPGRPCEndpoint,

@@ -2,6 +2,7 @@ package integration
 
 import (
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -110,5 +111,148 @@ func TestEmbeddedDefaultSendsHostMetricsOverOTLP(t *testing.T) {
 	}
 	if rss, err := c.RSS(); err == nil {
 		t.Logf("collector RSS with host metrics on: %.1f MiB", float64(rss)/(1<<20))
+	}
+}
+
+// journalRecord is a log record the backend received from journald.
+type journalRecord struct {
+	body, severity, service, host string
+	attributes                    map[string]any
+}
+
+func journalRecords(backend *harness.Backend) map[string][]journalRecord {
+	out := map[string][]journalRecord{}
+	for _, ld := range backend.Logs() {
+		for _, rl := range ld.ResourceLogs().All() {
+			res := rl.Resource().Attributes()
+			for _, sl := range rl.ScopeLogs().All() {
+				for _, lr := range sl.LogRecords().All() {
+					r := journalRecord{lr.Body().AsString(), lr.SeverityNumber().String(),
+						attr(res, "service.name"), attr(res, "host.name"), lr.Attributes().AsRaw()}
+					out[r.body] = append(out[r.body], r)
+				}
+			}
+		}
+	}
+	return out
+}
+
+func waitJournal(t *testing.T, backend *harness.Backend, bodies ...string) map[string][]journalRecord {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		got := journalRecords(backend)
+		missing := 0
+		for _, b := range bodies {
+			if len(got[b]) == 0 {
+				missing++
+			}
+		}
+		if missing == 0 {
+			return got
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("journal entries %q not all delivered; backend has %v", bodies, keys(got))
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+}
+
+func TestJournaldUnitsToRemote(t *testing.T) {
+	journal := t.TempDir()
+	at := time.Now().Add(-time.Minute)
+	entry := func(offset int, fields map[string]string) harness.JournalEntry {
+		fields["_HOSTNAME"] = "ws-journal"
+		return harness.JournalEntry{Time: at.Add(time.Duration(offset) * time.Second), Fields: fields}
+	}
+	harness.WriteJournal(t, journal, "first", []harness.JournalEntry{
+		entry(0, map[string]string{"_SYSTEMD_USER_UNIT": "otel-ai-monitor.service", "SYSLOG_IDENTIFIER": "otel-ai-monitor",
+			"_PID": "4242", "PRIORITY": "3", "MESSAGE": "widget update failed"}),
+		entry(1, map[string]string{"_SYSTEMD_UNIT": "otel-ai-collector.service", "_PID": "17", "PRIORITY": "6", "MESSAGE": "collector started"}),
+		entry(2, map[string]string{"_SYSTEMD_UNIT": "sshd.service", "PRIORITY": "6", "MESSAGE": "accepted key for alice"}),
+		entry(3, map[string]string{"_SYSTEMD_USER_UNIT": "otel-ai-monitor.service", "PRIORITY": "7", "MESSAGE": "debug detail"}),
+		entry(4, map[string]string{"_SYSTEMD_UNIT": "otel-ai-collector.service", "PRIORITY": "4", "MESSAGE": "queue 80% full"}),
+	})
+
+	backend := harness.StartBackend(t, binary)
+	stateDir := t.TempDir()
+	opts := harness.Options{StateDir: stateDir, Env: map[string]string{
+		"OTEL_AI_COLLECTOR_MONITOR_ENDPOINT":  harness.NewCountingSink(t).URL,
+		"OTEL_AI_COLLECTOR_REMOTE_ENDPOINT":   backend.URL,
+		"OTEL_AI_COLLECTOR_JOURNALD":          "on",
+		"OTEL_AI_COLLECTOR_JOURNAL_DIR":       journal,
+		"OTEL_AI_COLLECTOR_JOURNALD_START_AT": "beginning",
+	}}
+	c := harness.Start(t, binary, opts)
+
+	got := waitJournal(t, backend, "widget update failed", "collector started", "queue 80% full")
+	time.Sleep(2 * time.Second) // room for wrongly selected entries to arrive
+	got = journalRecords(backend)
+	if len(got) != 3 {
+		t.Errorf("backend got %v; want only the 3 entries of the selected units at info or above", keys(got))
+	}
+	for body, want := range map[string]journalRecord{
+		"widget update failed": {severity: "Error", service: "otel-ai-monitor.service", host: "ws-journal",
+			attributes: map[string]any{"systemd.user_unit": "otel-ai-monitor.service", "syslog.identifier": "otel-ai-monitor", "process.pid": "4242"}},
+		"collector started": {severity: "Info", service: "otel-ai-collector.service", host: "ws-journal",
+			attributes: map[string]any{"systemd.unit": "otel-ai-collector.service", "process.pid": "17"}},
+		"queue 80% full": {severity: "Warn", service: "otel-ai-collector.service", host: "ws-journal",
+			attributes: map[string]any{"systemd.unit": "otel-ai-collector.service"}},
+	} {
+		if len(got[body]) != 1 {
+			t.Errorf("%q delivered %d times, want once", body, len(got[body]))
+			continue
+		}
+		r := got[body][0]
+		if r.severity != want.severity || r.service != want.service || r.host != want.host {
+			t.Errorf("%q: severity %s service.name %q host.name %q; want %s %q %q",
+				body, r.severity, r.service, r.host, want.severity, want.service, want.host)
+		}
+		for k, v := range want.attributes {
+			if r.attributes[k] != v {
+				t.Errorf("%q: attribute %s = %v, want %v (all: %v)", body, k, r.attributes[k], v, r.attributes)
+			}
+		}
+	}
+
+	// An entry written while the collector runs: end-to-end latency.
+	written := time.Now()
+	harness.WriteJournal(t, journal, "first", []harness.JournalEntry{
+		{Time: written, Fields: map[string]string{"_SYSTEMD_UNIT": "otel-ai-collector.service", "PRIORITY": "6", "MESSAGE": "live entry"}},
+	})
+	waitJournal(t, backend, "live entry")
+	t.Logf("journal entry written to arrival at the remote: %v", time.Since(written).Round(10*time.Millisecond))
+
+	// Restart on the same state directory: resumes after the last entry,
+	// nothing re-sent, nothing skipped.
+	c.Stop()
+	harness.WriteJournal(t, journal, "first", []harness.JournalEntry{
+		{Time: time.Now(), Fields: map[string]string{"_SYSTEMD_UNIT": "otel-ai-collector.service", "PRIORITY": "6", "MESSAGE": "after restart"}},
+	})
+	harness.Start(t, binary, opts)
+	waitJournal(t, backend, "after restart")
+	time.Sleep(2 * time.Second)
+	for body, records := range journalRecords(backend) {
+		if len(records) != 1 {
+			t.Errorf("%q delivered %d times across the restart, want once", body, len(records))
+		}
+	}
+}
+
+// Without a readable journal the embedded default runs without journald
+// logs and says once what to do.
+func TestUnreadableJournalWarnsOnce(t *testing.T) {
+	c := harness.Start(t, binary, harness.Options{Env: map[string]string{
+		"OTEL_AI_COLLECTOR_MONITOR_ENDPOINT": harness.NewCountingSink(t).URL,
+		"OTEL_AI_COLLECTOR_REMOTE_ENDPOINT":  harness.NewCountingSink(t).URL,
+		"OTEL_AI_COLLECTOR_JOURNALD":         "on",
+		"OTEL_AI_COLLECTOR_JOURNAL_DIR":      t.TempDir(),
+	}})
+	const warning = "journald logs are off: journalctl cannot read the journal"
+	if n := strings.Count(c.Logs(), warning); n != 1 {
+		t.Errorf("warning %q printed %d times, want once:\n%s", warning, n, c.Logs())
+	}
+	if !strings.Contains(c.Logs(), "systemd-journal group") {
+		t.Error("the warning does not name the fix (systemd-journal group)")
 	}
 }

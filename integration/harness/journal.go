@@ -21,9 +21,10 @@ type JournalEntry struct {
 
 const journalRemote = "/lib/systemd/systemd-journal-remote"
 
-// WriteJournal writes entries as a real journal file dir/name.journal, the way
-// journald would store them, by feeding the journal export format to
-// systemd-journal-remote (Debian package systemd-journal-remote).
+// WriteJournal writes entries to the journal file dir/name.journal, appending
+// if it exists as journald does, by feeding the journal export format to
+// systemd-journal-remote (Debian package systemd-journal-remote): real journal
+// files, read by the real journalctl.
 func WriteJournal(t testing.TB, dir, name string, entries []JournalEntry) {
 	t.Helper()
 	if _, err := os.Stat(journalRemote); err != nil {

@@ -65,6 +65,16 @@ func TestHostMetricsReachPrometheusByRemoteWrite(t *testing.T) {
 			t.Errorf("%s: no series with the host's labels; Prometheus has %v", name, names)
 		}
 	}
+	// The PromQL of docs/host-telemetry.md and the Grafana dashboard
+	// answers with this host's series.
+	for name, query := range hostDashboardQueries {
+		series, err := prom.Query(strings.ReplaceAll(query, "$host", "ws-host-test"))
+		if err != nil {
+			t.Errorf("%s: %v", name, err)
+		} else if len(series) == 0 {
+			t.Errorf("%s: %q returned nothing", name, query)
+		}
+	}
 	// Virtual and image filesystems are not reported.
 	mounts, err := prom.Query(`count by (mountpoint, type) (system_filesystem_usage_bytes)`)
 	if err != nil {
@@ -255,4 +265,18 @@ func TestUnreadableJournalWarnsOnce(t *testing.T) {
 	if !strings.Contains(c.Logs(), "systemd-journal group") {
 		t.Error("the warning does not name the fix (systemd-journal group)")
 	}
+}
+
+// hostDashboardQueries are the queries of docs/host-telemetry.md and
+// docs/grafana/host-dashboard.json ($host is the dashboard variable). Rates
+// need two samples, so they use instant values where the test has only one.
+var hostDashboardQueries = map[string]string{
+	"cpu busy":        `sum by (instance) (system_cpu_time_seconds_total{instance=~"$host", state!="idle"}) / sum by (instance) (system_cpu_time_seconds_total{instance=~"$host"})`,
+	"memory used":     `sum by (instance) (system_memory_usage_bytes{instance=~"$host", state="used"}) / sum by (instance) (system_memory_usage_bytes{instance=~"$host"})`,
+	"load 1m":         `system_cpu_load_average_1m{instance=~"$host"}`,
+	"disk bytes":      `sum by (instance, direction) (system_disk_io_bytes_total{instance=~"$host"})`,
+	"filesystem used": `sum by (instance, mountpoint) (system_filesystem_usage_bytes{instance=~"$host", state="used"}) / sum by (instance, mountpoint) (system_filesystem_usage_bytes{instance=~"$host"})`,
+	"network bytes":   `sum by (instance, direction) (system_network_io_bytes_total{instance=~"$host", device!="lo"})`,
+	"processes":       `sum by (instance, status) (system_processes_count{instance=~"$host"})`,
+	"uptime":          `system_uptime_seconds{instance=~"$host"}`,
 }

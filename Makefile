@@ -9,7 +9,7 @@ BINARY      := $(CURDIR)/build/otel-ai-collector
 # idle RSS (bench/idle-rss.sh); stack traces and pprof still work.
 GO_BUILD    := CGO_ENABLED=0 go build -trimpath -ldflags="-s -w"
 
-.PHONY: all tools generate check-generated build run test unit-test integration-test lint bench clean
+.PHONY: all tools test-deps generate check-generated build run test unit-test integration-test lint bench clean
 
 all: build
 
@@ -42,14 +42,18 @@ build:
 run: build
 	$(BINARY)
 
+## test-deps: Debian packages the integration tests run (prometheus, systemd-journal-remote)
+test-deps:
+	scripts/install-test-deps.sh
+
 ## test: unit and integration tests (integration runs the built binary)
-test: build
+test: build test-deps
 	OTEL_AI_COLLECTOR_BINARY=$(BINARY) go test -count=1 -timeout 30m ./...
 
 unit-test:
 	go test -count=1 $$(go list ./... | grep -v /integration)
 
-integration-test: build
+integration-test: build test-deps
 	OTEL_AI_COLLECTOR_BINARY=$(BINARY) go test -count=1 -timeout 30m -v ./integration/...
 
 ## lint: formatting and vet

@@ -191,4 +191,3 @@ func waitCount(sink *harness.Sink, want int64, timeout time.Duration) int64 {
 		time.Sleep(200 * time.Millisecond)
 	}
 }
-

@@ -1,12 +1,14 @@
 #!/usr/bin/env bash
 # Installs the Debian packages the integration tests run as real peers, if
-# missing: Prometheus (remote-write target) and systemd-journal-remote (writes
-# real journal files for journalctl). Called by `make test` and .ci/run.
+# missing: Prometheus (remote-write target), systemd-journal-remote (writes
+# real journal files for journalctl) and nix-bin (parses and evaluates the
+# NixOS module offline). Called by `make test` and .ci/run.
 set -euo pipefail
 need=()
 command -v prometheus >/dev/null || need+=(prometheus)
 command -v journalctl >/dev/null || need+=(systemd)
 [ -x /lib/systemd/systemd-journal-remote ] || need+=(systemd-journal-remote)
+command -v nix-instantiate >/dev/null || need+=(nix-bin)
 [ ${#need[@]} -eq 0 ] && exit 0
 
 sudo=()

@@ -1,0 +1,283 @@
+package integration
+
+import (
+	"encoding/json"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"reflect"
+	"regexp"
+	"sort"
+	"strings"
+	"testing"
+
+	"github.com/otel-ai-collector/otel-ai-collector/integration/harness"
+)
+
+// The NixOS module is tested offline (nixpkgs is not available here): every
+// .nix file is parse-checked, the option-to-configuration function
+// (nixos/config.nix, plain Nix) is evaluated with nix-instantiate for the
+// option sets of nixos/tests/cases.nix, and what it produces is validated by
+// the real binary.
+
+func nixInstantiate(t *testing.T, args ...string) []byte {
+	t.Helper()
+	root, err := harness.RepoRoot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command("nix-instantiate", args...)
+	cmd.Dir = root
+	// Debian's nix-bin runs without the nixbld group and without a daemon.
+	cmd.Env = append(os.Environ(), "NIX_CONFIG=build-users-group =\nexperimental-features = nix-command")
+	out, err := cmd.Output()
+	if err != nil {
+		stderr := ""
+		if ee, ok := err.(*exec.ExitError); ok {
+			stderr = string(ee.Stderr)
+		}
+		t.Fatalf("nix-instantiate %v: %v\n%s", args, err, stderr)
+	}
+	return out
+}
+
+func TestNixFilesParse(t *testing.T) {
+	root, err := harness.RepoRoot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	files, _ := filepath.Glob(filepath.Join(root, "nixos", "*.nix"))
+	more, _ := filepath.Glob(filepath.Join(root, "nixos", "tests", "*.nix"))
+	files = append(append(files, more...), filepath.Join(root, "flake.nix"))
+	if len(files) < 6 {
+		t.Fatalf("found only %v", files)
+	}
+	for _, f := range files {
+		nixInstantiate(t, "--parse", f)
+	}
+}
+
+// evaluated is what nixos/config.nix returns.
+type evaluated struct {
+	Layers              []string          `json:"layers"`
+	Overlay             map[string]any    `json:"overlay"`
+	Environment         map[string]string `json:"environment"`
+	Credentials         []string          `json:"credentials"`
+	SupplementaryGroups []string          `json:"supplementaryGroups"`
+	ReadWritePaths      []string          `json:"readWritePaths"`
+	RemoteOn            bool              `json:"remoteOn"`
+}
+
+func evalCase(t *testing.T, name string) evaluated {
+	t.Helper()
+	out := nixInstantiate(t, "--eval", "--strict", "--json", "nixos/tests/eval.nix", "--argstr", "case", name)
+	var e evaluated
+	if err := json.Unmarshal(out, &e); err != nil {
+		t.Fatalf("%s: %v\n%s", name, err, out)
+	}
+	return e
+}
+
+// validate runs the binary's validate on the evaluated layers, as the
+// module's build-time check does.
+func (e evaluated) validate(t *testing.T) {
+	t.Helper()
+	dir := t.TempDir()
+	overlay := filepath.Join(dir, "overlay.json") // JSON is YAML
+	data, err := json.Marshal(e.Overlay)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(overlay, data, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	args := []string{"validate"}
+	for _, l := range e.Layers {
+		args = append(args, "--config="+l)
+	}
+	args = append(args, "--config=file:"+overlay)
+	cmd := exec.Command(binary, args...)
+	cmd.Env = append(os.Environ(), "OTEL_AI_COLLECTOR_STATE_DIR="+dir)
+	for k, v := range e.Environment {
+		cmd.Env = append(cmd.Env, k+"="+v)
+	}
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("validate %v: %v\n%s", args, err, out)
+	}
+}
+
+// get walks nested maps: get(m, "exporters", "otlp_http/remote", "endpoint").
+func get(m map[string]any, path ...string) any {
+	var v any = m
+	for _, p := range path {
+		mm, ok := v.(map[string]any)
+		if !ok {
+			return nil
+		}
+		v = mm[p]
+	}
+	return v
+}
+
+func expect(t *testing.T, what string, got, want any) {
+	t.Helper()
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("%s = %#v, want %#v", what, got, want)
+	}
+}
+
+func TestNixOSModuleConfigurations(t *testing.T) {
+	remoteLayers := []string{"embedded:default.yaml", "embedded:remote.yaml", "embedded:host-metrics.yaml", "embedded:journald.yaml"}
+
+	t.Run("previous module options only", func(t *testing.T) {
+		e := evalCase(t, "previous-module")
+		e.validate(t)
+		// The same effective pipelines as the previous module: OTLP/HTTP on
+		// 4318, AI telemetry to otel-ai-monitor on 4320, the K8s exporter
+		// (now with the persistent queue), file and debug exporters, zpages
+		// on 55679; plus the new defaults (host metrics, journald).
+		expect(t, "OTLP/HTTP endpoint", e.Environment["OTEL_AI_COLLECTOR_OTLP_HTTP_ENDPOINT"], "127.0.0.1:4318")
+		expect(t, "monitor endpoint", e.Environment["OTEL_AI_COLLECTOR_MONITOR_ENDPOINT"], "http://127.0.0.1:4320")
+		expect(t, "zpages endpoint", e.Environment["OTEL_AI_COLLECTOR_ZPAGES_ENDPOINT"], "127.0.0.1:55679")
+		expect(t, "remote endpoint", e.Environment["OTEL_AI_COLLECTOR_REMOTE_ENDPOINT"], "http://otel-gateway.example:4318")
+		expect(t, "layers", e.Layers, remoteLayers)
+		expect(t, "remote exporter endpoint", get(e.Overlay, "exporters", "otlp_http/remote", "endpoint"), "http://otel-gateway.example:4318")
+		expect(t, "remote queue storage", get(e.Overlay, "exporters", "otlp_http/remote", "sending_queue", "storage"), "file_storage/queue")
+		expect(t, "remote queue bytes", get(e.Overlay, "exporters", "otlp_http/remote", "sending_queue", "queue_size"), float64(104857600))
+		expect(t, "file exporter path", get(e.Overlay, "exporters", "file", "path"), "/var/lib/opentelemetry-collector/traces.json")
+		expect(t, "file pipeline", get(e.Overlay, "service", "pipelines", "traces/file", "exporters"), []any{"file"})
+		expect(t, "debug pipeline", get(e.Overlay, "service", "pipelines", "logs/debug", "exporters"), []any{"debug"})
+		expect(t, "extensions", get(e.Overlay, "service", "extensions"), []any{"health_check", "zpages", "file_storage/queue"})
+		expect(t, "old file path writable", e.ReadWritePaths, []string{"/var/lib/opentelemetry-collector"})
+		expect(t, "journal group", e.SupplementaryGroups, []string{"systemd-journal"})
+		expect(t, "AI services", e.Environment["OTEL_AI_COLLECTOR_AI_SERVICES"], "claude-code,codex,codex-cli,codex_cli_rs,gemini,gemini-cli")
+	})
+
+	t.Run("gateway with headers, TLS and a bearer token", func(t *testing.T) {
+		e := evalCase(t, "gateway")
+		e.validate(t)
+		remote := get(e.Overlay, "exporters", "otlp_http/remote").(map[string]any)
+		expect(t, "endpoint", remote["endpoint"], "https://gateway.example:4318")
+		expect(t, "tenant header", get(remote, "headers", "X-Scope-OrgID"), "workstations")
+		expect(t, "CA", get(remote, "tls", "ca_file"), "/etc/ssl/lgtm-ca.pem")
+		expect(t, "client cert", get(remote, "tls", "cert_file"), "/etc/otel/client.pem")
+		expect(t, "authenticator", get(remote, "auth", "authenticator"), "bearertokenauth/remote")
+		expect(t, "queue bytes", get(remote, "sending_queue", "queue_size"), float64(52428800))
+		expect(t, "token file via credentials", get(e.Overlay, "extensions", "bearertokenauth/remote", "filename"),
+			"/run/credentials/otel-ai-collector.service/remote-token")
+		expect(t, "LoadCredential", e.Credentials, []string{"remote-token:/run/secrets/lgtm-token"})
+		expect(t, "extensions", get(e.Overlay, "service", "extensions"), []any{"health_check", "zpages", "file_storage/queue", "bearertokenauth/remote"})
+	})
+
+	t.Run("direct to Tempo, Mimir and Loki", func(t *testing.T) {
+		e := evalCase(t, "direct")
+		e.validate(t)
+		expect(t, "no gateway endpoint", e.Environment["OTEL_AI_COLLECTOR_REMOTE_ENDPOINT"], "")
+		expect(t, "traces", get(e.Overlay, "service", "pipelines", "traces/export", "exporters"), []any{"otlp_grpc/tempo"})
+		expect(t, "metrics", get(e.Overlay, "service", "pipelines", "metrics/export", "exporters"), []any{"otlp_http/mimir"})
+		expect(t, "logs", get(e.Overlay, "service", "pipelines", "logs/export", "exporters"), []any{"otlp_http/loki"})
+		expect(t, "tempo endpoint", get(e.Overlay, "exporters", "otlp_grpc/tempo", "endpoint"), "tempo.example:4317")
+		expect(t, "mimir auth", get(e.Overlay, "exporters", "otlp_http/mimir", "auth", "authenticator"), "bearertokenauth/mimir")
+		expect(t, "loki tenant", get(e.Overlay, "exporters", "otlp_http/loki", "headers", "X-Scope-OrgID"), "ws")
+		expect(t, "LoadCredential", e.Credentials, []string{"mimir-token:/run/secrets/mimir"})
+	})
+
+	t.Run("every feature on", func(t *testing.T) {
+		e := evalCase(t, "all-on")
+		e.validate(t)
+		expect(t, "listen address", e.Environment["OTEL_AI_COLLECTOR_OTLP_HTTP_ENDPOINT"], "0.0.0.0:4318")
+		expect(t, "gRPC gateway", get(e.Overlay, "service", "pipelines", "traces/export", "exporters"), []any{"otlp_grpc/remote"})
+		expect(t, "AI services", e.Environment["OTEL_AI_COLLECTOR_AI_SERVICES"], "claude-code,aider")
+		expect(t, "host metrics interval", e.Environment["OTEL_AI_COLLECTOR_HOST_METRICS_INTERVAL"], "30s")
+		expect(t, "journald units", e.Environment["OTEL_AI_COLLECTOR_JOURNALD_UNITS"], "otel-ai-monitor.service,ipc-daemon.service")
+		expect(t, "journald priority", e.Environment["OTEL_AI_COLLECTOR_JOURNALD_PRIORITY"], "warning")
+		expect(t, "settings merged", get(e.Overlay, "processors", "memory_limiter", "limit_mib"), float64(512))
+		expect(t, "layers", e.Layers, remoteLayers)
+	})
+
+	t.Run("every feature off", func(t *testing.T) {
+		e := evalCase(t, "all-off")
+		e.validate(t)
+		expect(t, "layers", e.Layers, []string{"embedded:default.yaml"})
+		expect(t, "extensions", get(e.Overlay, "service", "extensions"), []any{"health_check"})
+		expect(t, "no remote", e.Environment["OTEL_AI_COLLECTOR_REMOTE_ENDPOINT"], "")
+		expect(t, "no groups", len(e.SupplementaryGroups), 0)
+		expect(t, "no exporters", get(e.Overlay, "exporters"), nil)
+	})
+}
+
+// Every option the module declares takes its default from defaults.nix, and
+// every option in defaults.nix is declared by the module and read by
+// config.nix (or the module itself): no dead options.
+func TestNixOSModuleHasNoDeadOptions(t *testing.T) {
+	root, err := harness.RepoRoot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := nixInstantiate(t, "--eval", "--strict", "--json", "--expr", `
+		let
+		  leaves = prefix: set: builtins.concatLists (map (name:
+		    let v = set.${name}; path = prefix ++ [ name ]; in
+		    if builtins.isAttrs v && v != { } && name != "headers" && name != "settings"
+		    then leaves path v else [ path ]) (builtins.attrNames set));
+		in leaves [ ] (import ./nixos/defaults.nix)`)
+	var paths [][]string
+	if err := json.Unmarshal(out, &paths); err != nil {
+		t.Fatal(err)
+	}
+	module := readText(t, filepath.Join(root, "nixos", "module.nix"))
+	config := readText(t, filepath.Join(root, "nixos", "config.nix"))
+	endpointFields := regexp.MustCompile(`^remote\.(gateway|tempo|mimir|loki)\.`)
+	var names []string
+	for _, p := range paths {
+		dotted := strings.Join(p, ".")
+		names = append(names, dotted)
+		leaf := p[len(p)-1]
+		switch {
+		case endpointFields.MatchString(dotted):
+			// Declared once by endpointOptions for all four endpoints.
+			if !strings.Contains(module, "d."+strings.Join(p[2:], ".")) {
+				t.Errorf("option %s: endpointOptions has no default d.%s", dotted, strings.Join(p[2:], "."))
+			}
+			if !strings.Contains(config, "."+leaf) {
+				t.Errorf("option %s is not read by config.nix", dotted)
+			}
+		case dotted == "enable":
+			continue // mkEnableOption; read by the module's mkIf
+		default:
+			if !strings.Contains(module, "defaults."+dotted) {
+				t.Errorf("option %s is not declared in module.nix with default defaults.%s", dotted, dotted)
+			}
+			if !strings.Contains(config, "cfg."+dotted) && !strings.Contains(module, "cfg."+dotted) {
+				t.Errorf("option %s is read by neither config.nix nor module.nix", dotted)
+			}
+		}
+	}
+	sort.Strings(names)
+	t.Logf("%d options checked", len(names))
+}
+
+func readText(t *testing.T, path string) string {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
+}
+
+// package.nix's vendorHash matches the module graph (nixos/vendor-hash.sh).
+func TestNixPackageVendorHash(t *testing.T) {
+	root, err := harness.RepoRoot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, err := exec.Command(filepath.Join(root, "nixos", "vendor-hash.sh")).Output()
+	if err != nil {
+		t.Fatalf("vendor-hash.sh: %v", err)
+	}
+	want := strings.TrimSpace(string(out))
+	if !strings.Contains(readText(t, filepath.Join(root, "nixos", "package.nix")), `vendorHash = "`+want+`";`) {
+		t.Errorf("nixos/package.nix vendorHash is stale: set it to %s (nixos/vendor-hash.sh)", want)
+	}
+}

@@ -1,0 +1,166 @@
+# The option-to-configuration logic of services.otel-ai-collector, in plain
+# Nix builtins (no nixpkgs lib), so it can be evaluated and tested offline
+# with nix-instantiate. Given the module's `cfg`, it returns what the service
+# runs with:
+#   layers       --config URIs, in order (the binary's embedded layers)
+#   overlay      an attrset written as the last layer (mode layer, previous
+#                module's exporters, then `settings` merged over it)
+#   environment  OTEL_AI_COLLECTOR_* variables for the embedded layers
+#   credentials  systemd LoadCredential= entries (bearer token files)
+#   supplementaryGroups, readWritePaths
+cfg:
+let
+  inherit (builtins) attrNames concatLists concatStringsSep filter foldl' hasAttr isAttrs listToAttrs map toString;
+
+  optional = cond: x: if cond then [ x ] else [ ];
+  optionalAttrs = cond: as: if cond then as else { };
+
+  # Recursive merge, right wins; lists are replaced (as the collector does).
+  recursiveUpdate = lhs: rhs:
+    foldl'
+      (acc: name:
+        acc // {
+          ${name} =
+            if hasAttr name acc && isAttrs acc.${name} && isAttrs rhs.${name}
+            then recursiveUpdate acc.${name} rhs.${name}
+            else rhs.${name};
+        })
+      lhs
+      (attrNames rhs);
+
+  onOff = b: if b then "on" else "off";
+  remote = cfg.remote;
+
+  gatewayEndpoint =
+    if remote.gateway.endpoint != null then remote.gateway.endpoint
+    else if cfg.enableK8sExporter then cfg.k8sExporterEndpoint
+    else null;
+  remoteOn =
+    (remote.mode == "gateway" && gatewayEndpoint != null) || remote.mode == "direct";
+
+  # One persistent queue per exporter and signal, in the state directory.
+  queue = {
+    enabled = true;
+    storage = "file_storage/queue";
+    sizer = "bytes";
+    queue_size = cfg.remote.queueSizeBytes;
+    num_consumers = 2;
+    block_on_overflow = false;
+    batch = { flush_timeout = "2s"; sizer = "items"; min_size = 2048; max_size = 8192; };
+  };
+  retry = { enabled = true; initial_interval = "5s"; max_interval = "60s"; max_elapsed_time = cfg.remote.maxRetryTime; };
+
+  tlsSettings = tls:
+    (optionalAttrs (tls.caFile != null) { ca_file = tls.caFile; })
+    // (optionalAttrs (tls.certFile != null) { cert_file = tls.certFile; })
+    // (optionalAttrs (tls.keyFile != null) { key_file = tls.keyFile; })
+    // (optionalAttrs tls.insecureSkipVerify { insecure_skip_verify = true; });
+
+  credentialDir = "/run/credentials/otel-ai-collector.service";
+
+  # An exporter for one endpoint. `path` is the signal path Mimir and Loki
+  # serve OTLP/HTTP under when the endpoint is their base URL.
+  exporterFor = name: ep:
+    let
+      type = if ep.protocol == "grpc" then "otlp_grpc" else "otlp_http";
+      tls = tlsSettings ep.tls;
+    in {
+      id = "${type}/${name}";
+      auth = optional (ep.bearerTokenFile != null) {
+        id = "bearertokenauth/${name}";
+        credential = "${name}-token:${ep.bearerTokenFile}";
+        settings.filename = "${credentialDir}/${name}-token";
+      };
+      settings =
+        { endpoint = ep.endpoint; sending_queue = queue; retry_on_failure = retry; timeout = "10s"; }
+        // optionalAttrs (type == "otlp_http") { compression = "gzip"; }
+        // optionalAttrs (ep.headers != { }) { headers = ep.headers; }
+        // optionalAttrs (tls != { }) { inherit tls; }
+        // optionalAttrs (ep.bearerTokenFile != null) { auth.authenticator = "bearertokenauth/${name}"; };
+    };
+
+  # Which exporter each remote signal goes to.
+  routes =
+    if remote.mode == "direct" then {
+      traces = exporterFor "tempo" remote.tempo;
+      metrics = exporterFor "mimir" remote.mimir;
+      logs = exporterFor "loki" remote.loki;
+    } else
+      let gw = exporterFor "remote" (remote.gateway // { endpoint = gatewayEndpoint; });
+      in { traces = gw; metrics = gw; logs = gw; };
+  remoteExporters = map (signal: routes.${signal}) [ "traces" "metrics" "logs" ];
+  # Gateway mode routes all signals to one exporter: keep each auth once.
+  byId = xs: listToAttrs (map (x: { name = x.id; value = x; }) xs);
+  authById = byId (concatLists (map (e: e.auth) remoteExporters));
+  authExtensions = map (id: authById.${id}) (attrNames authById);
+
+  modeLayer = optionalAttrs remoteOn {
+    exporters = listToAttrs (map (e: { name = e.id; value = e.settings; }) remoteExporters);
+    extensions = listToAttrs (map (a: { name = a.id; value = a.settings; }) authExtensions);
+    service.pipelines = listToAttrs (map
+      (signal: {
+        name = "${signal}/export";
+        value = { receivers = [ "forward/remote_${signal}" ]; exporters = [ routes.${signal}.id ]; };
+      }) [ "traces" "metrics" "logs" ]);
+  };
+
+  # The previous module's optional exporters, on every signal from the OTLP
+  # receiver (debug) and on traces (file), in pipelines of their own.
+  debugLayer = optionalAttrs cfg.enableDebugExporter {
+    exporters.debug.verbosity = "basic";
+    service.pipelines = listToAttrs (map
+      (signal: { name = "${signal}/debug"; value = { receivers = [ "otlp" ]; exporters = [ "debug" ]; }; })
+      [ "traces" "metrics" "logs" ]);
+  };
+  fileLayer = optionalAttrs cfg.enableFileExporter {
+    exporters.file = { path = cfg.fileExporterPath; rotation = { max_megabytes = 100; max_backups = 3; }; };
+    service.pipelines."traces/file" = { receivers = [ "otlp" ]; exporters = [ "file" ]; };
+  };
+
+  extensionsLayer.service.extensions =
+    [ "health_check" ]
+    ++ optional cfg.enableZPages "zpages"
+    ++ optional remoteOn "file_storage/queue"
+    ++ map (a: a.id) authExtensions;
+
+  generated = foldl' recursiveUpdate { } [ modeLayer debugLayer fileLayer extensionsLayer ];
+
+  stateDir = "/var/lib/otel-ai-collector";
+in
+{
+  inherit remoteOn;
+
+  layers =
+    if cfg.configFile != null then [ "file:${toString cfg.configFile}" ]
+    else
+      [ "embedded:default.yaml" ]
+      ++ optional remoteOn "embedded:remote.yaml"
+      ++ optional (remoteOn && cfg.hostMetrics.enable) "embedded:host-metrics.yaml"
+      ++ optional (remoteOn && cfg.journald.enable) "embedded:journald.yaml";
+
+  overlay = if cfg.configFile != null then null else recursiveUpdate generated cfg.settings;
+
+  environment = {
+    OTEL_AI_COLLECTOR_OTLP_HTTP_ENDPOINT = "${cfg.listenAddress}:${toString cfg.receiverPort}";
+    OTEL_AI_COLLECTOR_OTLP_GRPC_ENDPOINT = "${cfg.listenAddress}:${toString cfg.grpcPort}";
+    OTEL_AI_COLLECTOR_MONITOR_ENDPOINT = "http://127.0.0.1:${toString cfg.forwarderPort}";
+    OTEL_AI_COLLECTOR_HEALTH_ENDPOINT = "127.0.0.1:${toString cfg.healthCheckPort}";
+    OTEL_AI_COLLECTOR_METRICS_PORT = toString cfg.metricsPort;
+    OTEL_AI_COLLECTOR_ZPAGES_ENDPOINT = "127.0.0.1:${toString cfg.zpagesPort}";
+    OTEL_AI_COLLECTOR_AI_SERVICES = concatStringsSep "," cfg.aiServices;
+    OTEL_AI_COLLECTOR_REMOTE_QUEUE_BYTES = toString cfg.remote.queueSizeBytes;
+    OTEL_AI_COLLECTOR_REMOTE_MAX_RETRY_TIME = cfg.remote.maxRetryTime;
+    OTEL_AI_COLLECTOR_HOST_METRICS = onOff cfg.hostMetrics.enable;
+    OTEL_AI_COLLECTOR_HOST_METRICS_INTERVAL = cfg.hostMetrics.interval;
+    OTEL_AI_COLLECTOR_JOURNALD = onOff cfg.journald.enable;
+    OTEL_AI_COLLECTOR_JOURNALD_UNITS = concatStringsSep "," cfg.journald.units;
+    OTEL_AI_COLLECTOR_JOURNALD_PRIORITY = cfg.journald.priority;
+  } // optionalAttrs (remoteOn && remote.mode == "gateway") {
+    OTEL_AI_COLLECTOR_REMOTE_ENDPOINT = gatewayEndpoint;
+  };
+
+  credentials = map (a: a.credential) authExtensions;
+  supplementaryGroups = optional (remoteOn && cfg.journald.enable) "systemd-journal";
+  readWritePaths = filter (p: p != stateDir) (optional cfg.enableFileExporter (dirOf cfg.fileExporterPath));
+  inherit stateDir;
+}

@@ -1,0 +1,52 @@
+# Default values of every services.otel-ai-collector option, in plain Nix (no
+# nixpkgs), so module.nix, config.nix and the offline tests share them.
+# The first block is the previous module's options: same names, same defaults.
+{
+  enable = false;
+  receiverPort = 4318;
+  forwarderPort = 4320;
+  enableDebugExporter = false;
+  enableFileExporter = true;
+  fileExporterPath = "/var/lib/otel-ai-collector/traces.json";
+  enableK8sExporter = true;
+  k8sExporterEndpoint = "http://otel-collector.monitoring.svc.cluster.local:4318";
+  enableZPages = true;
+  zpagesPort = 55679;
+
+  # New options.
+  listenAddress = "127.0.0.1";
+  grpcPort = 4317;
+  healthCheckPort = 13133;
+  metricsPort = 8888;
+  aiServices = [ "claude-code" "codex" "codex-cli" "codex_cli_rs" "gemini" "gemini-cli" ];
+  remote = {
+    # "gateway": one OTLP endpoint for everything (k8sExporterEndpoint when
+    # enableK8sExporter is set, else remote.gateway.endpoint); "direct": one
+    # endpoint per backend; "none": no remote export.
+    mode = "gateway";
+    gateway = {
+      endpoint = null;
+      protocol = "http";
+      headers = { };
+      tls = { caFile = null; certFile = null; keyFile = null; insecureSkipVerify = false; };
+      bearerTokenFile = null;
+    };
+    tempo = { endpoint = null; protocol = "grpc"; headers = { }; tls = { caFile = null; certFile = null; keyFile = null; insecureSkipVerify = false; }; bearerTokenFile = null; };
+    mimir = { endpoint = null; protocol = "http"; headers = { }; tls = { caFile = null; certFile = null; keyFile = null; insecureSkipVerify = false; }; bearerTokenFile = null; };
+    loki = { endpoint = null; protocol = "http"; headers = { }; tls = { caFile = null; certFile = null; keyFile = null; insecureSkipVerify = false; }; bearerTokenFile = null; };
+    queueSizeBytes = 104857600;
+    maxRetryTime = "24h";
+  };
+  hostMetrics = {
+    enable = true;
+    interval = "15s";
+  };
+  journald = {
+    enable = true;
+    units = [ "otel-ai-collector.service" "otel-ai-monitor.service" ];
+    priority = "info";
+  };
+  memoryMax = "512M";
+  settings = { };
+  configFile = null;
+}

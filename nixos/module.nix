@@ -1,0 +1,204 @@
+# services.otel-ai-collector: a drop-in replacement for the previous module
+# (same option names, types and defaults), plus options for every capability
+# of otel-ai-collector. The option-to-configuration logic is config.nix
+# (plain Nix, tested offline); defaults live in defaults.nix.
+{ config, lib, pkgs, ... }:
+let
+  inherit (lib) mkOption mkEnableOption mkIf types literalExpression;
+  cfg = config.services.otel-ai-collector;
+  defaults = import ./defaults.nix;
+  generated = import ./config.nix cfg;
+  format = pkgs.formats.yaml { };
+
+  overlayFile = format.generate "otel-ai-collector-overlay.yaml" generated.overlay;
+  configArgs = map (uri: "--config=${uri}") generated.layers
+    ++ lib.optional (generated.overlay != null) "--config=file:${overlayFile}";
+
+  environment = generated.environment // { OTEL_AI_COLLECTOR_STATE_DIR = generated.stateDir; };
+
+  # Validated at build time: a bad option fails nixos-rebuild, not the service.
+  validated = pkgs.runCommand "otel-ai-collector-config-validated" { } ''
+    export HOME=$TMPDIR OTEL_AI_COLLECTOR_STATE_DIR=$TMPDIR/state
+    ${lib.concatStringsSep "\n" (lib.mapAttrsToList (k: v: "export ${k}=${lib.escapeShellArg v}") generated.environment)}
+    ${lib.getExe cfg.package} validate ${lib.escapeShellArgs configArgs}
+    echo ${lib.escapeShellArgs configArgs} > $out
+  '';
+
+  endpointOptions = name: d: {
+    endpoint = mkOption {
+      type = types.nullOr types.str;
+      default = d.endpoint;
+      example = "https://${name}.lgtm.example/otlp";
+      description = "Endpoint of ${name}: host:port for gRPC, base URL for OTLP/HTTP (for Mimir and Loki their `/otlp` base).";
+    };
+    protocol = mkOption {
+      type = types.enum [ "http" "grpc" ];
+      default = d.protocol;
+      description = "OTLP transport to ${name}.";
+    };
+    headers = mkOption {
+      type = types.attrsOf types.str;
+      default = d.headers;
+      example = { X-Scope-OrgID = "workstations"; };
+      description = "Headers sent with every request to ${name}, e.g. the tenant.";
+    };
+    tls = {
+      caFile = mkOption { type = types.nullOr types.path; default = d.tls.caFile; description = "CA certificate that signed ${name}'s certificate."; };
+      certFile = mkOption { type = types.nullOr types.path; default = d.tls.certFile; description = "Client certificate for ${name} (mutual TLS)."; };
+      keyFile = mkOption { type = types.nullOr types.str; default = d.tls.keyFile; description = "Client key for ${name}; a path outside the Nix store."; };
+      insecureSkipVerify = mkOption { type = types.bool; default = d.tls.insecureSkipVerify; description = "Do not verify ${name}'s certificate (testing only)."; };
+    };
+    bearerTokenFile = mkOption {
+      type = types.nullOr types.str;
+      default = d.bearerTokenFile;
+      example = "/run/secrets/lgtm-token";
+      description = "File holding a bearer token for ${name}, passed to the service with LoadCredential (never copied into the Nix store).";
+    };
+  };
+in
+{
+  options.services.otel-ai-collector = {
+    # The previous module's options.
+    enable = mkEnableOption "otel-ai-collector, the OpenTelemetry collector for AI-coding workstations";
+    receiverPort = mkOption { type = types.port; default = defaults.receiverPort; description = "OTLP/HTTP receiver port."; };
+    forwarderPort = mkOption { type = types.port; default = defaults.forwarderPort; description = "Port of otel-ai-monitor on 127.0.0.1 (OTLP/HTTP JSON), where AI-session telemetry is forwarded."; };
+    enableDebugExporter = mkOption { type = types.bool; default = defaults.enableDebugExporter; description = "Log a summary of everything received (debug exporter)."; };
+    enableFileExporter = mkOption { type = types.bool; default = defaults.enableFileExporter; description = "Write received traces as JSON lines to fileExporterPath (rotated at 100 MB, 3 backups)."; };
+    fileExporterPath = mkOption {
+      type = types.str;
+      default = defaults.fileExporterPath;
+      description = "File for the file exporter. The previous module's /var/lib/opentelemetry-collector/traces.json still works: its directory is made writable for the service.";
+    };
+    enableK8sExporter = mkOption { type = types.bool; default = defaults.enableK8sExporter; description = "Export everything to k8sExporterEndpoint (gateway mode) through the persistent queue."; };
+    k8sExporterEndpoint = mkOption { type = types.str; default = defaults.k8sExporterEndpoint; description = "OTLP/HTTP base URL of the in-cluster collector."; };
+    enableZPages = mkOption { type = types.bool; default = defaults.enableZPages; description = "Serve zpages on 127.0.0.1:zpagesPort."; };
+    zpagesPort = mkOption { type = types.port; default = defaults.zpagesPort; description = "zpages port."; };
+
+    # New options.
+    package = mkOption {
+      type = types.package;
+      default = pkgs.callPackage ./package.nix { };
+      defaultText = literalExpression "pkgs.callPackage ./package.nix { }";
+      description = "The otel-ai-collector package.";
+    };
+    listenAddress = mkOption {
+      type = types.str;
+      default = defaults.listenAddress;
+      example = "0.0.0.0";
+      description = "Address the OTLP receivers listen on. Loopback by default; anything else exposes the receivers to the network.";
+    };
+    grpcPort = mkOption { type = types.port; default = defaults.grpcPort; description = "OTLP/gRPC receiver port."; };
+    healthCheckPort = mkOption { type = types.port; default = defaults.healthCheckPort; description = "Health check port on 127.0.0.1."; };
+    metricsPort = mkOption { type = types.port; default = defaults.metricsPort; description = "The collector's own Prometheus metrics port on 127.0.0.1."; };
+    aiServices = mkOption {
+      type = types.listOf types.str;
+      default = defaults.aiServices;
+      example = [ "claude-code" "aider" ];
+      description = "Resource service.name values whose telemetry is forwarded to otel-ai-monitor.";
+    };
+    remote = {
+      mode = mkOption {
+        type = types.enum [ "gateway" "direct" "none" ];
+        default = defaults.remote.mode;
+        description = "gateway: one OTLP endpoint for everything (remote.gateway.endpoint, else k8sExporterEndpoint when enableK8sExporter is set); direct: Tempo, Mimir and Loki each at their own endpoint; none: no remote export.";
+      };
+      gateway = endpointOptions "gateway" defaults.remote.gateway;
+      tempo = endpointOptions "tempo" defaults.remote.tempo;
+      mimir = endpointOptions "mimir" defaults.remote.mimir;
+      loki = endpointOptions "loki" defaults.remote.loki;
+      queueSizeBytes = mkOption {
+        type = types.ints.positive;
+        default = defaults.remote.queueSizeBytes;
+        description = "Bound of each persistent queue (per exporter and signal) in bytes; when full, new data is refused with a retryable error.";
+      };
+      maxRetryTime = mkOption {
+        type = types.str;
+        default = defaults.remote.maxRetryTime;
+        example = "0";
+        description = "How long a batch is retried before it is dropped; 0 retries forever.";
+      };
+    };
+    hostMetrics = {
+      enable = mkOption { type = types.bool; default = defaults.hostMetrics.enable; description = "Export host metrics (cpu, memory, load, disk, filesystem, network, paging, processes, uptime) with the remote path."; };
+      interval = mkOption { type = types.str; default = defaults.hostMetrics.interval; description = "Host metrics sampling interval."; };
+    };
+    journald = {
+      enable = mkOption { type = types.bool; default = defaults.journald.enable; description = "Export the journal entries of journald.units with the remote path (adds the systemd-journal group)."; };
+      units = mkOption { type = types.listOf types.str; default = defaults.journald.units; description = "Units whose entries are exported, matched as system or user units."; };
+      priority = mkOption { type = types.str; default = defaults.journald.priority; example = "warning"; description = "Lowest priority exported, or a range such as err..info."; };
+    };
+    memoryMax = mkOption { type = types.str; default = defaults.memoryMax; description = "systemd MemoryMax of the service."; };
+    settings = mkOption {
+      type = format.type;
+      default = defaults.settings;
+      example = literalExpression ''{ processors.memory_limiter.limit_mib = 512; }'';
+      description = "Collector configuration merged over the generated one (lists replace lists).";
+    };
+    configFile = mkOption {
+      type = types.nullOr types.path;
+      default = defaults.configFile;
+      description = "A complete collector configuration used instead of the generated one.";
+    };
+  };
+
+  config = mkIf cfg.enable {
+    assertions = [
+      { assertion = cfg.configFile == null || cfg.settings == { }; message = "services.otel-ai-collector: set either settings or configFile, not both."; }
+      {
+        assertion = cfg.remote.mode != "direct" || (cfg.remote.tempo.endpoint != null && cfg.remote.mimir.endpoint != null && cfg.remote.loki.endpoint != null);
+        message = "services.otel-ai-collector: remote.mode = \"direct\" needs remote.tempo.endpoint, remote.mimir.endpoint and remote.loki.endpoint.";
+      }
+    ];
+
+    systemd.services.otel-ai-collector = {
+      description = "otel-ai-collector: OpenTelemetry collector for AI-coding workstations";
+      wantedBy = [ "multi-user.target" ];
+      after = [ "network-online.target" ];
+      wants = [ "network-online.target" ];
+      inherit environment;
+      # The journald receiver runs journalctl.
+      path = lib.optional cfg.journald.enable config.systemd.package;
+      serviceConfig = {
+        ExecStart = "${lib.getExe cfg.package} ${lib.escapeShellArgs configArgs}";
+        # Keeps the validation derivation a dependency of the service.
+        ExecStartPre = "${pkgs.coreutils}/bin/test -s ${validated}";
+        Restart = "always";
+        RestartSec = "2s";
+        DynamicUser = true;
+        StateDirectory = "otel-ai-collector";
+        StateDirectoryMode = "0700";
+        SupplementaryGroups = generated.supplementaryGroups;
+        LoadCredential = generated.credentials;
+        ReadWritePaths = generated.readWritePaths;
+        MemoryMax = cfg.memoryMax;
+        # Hardening: no capabilities are needed by any enabled feature.
+        CapabilityBoundingSet = [ "" ];
+        AmbientCapabilities = [ "" ];
+        NoNewPrivileges = true;
+        ProtectSystem = "strict";
+        # Read-only rather than hidden, so the filesystem scraper can statfs
+        # /home; the dynamic user cannot read users' private files anyway.
+        ProtectHome = "read-only";
+        PrivateTmp = true;
+        PrivateDevices = true;
+        ProtectKernelTunables = true;
+        ProtectKernelModules = true;
+        ProtectControlGroups = true;
+        ProtectClock = true;
+        ProtectHostname = true;
+        RestrictNamespaces = true;
+        RestrictRealtime = true;
+        RestrictSUIDSGID = true;
+        LockPersonality = true;
+        MemoryDenyWriteExecute = true;
+        RestrictAddressFamilies = [ "AF_INET" "AF_INET6" "AF_UNIX" "AF_NETLINK" ];
+        SystemCallArchitectures = "native";
+        # Go raises RLIMIT_NOFILE at start (setrlimit, in @resources), so
+        # @resources stays allowed; anything else refused gets EPERM, not a kill.
+        SystemCallFilter = [ "@system-service" "~@privileged" ];
+        SystemCallErrorNumber = "EPERM";
+        UMask = "0077";
+      };
+    };
+  };
+}

@@ -1,0 +1,21 @@
+# otel-ai-collector built from this repository with buildGoModule.
+# vendorHash pins the Go module graph. nixos/vendor-hash.sh computes it offline
+# (CI fails when it is stale); a real `nix build` reports it too.
+{ lib, buildGoModule }:
+buildGoModule {
+  pname = "otel-ai-collector";
+  version = "0.1.0";
+  src = lib.cleanSource ./..;
+  vendorHash = "sha256-SS+3g1y55ldiKUwioGcggTxXdiXmxLytR0lJBEIFxF0=";
+  subPackages = [ "cmd/otel-ai-collector" ];
+  env.CGO_ENABLED = 0;
+  ldflags = [ "-s" "-w" ];
+  # The integration tests start processes and servers; `make test` runs them.
+  doCheck = false;
+  meta = {
+    description = "OpenTelemetry Collector distribution for AI-coding workstations";
+    license = lib.licenses.asl20;
+    platforms = lib.platforms.linux;
+    mainProgram = "otel-ai-collector";
+  };
+}

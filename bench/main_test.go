@@ -5,7 +5,6 @@
 package bench
 
 import (
-	"fmt"
 	"os"
 	"testing"
 	"time"
@@ -18,21 +17,7 @@ const EnvPreviousBinary = "OTEL_AI_COLLECTOR_PREVIOUS_BINARY"
 
 var binary string
 
-func TestMain(m *testing.M) {
-	dir, err := os.MkdirTemp("", "otel-ai-collector-bench-")
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-	binary, err = harness.BuildBinary(dir)
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "building the collector:", err)
-		os.Exit(1)
-	}
-	code := m.Run()
-	os.RemoveAll(dir)
-	os.Exit(code)
-}
+func TestMain(m *testing.M) { os.Exit(harness.RunTests(m, &binary)) }
 
 // distribution is a collector binary with the configuration it is run with.
 type distribution struct {

@@ -10,23 +10,12 @@
 #   supplementaryGroups, readWritePaths
 cfg:
 let
-  inherit (builtins) attrNames concatLists concatStringsSep filter foldl' hasAttr isAttrs listToAttrs map toString;
+  inherit (builtins) attrNames concatLists concatStringsSep filter foldl' listToAttrs map toString;
 
   optional = cond: x: if cond then [ x ] else [ ];
   optionalAttrs = cond: as: if cond then as else { };
 
-  # Recursive merge, right wins; lists are replaced (as the collector does).
-  recursiveUpdate = lhs: rhs:
-    foldl'
-      (acc: name:
-        acc // {
-          ${name} =
-            if hasAttr name acc && isAttrs acc.${name} && isAttrs rhs.${name}
-            then recursiveUpdate acc.${name} rhs.${name}
-            else rhs.${name};
-        })
-      lhs
-      (attrNames rhs);
+  inherit (import ./lib.nix) recursiveUpdate;
 
   onOff = b: if b then "on" else "off";
   remote = cfg.remote;

@@ -70,35 +70,24 @@ func (b *Backend) Stop() { b.process.Stop() }
 
 // Traces returns every trace batch the backend has written so far.
 func (b *Backend) Traces() []ptrace.Traces {
-	var out []ptrace.Traces
-	u := &ptrace.JSONUnmarshaler{}
-	b.readLines("traces.jsonl", func(line []byte) error {
-		td, err := u.UnmarshalTraces(line)
-		out = append(out, td)
-		return err
-	})
-	return out
+	return readBatches(b, "traces.jsonl", (&ptrace.JSONUnmarshaler{}).UnmarshalTraces)
 }
 
 // Metrics returns every metrics batch the backend has written so far.
 func (b *Backend) Metrics() []pmetric.Metrics {
-	var out []pmetric.Metrics
-	u := &pmetric.JSONUnmarshaler{}
-	b.readLines("metrics.jsonl", func(line []byte) error {
-		md, err := u.UnmarshalMetrics(line)
-		out = append(out, md)
-		return err
-	})
-	return out
+	return readBatches(b, "metrics.jsonl", (&pmetric.JSONUnmarshaler{}).UnmarshalMetrics)
 }
 
 // Logs returns every log batch the backend has written so far.
 func (b *Backend) Logs() []plog.Logs {
-	var out []plog.Logs
-	u := &plog.JSONUnmarshaler{}
-	b.readLines("logs.jsonl", func(line []byte) error {
-		ld, err := u.UnmarshalLogs(line)
-		out = append(out, ld)
+	return readBatches(b, "logs.jsonl", (&plog.JSONUnmarshaler{}).UnmarshalLogs)
+}
+
+func readBatches[T any](b *Backend, name string, unmarshal func([]byte) (T, error)) []T {
+	var out []T
+	b.readLines(name, func(line []byte) error {
+		batch, err := unmarshal(line)
+		out = append(out, batch)
 		return err
 	})
 	return out

@@ -54,3 +54,20 @@ func RepoRoot() (string, error) {
 	}
 	return filepath.Dir(gomod), nil
 }
+
+// RunTests is a TestMain body for packages that test the binary: it builds
+// (or finds) the binary into *binary, runs the tests and returns their exit
+// code.
+func RunTests(m interface{ Run() int }, binary *string) int {
+	dir, err := os.MkdirTemp("", "otel-ai-collector-test-")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	defer os.RemoveAll(dir)
+	if *binary, err = BuildBinary(dir); err != nil {
+		fmt.Fprintln(os.Stderr, "building the collector:", err)
+		return 1
+	}
+	return m.Run()
+}

@@ -157,18 +157,9 @@ func usesDefaultConfig(args []string) bool {
 // (default DefaultAIServices) into the anchored regular expression the
 // configuration's filter uses, OTEL_AI_COLLECTOR_AI_SERVICE_REGEX.
 func exportAIServiceRegex() error {
-	names := DefaultAIServices
-	if list, set := os.LookupEnv(envAIServices); set {
-		names = nil
-		for _, name := range strings.Split(list, ",") {
-			if name = strings.TrimSpace(name); name != "" {
-				names = append(names, name)
-			}
-		}
-		if len(names) == 0 {
-			return fmt.Errorf("%s is set but names no service; unset it for the defaults (%s)",
-				envAIServices, strings.Join(DefaultAIServices, ","))
-		}
+	names, err := listFromEnv(envAIServices, DefaultAIServices)
+	if err != nil {
+		return err
 	}
 	quoted := make([]string, len(names))
 	for i, name := range names {
@@ -236,4 +227,23 @@ func defaultStateDir() string {
 		return filepath.Join(home, ".local", "state", "otel-ai-collector")
 	}
 	return filepath.Join(os.TempDir(), "otel-ai-collector")
+}
+
+// listFromEnv reads a comma-separated list from the environment, defaults
+// when the variable is unset; set but empty is an error.
+func listFromEnv(name string, defaults []string) ([]string, error) {
+	list, set := os.LookupEnv(name)
+	if !set {
+		return defaults, nil
+	}
+	var items []string
+	for _, item := range strings.Split(list, ",") {
+		if item = strings.TrimSpace(item); item != "" {
+			items = append(items, item)
+		}
+	}
+	if len(items) == 0 {
+		return nil, fmt.Errorf("%s is set but lists nothing; unset it for the defaults (%s)", name, strings.Join(defaults, ","))
+	}
+	return items, nil
 }

@@ -15,17 +15,9 @@ import (
 // YAML flow list: each unit as a system unit or a user unit, since
 // otel-ai-monitor runs under the user's manager.
 func exportJournaldMatches() error {
-	units := DefaultJournaldUnits
-	if list, set := os.LookupEnv(envJournaldUnits); set {
-		units = nil
-		for _, unit := range strings.Split(list, ",") {
-			if unit = strings.TrimSpace(unit); unit != "" {
-				units = append(units, unit)
-			}
-		}
-		if len(units) == 0 {
-			return fmt.Errorf("%s is set but names no unit; set %s=off to turn journald logs off", envJournaldUnits, envJournald)
-		}
+	units, err := listFromEnv(envJournaldUnits, DefaultJournaldUnits)
+	if err != nil {
+		return err
 	}
 	var matches []map[string]string
 	for _, unit := range units {

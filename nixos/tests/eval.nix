@@ -3,20 +3,7 @@
 #   nix-instantiate --eval --strict --json nixos/tests/eval.nix --argstr case gateway
 { case }:
 let
-  inherit (builtins) attrNames foldl' hasAttr isAttrs;
-  recursiveUpdate = lhs: rhs:
-    foldl'
-      (acc: name:
-        acc // {
-          ${name} =
-            if hasAttr name acc && isAttrs acc.${name} && isAttrs rhs.${name}
-            && name != "settings" && name != "headers"
-            then recursiveUpdate acc.${name} rhs.${name}
-            else rhs.${name};
-        })
-      lhs
-      (attrNames rhs);
+  inherit (import ../lib.nix) recursiveUpdate;
   cases = import ./cases.nix;
-  cfg = recursiveUpdate (import ../defaults.nix) cases.${case};
 in
-import ../config.nix cfg
+import ../config.nix (recursiveUpdate (import ../defaults.nix) cases.${case})

@@ -9,7 +9,7 @@ BINARY      := $(CURDIR)/build/otel-ai-collector
 # idle RSS (bench/idle-rss.sh); stack traces and pprof still work.
 GO_BUILD    := CGO_ENABLED=0 go build -trimpath -ldflags="-s -w"
 
-.PHONY: all tools test-deps generate check-generated build run test unit-test integration-test lint bench clean
+.PHONY: all tools test-deps generate generate-bpf check-generated build run test unit-test integration-test lint bench clean
 
 all: build
 
@@ -26,11 +26,15 @@ generate: $(OCB)
 	OCB=$(OCB) scripts/generate.sh
 	go mod tidy
 
-## check-generated: fail if the committed generated code differs from builder-config.yaml
-check-generated: generate
-	@if [ -n "$$(git status --porcelain -- cmd components go.mod go.sum)" ]; then \
-		git status --porcelain -- cmd components go.mod go.sum; git diff -- cmd components go.mod go.sum | head -100; \
-		echo "generated code is out of date with builder-config.yaml: run 'make generate' and commit the result" >&2; \
+## generate-bpf: recompile the BPF programs into the committed bpf2go objects (needs clang, libbpf-dev)
+generate-bpf:
+	go generate ./receiver/ebpfreceiver/
+
+## check-generated: fail if committed generated code differs from its sources
+check-generated: generate generate-bpf
+	@if [ -n "$$(git status --porcelain -- cmd components go.mod go.sum receiver)" ]; then \
+		git status --porcelain -- cmd components go.mod go.sum receiver; git diff --stat -- cmd components go.mod go.sum receiver; \
+		echo "generated code is out of date: run 'make generate generate-bpf' and commit the result" >&2; \
 		exit 1; \
 	fi
 

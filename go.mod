@@ -3,6 +3,7 @@ module github.com/otel-ai-collector/otel-ai-collector
 go 1.25.0
 
 require (
+	github.com/cilium/ebpf v0.22.0
 	github.com/open-telemetry/opentelemetry-collector-contrib/connector/routingconnector v0.157.0
 	github.com/open-telemetry/opentelemetry-collector-contrib/connector/spanmetricsconnector v0.158.0
 	github.com/open-telemetry/opentelemetry-collector-contrib/exporter/fileexporter v0.158.0
@@ -284,3 +285,5 @@ require (
 	k8s.io/klog/v2 v2.140.0 // indirect
 	k8s.io/utils v0.0.0-20251002143259-bc988d571ff4 // indirect
 )
+
+tool github.com/cilium/ebpf/cmd/bpf2go

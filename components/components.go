@@ -19,6 +19,7 @@ import (
 	hostmetricsreceiver "github.com/open-telemetry/opentelemetry-collector-contrib/receiver/hostmetricsreceiver"
 	journaldreceiver "github.com/open-telemetry/opentelemetry-collector-contrib/receiver/journaldreceiver"
 	besteffortconnector "github.com/otel-ai-collector/otel-ai-collector/connector/besteffortconnector"
+	ebpfreceiver "github.com/otel-ai-collector/otel-ai-collector/receiver/ebpfreceiver"
 	"go.opentelemetry.io/collector/component"
 	"go.opentelemetry.io/collector/connector"
 	forwardconnector "go.opentelemetry.io/collector/connector/forwardconnector"
@@ -81,6 +82,7 @@ func Components() (otelcol.Factories, error) {
 		hostmetricsreceiver.NewFactory(),
 		journaldreceiver.NewFactory(),
 		filelogreceiver.NewFactory(),
+		ebpfreceiver.NewFactory(),
 	)
 	if err != nil {
 		return otelcol.Factories{}, err
@@ -90,6 +92,7 @@ func Components() (otelcol.Factories, error) {
 		hostmetricsreceiver.NewFactory().Type(): "github.com/open-telemetry/opentelemetry-collector-contrib/receiver/hostmetricsreceiver v0.158.0",
 		journaldreceiver.NewFactory().Type():    "github.com/open-telemetry/opentelemetry-collector-contrib/receiver/journaldreceiver v0.158.0",
 		filelogreceiver.NewFactory().Type():     "github.com/open-telemetry/opentelemetry-collector-contrib/receiver/filelogreceiver v0.158.0",
+		ebpfreceiver.NewFactory().Type():        "github.com/otel-ai-collector/otel-ai-collector v0.0.0",
 	})
 
 	factories.Exporters, err = otelcol.MakeFactoryMap[exporter.Factory](

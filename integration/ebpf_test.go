@@ -1,0 +1,231 @@
+package integration
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"strings"
+	"testing"
+	"time"
+
+	"go.opentelemetry.io/collector/pdata/pcommon"
+	"go.opentelemetry.io/collector/pdata/ptrace"
+
+	"github.com/otel-ai-collector/otel-ai-collector/integration/harness"
+)
+
+// The eBPF receiver loads and attaches for real: these tests need root (CI
+// runs as root; there a missing privilege fails the test instead of skipping).
+func requireRoot(t *testing.T) {
+	t.Helper()
+	if os.Geteuid() == 0 {
+		return
+	}
+	if os.Getenv("CI") != "" {
+		t.Fatal("eBPF tests must run as root in CI")
+	}
+	t.Skip("eBPF tests need root (they load BPF programs)")
+}
+
+// pythonServer starts Python's http.server on a loopback port, running the
+// interpreter itself (not a pyenv shim) so its pid is the server's.
+func pythonServer(t *testing.T, port int) *exec.Cmd {
+	t.Helper()
+	out, err := exec.Command("python3", "-c", "import sys; print(sys.executable)").Output()
+	if err != nil {
+		t.Fatalf("python3 is needed: %v", err)
+	}
+	cmd := exec.Command(strings.TrimSpace(string(out)), "-m", "http.server", fmt.Sprint(port), "--bind", "127.0.0.1")
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		conn, err := net.Dial("tcp", fmt.Sprintf("127.0.0.1:%d", port))
+		if err == nil {
+			conn.Close()
+			return cmd
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("http.server on %d did not start: %v", port, err)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+type tcpSpan struct {
+	span     ptrace.Span
+	resource pcommon.Map
+}
+
+func tcpSpans(sink *harness.Sink) []tcpSpan {
+	var out []tcpSpan
+	for _, r := range sink.Requests() {
+		if r.Path != "/v1/traces" {
+			continue
+		}
+		for _, rs := range r.Traces.ResourceSpans().All() {
+			for _, ss := range rs.ScopeSpans().All() {
+				for _, span := range ss.Spans().All() {
+					out = append(out, tcpSpan{span, rs.Resource().Attributes()})
+				}
+			}
+		}
+	}
+	return out
+}
+
+func intAttr(m pcommon.Map, key string) int64 {
+	v, _ := m.Get(key)
+	return v.Int()
+}
+
+func TestEBPFTCPConnectionSpans(t *testing.T) {
+	requireRoot(t)
+	selectedPort, otherPort, closedPort := harness.FreePort(t), harness.FreePort(t), harness.FreePort(t)
+	server := pythonServer(t, selectedPort)
+	pythonServer(t, otherPort) // not selected: no spans
+
+	sink := harness.NewSink(t)
+	health := harness.FreeAddr(t)
+	harness.Start(t, binary, harness.Options{HealthEndpoint: health, Config: fmt.Sprintf(`
+extensions:
+  health_check: {endpoint: %s}
+receivers:
+  ebpf_network:
+    ports: [%d]
+    executable_regex: ^curl$
+    tcp_connections: true
+    refresh_interval: 1s
+exporters:
+  otlp_http: {endpoint: %s, encoding: json, compression: none, sending_queue: {enabled: false}}
+service:
+  extensions: [health_check]
+  telemetry: {metrics: {level: none}}
+  pipelines:
+    traces: {receivers: [ebpf_network], exporters: [otlp_http]}
+`, health, selectedPort, sink.URL)})
+
+	// A Go client (not selected) against the selected server: one server
+	// span, attributed to the Python process by its listening port.
+	client := &http.Client{Transport: &http.Transport{DisableKeepAlives: true}}
+	resp, err := client.Get(fmt.Sprintf("http://127.0.0.1:%d/", selectedPort))
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	// Unselected server, unselected client: nothing.
+	if resp, err := client.Get(fmt.Sprintf("http://127.0.0.1:%d/", otherPort)); err == nil {
+		resp.Body.Close()
+	}
+	// curl is selected by executable: client spans, also for a refused
+	// connection.
+	if out, err := exec.Command("curl", "-s", "-o", "/dev/null", fmt.Sprintf("http://127.0.0.1:%d/", otherPort)).CombinedOutput(); err != nil {
+		t.Fatalf("curl: %v %s", err, out)
+	}
+	_ = exec.Command("curl", "-s", "-o", "/dev/null", fmt.Sprintf("http://127.0.0.1:%d/", closedPort)).Run()
+
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if _, err := sink.WaitFor(ctx, func([]harness.Request) bool { return len(tcpSpans(sink)) >= 3 }); err != nil {
+		t.Fatalf("%v; got %d spans", err, len(tcpSpans(sink)))
+	}
+	time.Sleep(2 * time.Second) // room for unexpected spans
+	spans := tcpSpans(sink)
+	if len(spans) != 3 {
+		for _, s := range spans {
+			t.Logf("span %s %v %v", s.span.Kind(), s.span.Attributes().AsRaw(), s.resource.AsRaw())
+		}
+		t.Fatalf("got %d spans, want 3: server on the selected port, and curl's two connections", len(spans))
+	}
+	var sawServer, sawCurl, sawRefused bool
+	for _, s := range spans {
+		attrs := s.span.Attributes()
+		if got := attr(s.resource, "telemetry.sdk.name"); got != "otel-ai-collector-ebpf" {
+			t.Errorf("telemetry.sdk.name %q", got)
+		}
+		if s.span.Name() != "tcp.connection" {
+			t.Errorf("span name %q", s.span.Name())
+		}
+		duration := s.span.EndTimestamp().AsTime().Sub(s.span.StartTimestamp().AsTime())
+		if duration < 0 || duration > 10*time.Second || time.Since(s.span.EndTimestamp().AsTime()) > time.Minute {
+			t.Errorf("implausible times: start %v, duration %v", s.span.StartTimestamp().AsTime(), duration)
+		}
+		switch {
+		case s.span.Kind() == ptrace.SpanKindServer:
+			sawServer = true
+			expect(t, "server pid", intAttr(s.resource, "process.pid"), int64(server.Process.Pid))
+			expect(t, "server service.name", attr(s.resource, "service.name"), attr(s.resource, "process.executable.name"))
+			expect(t, "server local port", intAttr(attrs, "network.local.port"), int64(selectedPort))
+			expect(t, "server local address", attr(attrs, "network.local.address"), "127.0.0.1")
+			expect(t, "server peer address", attr(attrs, "network.peer.address"), "127.0.0.1")
+			if got := intAttr(attrs, "tcp.bytes_sent"); got < int64(len(body)) {
+				t.Errorf("server sent %d bytes, want at least the %d-byte response body", got, len(body))
+			}
+			if got := intAttr(attrs, "tcp.bytes_received"); got < int64(len("GET / HTTP/1.1\r\n")) {
+				t.Errorf("server received %d bytes, less than a request line", got)
+			}
+			expect(t, "server status", s.span.Status().Code(), ptrace.StatusCodeUnset)
+		case intAttr(attrs, "network.peer.port") == int64(otherPort):
+			sawCurl = true
+			expect(t, "client kind", s.span.Kind(), ptrace.SpanKindClient)
+			expect(t, "curl service.name", attr(s.resource, "service.name"), "curl")
+			if intAttr(attrs, "tcp.bytes_received") == 0 || intAttr(attrs, "tcp.bytes_sent") == 0 {
+				t.Errorf("curl's connection moved no bytes: %v", attrs.AsRaw())
+			}
+		case intAttr(attrs, "network.peer.port") == int64(closedPort):
+			sawRefused = true
+			expect(t, "refused status", s.span.Status().Code(), ptrace.StatusCodeError)
+			expect(t, "refused close state", attr(attrs, "tcp.close_state"), "SYN_SENT")
+		}
+	}
+	if !sawServer || !sawCurl || !sawRefused {
+		t.Errorf("server span %v, curl span %v, refused span %v; want all", sawServer, sawCurl, sawRefused)
+	}
+}
+
+// Without the privileges to load BPF programs, the receiver fails to start
+// with one error that names what is missing.
+func TestEBPFWithoutPrivilegesFailsClearly(t *testing.T) {
+	requireRoot(t) // to drop to an unprivileged user
+	// A directory and file the unprivileged user can read.
+	dir, err := os.MkdirTemp("", "ebpf-unprivileged-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	if err := os.Chmod(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	config := dir + "/config.yaml"
+	if err := os.WriteFile(config, []byte(`
+receivers:
+  ebpf_network: {ports: [8080], tcp_connections: true}
+exporters:
+  debug: {}
+service:
+  telemetry: {metrics: {level: none}}
+  pipelines:
+    traces: {receivers: [ebpf_network], exporters: [debug]}
+`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, "setpriv", "--reuid=nobody", "--regid=nogroup", "--clear-groups",
+		"--inh-caps=-all", "--bounding-set=-all", binary, "--config", config)
+	cmd.Env = append(os.Environ(), "HOME=/tmp")
+	out, err := cmd.CombinedOutput()
+	if err == nil {
+		t.Fatalf("the collector started without privileges:\n%s", out)
+	}
+	if !strings.Contains(string(out), "CAP_BPF and CAP_PERFMON") {
+		t.Errorf("the error does not name the missing capabilities (%v):\n%s", err, out)
+	}
+}

@@ -1,0 +1,62 @@
+package ebpfreceiver
+
+import (
+	"errors"
+	"fmt"
+	"regexp"
+	"time"
+)
+
+// Config of the ebpf_network receiver. Processes are selected by any of
+// ports (those listening on them), pids, executable name or systemd unit;
+// nothing is selected by default.
+type Config struct {
+	// Ports selects the processes listening on these TCP ports, and every
+	// connection accepted on them.
+	Ports []int `mapstructure:"ports"`
+	// PIDs selects processes by id.
+	PIDs []int `mapstructure:"pids"`
+	// ExecutableRegex selects processes whose executable's file name matches.
+	ExecutableRegex string `mapstructure:"executable_regex"`
+	// SystemdUnits selects processes running in these units (system or
+	// user), e.g. "nginx.service".
+	SystemdUnits []string `mapstructure:"systemd_units"`
+
+	// TCPConnections emits one span per TCP connection of the selected
+	// processes, from connect or accept to close.
+	TCPConnections bool `mapstructure:"tcp_connections"`
+
+	// RefreshInterval is how often the process table is rescanned, so
+	// processes that start later are picked up.
+	RefreshInterval time.Duration `mapstructure:"refresh_interval"`
+	// MaxTrackedConnections bounds the kernel's table of open connections;
+	// connections beyond it are counted, not tracked.
+	MaxTrackedConnections int `mapstructure:"max_tracked_connections"`
+}
+
+func (c *Config) Validate() error {
+	var errs []error
+	if len(c.Ports) == 0 && len(c.PIDs) == 0 && c.ExecutableRegex == "" && len(c.SystemdUnits) == 0 {
+		errs = append(errs, errors.New("no process selected: set ports, pids, executable_regex or systemd_units (nothing is selected by default)"))
+	}
+	for _, p := range c.Ports {
+		if p < 1 || p > 65535 {
+			errs = append(errs, fmt.Errorf("ports: %d is not a TCP port", p))
+		}
+	}
+	if c.ExecutableRegex != "" {
+		if _, err := regexp.Compile(c.ExecutableRegex); err != nil {
+			errs = append(errs, fmt.Errorf("executable_regex: %w", err))
+		}
+	}
+	if !c.TCPConnections {
+		errs = append(errs, errors.New("tcp_connections is off and HTTP spans are not implemented yet: set tcp_connections: true"))
+	}
+	if c.RefreshInterval <= 0 {
+		errs = append(errs, errors.New("refresh_interval must be positive"))
+	}
+	if c.MaxTrackedConnections < 1 {
+		errs = append(errs, errors.New("max_tracked_connections must be positive"))
+	}
+	return errors.Join(errs...)
+}

@@ -1,0 +1,244 @@
+package ebpfreceiver
+
+import (
+	"bufio"
+	"fmt"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"sync"
+)
+
+// process is what the receiver knows of a local process.
+type process struct {
+	pid     int
+	exe     string // executable file name
+	command string // command line
+	unit    string // systemd unit, system or user, if any
+}
+
+// serviceName names a process's service: its systemd unit without the
+// suffix, else its executable.
+func (p process) serviceName() string {
+	if p.unit != "" {
+		return strings.TrimSuffix(strings.TrimSuffix(p.unit, ".service"), ".scope")
+	}
+	return p.exe
+}
+
+// readProcess reads a process's executable, command line and unit from proc.
+func readProcess(proc string, pid int) (process, error) {
+	dir := filepath.Join(proc, strconv.Itoa(pid))
+	p := process{pid: pid}
+	if exe, err := os.Readlink(filepath.Join(dir, "exe")); err == nil {
+		p.exe = filepath.Base(strings.TrimSuffix(exe, " (deleted)"))
+	} else if comm, err2 := os.ReadFile(filepath.Join(dir, "comm")); err2 == nil {
+		p.exe = strings.TrimSpace(string(comm)) // kernel threads, or exe unreadable
+	} else {
+		return p, err
+	}
+	if cmdline, err := os.ReadFile(filepath.Join(dir, "cmdline")); err == nil {
+		p.command = strings.TrimSpace(strings.ReplaceAll(string(cmdline), "\x00", " "))
+	}
+	if cgroup, err := os.ReadFile(filepath.Join(dir, "cgroup")); err == nil {
+		p.unit = unitFromCgroup(string(cgroup))
+	}
+	return p, nil
+}
+
+// unitFromCgroup returns the innermost systemd unit in a /proc/PID/cgroup:
+// "0::/user.slice/user-1000.slice/user@1000.service/app.slice/otel-ai-monitor.service"
+// gives otel-ai-monitor.service.
+func unitFromCgroup(cgroup string) string {
+	for _, line := range strings.Split(cgroup, "\n") {
+		_, path, ok := strings.Cut(line, "::")
+		if !ok {
+			continue
+		}
+		parts := strings.Split(path, "/")
+		for i := len(parts) - 1; i >= 0; i-- {
+			if strings.HasSuffix(parts[i], ".service") || strings.HasSuffix(parts[i], ".scope") {
+				if strings.HasPrefix(parts[i], "user@") || strings.HasPrefix(parts[i], "session-") {
+					return "" // the user manager or a login session, not a unit of its own
+				}
+				return parts[i]
+			}
+		}
+	}
+	return ""
+}
+
+// selector decides which processes are selected by the configuration.
+type selector struct {
+	ports map[uint16]bool
+	pids  map[int]bool
+	exe   *regexp.Regexp
+	units map[string]bool
+}
+
+func newSelector(cfg *Config) *selector {
+	s := &selector{ports: map[uint16]bool{}, pids: map[int]bool{}, units: map[string]bool{}}
+	for _, p := range cfg.Ports {
+		s.ports[uint16(p)] = true
+	}
+	for _, pid := range cfg.PIDs {
+		s.pids[pid] = true
+	}
+	if cfg.ExecutableRegex != "" {
+		s.exe = regexp.MustCompile(cfg.ExecutableRegex) // checked by Validate
+	}
+	for _, u := range cfg.SystemdUnits {
+		if !strings.Contains(u, ".") {
+			u += ".service"
+		}
+		s.units[u] = true
+	}
+	return s
+}
+
+// selectsProcess applies the pid, executable and unit selectors.
+func (s *selector) selectsProcess(p process) bool {
+	return s.pids[p.pid] || (s.exe != nil && s.exe.MatchString(p.exe)) || (p.unit != "" && s.units[p.unit])
+}
+
+// processTable maps listening ports to the processes that own them and
+// caches process details, rescanned every refresh interval.
+type processTable struct {
+	proc     string
+	selector *selector
+
+	mu        sync.RWMutex
+	listeners map[uint16]process // listening port -> owner
+	processes map[int]process
+}
+
+func newProcessTable(proc string, s *selector) *processTable {
+	return &processTable{proc: proc, selector: s, listeners: map[uint16]process{}, processes: map[int]process{}}
+}
+
+// refresh rescans the listening sockets and their owners.
+func (t *processTable) refresh() error {
+	inodes := map[string]uint16{} // socket inode -> listening port
+	for _, name := range []string{"net/tcp", "net/tcp6"} {
+		if err := listeningSockets(filepath.Join(t.proc, name), inodes); err != nil {
+			return err
+		}
+	}
+	listeners := map[uint16]process{}
+	processes := map[int]process{}
+	entries, err := os.ReadDir(t.proc)
+	if err != nil {
+		return err
+	}
+	for _, e := range entries {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		fds, err := os.ReadDir(filepath.Join(t.proc, e.Name(), "fd"))
+		if err != nil {
+			continue // gone, or not ours to read
+		}
+		for _, fd := range fds {
+			link, err := os.Readlink(filepath.Join(t.proc, e.Name(), "fd", fd.Name()))
+			if err != nil || !strings.HasPrefix(link, "socket:[") {
+				continue
+			}
+			port, ok := inodes[strings.TrimSuffix(strings.TrimPrefix(link, "socket:["), "]")]
+			if !ok {
+				continue
+			}
+			p, ok := processes[pid]
+			if !ok {
+				if p, err = readProcess(t.proc, pid); err != nil {
+					continue
+				}
+				processes[pid] = p
+			}
+			listeners[port] = p
+		}
+	}
+	t.mu.Lock()
+	t.listeners = listeners
+	t.processes = processes
+	t.mu.Unlock()
+	return nil
+}
+
+// listeningSockets adds the inode -> port of every socket in LISTEN state in
+// a /proc/net/tcp{,6} table.
+func listeningSockets(path string, out map[string]uint16) error {
+	f, err := os.Open(path)
+	if os.IsNotExist(err) {
+		return nil // no IPv6
+	}
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	scanner := bufio.NewScanner(f)
+	scanner.Scan() // header
+	for scanner.Scan() {
+		fields := strings.Fields(scanner.Text())
+		if len(fields) < 10 || fields[3] != "0A" { // 0A: TCP_LISTEN
+			continue
+		}
+		_, portHex, ok := strings.Cut(fields[1], ":")
+		if !ok {
+			continue
+		}
+		port, err := strconv.ParseUint(portHex, 16, 16)
+		if err != nil {
+			return fmt.Errorf("%s: local address %q", path, fields[1])
+		}
+		out[fields[9]] = uint16(port)
+	}
+	return scanner.Err()
+}
+
+// serverOwner returns the process listening on a local port, and whether
+// connections accepted on it are selected.
+func (t *processTable) serverOwner(port uint16) (process, bool) {
+	t.mu.RLock()
+	owner, known := t.listeners[port]
+	t.mu.RUnlock()
+	if t.selector.ports[port] {
+		return owner, true
+	}
+	return owner, known && t.isSelected(owner)
+}
+
+// clientProcess returns the process that opened a connection, and whether it
+// is selected.
+func (t *processTable) clientProcess(pid int) (process, bool) {
+	t.mu.RLock()
+	p, ok := t.processes[pid]
+	t.mu.RUnlock()
+	if !ok {
+		var err error
+		if p, err = readProcess(t.proc, pid); err != nil {
+			return process{pid: pid}, false // exited before we looked
+		}
+		t.mu.Lock()
+		t.processes[pid] = p
+		t.mu.Unlock()
+	}
+	return p, t.isSelected(p)
+}
+
+// isSelected: by pid, executable or unit, or as the owner of a selected port.
+func (t *processTable) isSelected(p process) bool {
+	if t.selector.selectsProcess(p) {
+		return true
+	}
+	t.mu.RLock()
+	defer t.mu.RUnlock()
+	for port, owner := range t.listeners {
+		if owner.pid == p.pid && t.selector.ports[port] {
+			return true
+		}
+	}
+	return false
+}

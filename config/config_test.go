@@ -25,6 +25,7 @@ func TestShippedConfigsValidate(t *testing.T) {
 	t.Setenv("OTEL_AI_COLLECTOR_STATE_DIR", t.TempDir())
 	t.Setenv("OTEL_AI_COLLECTOR_HOSTNAME", "workstation-1")
 	t.Setenv("OTEL_AI_COLLECTOR_REMOTE_ENDPOINT", "https://gateway.example:4318")
+	t.Setenv("OTEL_AI_COLLECTOR_EBPF_PORTS", "8080")
 	// The environment the binary exports before loading its configuration.
 	if _, err := defaultconfig.Apply(nil); err != nil {
 		t.Fatal(err)

@@ -229,3 +229,46 @@ service:
 		t.Errorf("the error does not name the missing capabilities (%v):\n%s", err, out)
 	}
 }
+
+// Through the embedded default: eBPF spans go to the remote and never to
+// otel-ai-monitor, even for a process whose name is on the AI list (the
+// receiver feeds only the remote pipelines; the monitor's filter also drops
+// eBPF spans arriving over OTLP, TestEBPFSpansOverOTLPSkipTheMonitor).
+func TestEBPFSpansInEmbeddedDefaultSkipTheMonitor(t *testing.T) {
+	requireRoot(t)
+	port := harness.FreePort(t)
+	server := pythonServer(t, port)
+	exe, err := os.Readlink(fmt.Sprintf("/proc/%d/exe", server.Process.Pid))
+	if err != nil {
+		t.Fatal(err)
+	}
+	monitor := harness.NewSink(t)
+	remote := harness.NewSink(t)
+	harness.Start(t, binary, harness.Options{Env: map[string]string{
+		"OTEL_AI_COLLECTOR_MONITOR_ENDPOINT": monitor.URL,
+		"OTEL_AI_COLLECTOR_REMOTE_ENDPOINT":  remote.URL,
+		"OTEL_AI_COLLECTOR_EBPF_PORTS":       fmt.Sprint(port),
+		// The server's service.name (its executable) is on the AI list.
+		"OTEL_AI_COLLECTOR_AI_SERVICES": "claude-code," + filepathBase(exe),
+	}})
+	resp, err := (&http.Client{Transport: &http.Transport{DisableKeepAlives: true}}).Get(fmt.Sprintf("http://127.0.0.1:%d/", port))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if _, err := remote.WaitFor(ctx, func([]harness.Request) bool { return len(tcpSpans(remote)) >= 1 }); err != nil {
+		t.Fatalf("no eBPF span at the remote: %v", err)
+	}
+	s := tcpSpans(remote)[0]
+	expect(t, "service.name", attr(s.resource, "service.name"), filepathBase(exe))
+	expect(t, "host.name backfill", attr(s.resource, "service.instance.id") != "<unset>", true)
+	time.Sleep(time.Second)
+	if n := len(tcpSpans(monitor)); n != 0 {
+		t.Errorf("%d eBPF spans reached otel-ai-monitor", n)
+	}
+}
+
+func filepathBase(path string) string { return path[strings.LastIndex(path, "/")+1:] }

@@ -66,6 +66,7 @@ type evaluated struct {
 	SupplementaryGroups []string          `json:"supplementaryGroups"`
 	ReadWritePaths      []string          `json:"readWritePaths"`
 	RemoteOn            bool              `json:"remoteOn"`
+	Capabilities        []string          `json:"capabilities"`
 }
 
 func evalCase(t *testing.T, name string) evaluated {
@@ -151,6 +152,7 @@ func TestNixOSModuleConfigurations(t *testing.T) {
 		expect(t, "old file path writable", e.ReadWritePaths, []string{"/var/lib/opentelemetry-collector"})
 		expect(t, "journal group", e.SupplementaryGroups, []string{"systemd-journal"})
 		expect(t, "AI services", e.Environment["OTEL_AI_COLLECTOR_AI_SERVICES"], "claude-code,codex,codex-cli,codex_cli_rs,gemini,gemini-cli")
+		expect(t, "no capabilities", len(e.Capabilities), 0)
 	})
 
 	t.Run("gateway with headers, TLS and a bearer token", func(t *testing.T) {
@@ -195,6 +197,16 @@ func TestNixOSModuleConfigurations(t *testing.T) {
 		expect(t, "layers", e.Layers, remoteLayers)
 	})
 
+	t.Run("eBPF network spans", func(t *testing.T) {
+		e := evalCase(t, "ebpf")
+		e.validate(t)
+		expect(t, "layers", e.Layers, append(append([]string{}, remoteLayers...), "embedded:ebpf.yaml"))
+		expect(t, "ports", e.Environment["OTEL_AI_COLLECTOR_EBPF_PORTS"], "4320,8080")
+		expect(t, "regex", e.Environment["OTEL_AI_COLLECTOR_EBPF_EXECUTABLE_REGEX"], "^(python3.*|node)$")
+		expect(t, "units", e.Environment["OTEL_AI_COLLECTOR_EBPF_UNITS"], "ipc-daemon.service")
+		expect(t, "capabilities", e.Capabilities, []string{"CAP_BPF", "CAP_PERFMON", "CAP_SYS_PTRACE"})
+	})
+
 	t.Run("every feature off", func(t *testing.T) {
 		e := evalCase(t, "all-off")
 		e.validate(t)
@@ -203,6 +215,7 @@ func TestNixOSModuleConfigurations(t *testing.T) {
 		expect(t, "no remote", e.Environment["OTEL_AI_COLLECTOR_REMOTE_ENDPOINT"], "")
 		expect(t, "no groups", len(e.SupplementaryGroups), 0)
 		expect(t, "no exporters", get(e.Overlay, "exporters"), nil)
+		expect(t, "no capabilities", len(e.Capabilities), 0)
 	})
 }
 

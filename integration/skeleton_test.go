@@ -175,6 +175,32 @@ func TestAIServiceListIsConfigurable(t *testing.T) {
 	}
 }
 
+// eBPF spans relayed over OTLP (e.g. by another collector) are kept off the
+// monitor path by their telemetry.sdk.name, whatever their service.name.
+func TestEBPFSpansOverOTLPSkipTheMonitor(t *testing.T) {
+	sink := harness.NewSink(t)
+	c := startDefault(t, sink, nil)
+	ctx := withTimeout(t, 30*time.Second)
+	ebpf := harness.NewSDK(t, harness.HTTP, c.OTLPHTTPEndpoint,
+		attribute.String("service.name", "claude-code"), attribute.String("telemetry.sdk.name", "otel-ai-collector-ebpf"))
+	_, span := ebpf.Tracer.Start(ctx, "tcp.connection")
+	span.End()
+	ai := harness.NewSDK(t, harness.HTTP, c.OTLPHTTPEndpoint, claudeCode...)
+	_, span = ai.Tracer.Start(ctx, "claude_code.interaction")
+	span.End()
+
+	if _, err := sink.WaitFor(ctx, func(reqs []harness.Request) bool {
+		s, _ := spansNamed(reqs, "claude_code.interaction")
+		return len(s) == 1
+	}); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(500 * time.Millisecond)
+	if s, _ := spansNamed(sink.Requests(), "tcp.connection"); len(s) != 0 {
+		t.Errorf("an eBPF span reached the monitor")
+	}
+}
+
 type logRecord struct {
 	service    string
 	body       string

@@ -8,6 +8,7 @@
 #   environment  OTEL_AI_COLLECTOR_* variables for the embedded layers
 #   credentials  systemd LoadCredential= entries (bearer token files)
 #   supplementaryGroups, readWritePaths
+#   capabilities Linux capabilities the enabled features need (eBPF only)
 cfg:
 let
   inherit (builtins) attrNames concatLists concatStringsSep filter foldl' listToAttrs map toString;
@@ -125,7 +126,8 @@ in
       [ "embedded:default.yaml" ]
       ++ optional remoteOn "embedded:remote.yaml"
       ++ optional (remoteOn && cfg.hostMetrics.enable) "embedded:host-metrics.yaml"
-      ++ optional (remoteOn && cfg.journald.enable) "embedded:journald.yaml";
+      ++ optional (remoteOn && cfg.journald.enable) "embedded:journald.yaml"
+      ++ optional (remoteOn && cfg.ebpf.enable) "embedded:ebpf.yaml";
 
   overlay = if cfg.configFile != null then null else recursiveUpdate generated cfg.settings;
 
@@ -144,12 +146,20 @@ in
     OTEL_AI_COLLECTOR_JOURNALD = onOff cfg.journald.enable;
     OTEL_AI_COLLECTOR_JOURNALD_UNITS = concatStringsSep "," cfg.journald.units;
     OTEL_AI_COLLECTOR_JOURNALD_PRIORITY = cfg.journald.priority;
+  } // optionalAttrs cfg.ebpf.enable {
+    OTEL_AI_COLLECTOR_EBPF_PORTS = concatStringsSep "," (map toString cfg.ebpf.ports);
+    OTEL_AI_COLLECTOR_EBPF_UNITS = concatStringsSep "," cfg.ebpf.units;
+  } // optionalAttrs (cfg.ebpf.enable && cfg.ebpf.executableRegex != null) {
+    OTEL_AI_COLLECTOR_EBPF_EXECUTABLE_REGEX = cfg.ebpf.executableRegex;
   } // optionalAttrs (remoteOn && remote.mode == "gateway") {
     OTEL_AI_COLLECTOR_REMOTE_ENDPOINT = gatewayEndpoint;
   };
 
   credentials = map (a: a.credential) authExtensions;
   supplementaryGroups = optional (remoteOn && cfg.journald.enable) "systemd-journal";
+  # Loading BPF programs (CAP_BPF, CAP_PERFMON) and finding which process
+  # listens on a selected port in other users' /proc/PID/fd (CAP_SYS_PTRACE).
+  capabilities = if remoteOn && cfg.ebpf.enable then [ "CAP_BPF" "CAP_PERFMON" "CAP_SYS_PTRACE" ] else [ ];
   readWritePaths = filter (p: p != stateDir) (optional cfg.enableFileExporter (dirOf cfg.fileExporterPath));
   inherit stateDir;
 }

@@ -46,6 +46,12 @@
     units = [ "otel-ai-collector.service" "otel-ai-monitor.service" ];
     priority = "info";
   };
+  ebpf = {
+    enable = false;
+    ports = [ ];
+    executableRegex = null;
+    units = [ ];
+  };
   memoryMax = "512M";
   settings = { };
   configFile = null;

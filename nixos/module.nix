@@ -127,6 +127,12 @@ in
       units = mkOption { type = types.listOf types.str; default = defaults.journald.units; description = "Units whose entries are exported, matched as system or user units."; };
       priority = mkOption { type = types.str; default = defaults.journald.priority; example = "warning"; description = "Lowest priority exported, or a range such as err..info."; };
     };
+    ebpf = {
+      enable = mkOption { type = types.bool; default = defaults.ebpf.enable; description = "Spans for the TCP connections of selected local processes, observed with eBPF (with the remote path). Adds CAP_BPF, CAP_PERFMON and CAP_SYS_PTRACE to the service."; };
+      ports = mkOption { type = types.listOf types.port; default = defaults.ebpf.ports; example = [ 4320 8080 ]; description = "Select the processes listening on these ports, and the connections accepted on them."; };
+      executableRegex = mkOption { type = types.nullOr types.str; default = defaults.ebpf.executableRegex; example = "^(python3.*|node)$"; description = "Select processes whose executable file name matches."; };
+      units = mkOption { type = types.listOf types.str; default = defaults.ebpf.units; example = [ "ipc-daemon.service" ]; description = "Select processes running in these systemd units (system or user)."; };
+    };
     memoryMax = mkOption { type = types.str; default = defaults.memoryMax; description = "systemd MemoryMax of the service."; };
     settings = mkOption {
       type = format.type;
@@ -144,6 +150,14 @@ in
   config = mkIf cfg.enable {
     assertions = [
       { assertion = cfg.configFile == null || cfg.settings == { }; message = "services.otel-ai-collector: set either settings or configFile, not both."; }
+      {
+        assertion = !cfg.ebpf.enable || cfg.ebpf.ports != [ ] || cfg.ebpf.executableRegex != null || cfg.ebpf.units != [ ];
+        message = "services.otel-ai-collector: ebpf.enable selects nothing; set ebpf.ports, ebpf.executableRegex or ebpf.units.";
+      }
+      {
+        assertion = !cfg.ebpf.enable || lib.versionAtLeast config.boot.kernelPackages.kernel.version "5.8";
+        message = "services.otel-ai-collector: ebpf needs Linux 5.8 or newer (BPF ring buffer, tp_btf) with BTF; this system has ${config.boot.kernelPackages.kernel.version}.";
+      }
       {
         assertion = cfg.remote.mode != "direct" || (cfg.remote.tempo.endpoint != null && cfg.remote.mimir.endpoint != null && cfg.remote.loki.endpoint != null);
         message = "services.otel-ai-collector: remote.mode = \"direct\" needs remote.tempo.endpoint, remote.mimir.endpoint and remote.loki.endpoint.";
@@ -171,9 +185,9 @@ in
         LoadCredential = generated.credentials;
         ReadWritePaths = generated.readWritePaths;
         MemoryMax = cfg.memoryMax;
-        # Hardening: no capabilities are needed by any enabled feature.
-        CapabilityBoundingSet = [ "" ];
-        AmbientCapabilities = [ "" ];
+        # Only the capabilities the enabled features need: none, or eBPF's.
+        CapabilityBoundingSet = if generated.capabilities == [ ] then [ "" ] else generated.capabilities;
+        AmbientCapabilities = if generated.capabilities == [ ] then [ "" ] else generated.capabilities;
         NoNewPrivileges = true;
         ProtectSystem = "strict";
         # Read-only rather than hidden, so the filesystem scraper can statfs
@@ -195,7 +209,8 @@ in
         SystemCallArchitectures = "native";
         # Go raises RLIMIT_NOFILE at start (setrlimit, in @resources), so
         # @resources stays allowed; anything else refused gets EPERM, not a kill.
-        SystemCallFilter = [ "@system-service" "~@privileged" ];
+        # eBPF needs bpf() and perf_event_open(), which @privileged would deny.
+        SystemCallFilter = if generated.capabilities == [ ] then [ "@system-service" "~@privileged" ] else [ "@system-service" "bpf" "perf_event_open" ];
         SystemCallErrorNumber = "EPERM";
         UMask = "0077";
       };

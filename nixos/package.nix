@@ -6,7 +6,7 @@ buildGoModule {
   pname = "otel-ai-collector";
   version = "0.1.0";
   src = lib.cleanSource ./..;
-  vendorHash = "sha256-SS+3g1y55ldiKUwioGcggTxXdiXmxLytR0lJBEIFxF0=";
+  vendorHash = "sha256-8FpKg0ni8uimnOT7wSkBMWwoZc1g5sJAwTzjVWOCWGA=";
   subPackages = [ "cmd/otel-ai-collector" ];
   env.CGO_ENABLED = 0;
   ldflags = [ "-s" "-w" ];

@@ -4,10 +4,12 @@
 package defaultconfig
 
 import (
+	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 )
 
@@ -24,6 +26,11 @@ const (
 	envHostname        = "OTEL_AI_COLLECTOR_HOSTNAME"
 	envAIServices      = "OTEL_AI_COLLECTOR_AI_SERVICES"
 	envAIServiceRegex  = "OTEL_AI_COLLECTOR_AI_SERVICE_REGEX"
+	envEBPFPorts       = "OTEL_AI_COLLECTOR_EBPF_PORTS"
+	envEBPFPortsList   = "OTEL_AI_COLLECTOR_EBPF_PORTS_LIST"
+	envEBPFExecutable  = "OTEL_AI_COLLECTOR_EBPF_EXECUTABLE_REGEX"
+	envEBPFUnits       = "OTEL_AI_COLLECTOR_EBPF_UNITS"
+	envEBPFUnitsList   = "OTEL_AI_COLLECTOR_EBPF_UNITS_LIST"
 )
 
 // DefaultAIServices are the resource service.name values of AI coding CLIs
@@ -41,6 +48,7 @@ const (
 	RemoteURI        = "embedded:remote.yaml"         // remote processing, when remote export is on
 	HostMetricsURI   = "embedded:host-metrics.yaml"   // with remote export, unless switched off
 	JournaldURI      = "embedded:journald.yaml"       // with remote export, if the journal is readable
+	EBPFURI          = "embedded:ebpf.yaml"           // with remote export, when eBPF selectors are set
 	RemoteGatewayURI = "embedded:remote-gateway.yaml" // mode layer, unless OTEL_AI_COLLECTOR_REMOTE_CONFIG names another
 )
 
@@ -69,7 +77,7 @@ func Apply(args []string) ([]string, error) {
 }
 
 func exportEnvironment() error {
-	for _, export := range []func() error{exportHostname, exportAIServiceRegex, exportJournaldMatches, exportStateDir} {
+	for _, export := range []func() error{exportHostname, exportAIServiceRegex, exportJournaldMatches, exportEBPFSelectors, exportStateDir} {
 		if err := export(); err != nil {
 			return err
 		}
@@ -115,6 +123,10 @@ func defaultLayers() (layers, extra, warnings []string, err error) {
 				extra = append(extra, "--set=receivers::journald::directory="+dir)
 			}
 		}
+	}
+
+	if ebpfSelected() {
+		layers = append(layers, EBPFURI)
 	}
 
 	// The mode layer comes last: it may replace service::extensions.
@@ -246,4 +258,45 @@ func listFromEnv(name string, defaults []string) ([]string, error) {
 		return nil, fmt.Errorf("%s is set but lists nothing; unset it for the defaults (%s)", name, strings.Join(defaults, ","))
 	}
 	return items, nil
+}
+
+// ebpfSelected reports whether any eBPF process selector is set.
+func ebpfSelected() bool {
+	return os.Getenv(envEBPFPorts) != "" || os.Getenv(envEBPFExecutable) != "" || os.Getenv(envEBPFUnits) != ""
+}
+
+// exportEBPFSelectors turns the comma-separated eBPF port and unit lists into
+// the YAML flow lists ebpf.yaml reads (empty lists when unset).
+func exportEBPFSelectors() error {
+	var ports []int
+	if list := os.Getenv(envEBPFPorts); list != "" {
+		for _, item := range strings.Split(list, ",") {
+			port, err := strconv.Atoi(strings.TrimSpace(item))
+			if err != nil || port < 1 || port > 65535 {
+				return fmt.Errorf("%s=%q: %q is not a TCP port", envEBPFPorts, list, item)
+			}
+			ports = append(ports, port)
+		}
+	}
+	var units []string
+	if list := os.Getenv(envEBPFUnits); list != "" {
+		for _, item := range strings.Split(list, ",") {
+			if item = strings.TrimSpace(item); item != "" {
+				units = append(units, item)
+			}
+		}
+	}
+	for name, value := range map[string]any{envEBPFPortsList: ports, envEBPFUnitsList: units} {
+		flow, err := json.Marshal(value) // JSON is YAML; nil marshals as null
+		if err != nil {
+			return err
+		}
+		if string(flow) == "null" {
+			flow = []byte("[]")
+		}
+		if err := os.Setenv(name, string(flow)); err != nil {
+			return err
+		}
+	}
+	return nil
 }

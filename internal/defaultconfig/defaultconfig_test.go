@@ -96,11 +96,13 @@ func TestApplyChoosesLayers(t *testing.T) {
 			[]string{"--config=" + LocalURI, "--config=" + RemoteURI, "--config=" + RemoteGatewayURI}},
 		{"own mode layer", map[string]string{envRemoteConfig: modeFile, envJournald: "off", envHostMetrics: "off"}, nil,
 			[]string{"--config=" + LocalURI, "--config=" + RemoteURI, "--config=file:" + modeFile}},
+		{"eBPF selected", map[string]string{envRemoteEndpoint: "http://gw:4318", envJournald: "off", envHostMetrics: "off", envEBPFPorts: "8080"}, nil,
+			[]string{"--config=" + LocalURI, "--config=" + RemoteURI, "--config=" + EBPFURI, "--config=" + RemoteGatewayURI}},
 		{"explicit --config", map[string]string{envRemoteEndpoint: "http://gw:4318"}, []string{"--config=mine.yaml"},
 			[]string{"--config=mine.yaml"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			for _, name := range []string{envRemoteEndpoint, envRemoteConfig, envJournald, envHostMetrics} {
+			for _, name := range []string{envRemoteEndpoint, envRemoteConfig, envJournald, envHostMetrics, envEBPFPorts} {
 				t.Setenv(name, tc.env[name])
 			}
 			args, err := Apply(tc.args)
@@ -208,5 +210,24 @@ func TestAIServiceRegex(t *testing.T) {
 	t.Setenv(envAIServices, `bad"name`)
 	if _, err := Apply(nil); err == nil {
 		t.Error("a quote in a service name was accepted")
+	}
+}
+
+func TestEBPFSelectors(t *testing.T) {
+	t.Setenv(envStateDir, t.TempDir())
+	t.Setenv(envEBPFPorts, "8080, 4320")
+	t.Setenv(envEBPFUnits, "")
+	if _, err := Apply([]string{"components"}); err != nil {
+		t.Fatal(err)
+	}
+	if got := os.Getenv(envEBPFPortsList); got != "[8080,4320]" {
+		t.Errorf("ports list %q", got)
+	}
+	if got := os.Getenv(envEBPFUnitsList); got != "[]" {
+		t.Errorf("units list %q", got)
+	}
+	t.Setenv(envEBPFPorts, "80,http")
+	if _, err := Apply(nil); err == nil || !strings.Contains(err.Error(), envEBPFPorts) {
+		t.Errorf("bad port: error %v should name %s", err, envEBPFPorts)
 	}
 }

@@ -46,6 +46,11 @@
     settings.processors.memory_limiter.limit_mib = 512;
   };
 
+  ebpf = {
+    enable = true;
+    ebpf = { enable = true; ports = [ 4320 8080 ]; executableRegex = "^(python3.*|node)$"; units = [ "ipc-daemon.service" ]; };
+  };
+
   all-off = {
     enable = true;
     enableFileExporter = false;

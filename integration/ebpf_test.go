@@ -101,6 +101,7 @@ receivers:
     ports: [%d]
     executable_regex: ^curl$
     tcp_connections: true
+    http: {enabled: false}
     refresh_interval: 1s
 exporters:
   otlp_http: {endpoint: %s, encoding: json, compression: none, sending_queue: {enabled: false}}
@@ -272,3 +273,168 @@ func TestEBPFSpansInEmbeddedDefaultSkipTheMonitor(t *testing.T) {
 }
 
 func filepathBase(path string) string { return path[strings.LastIndex(path, "/")+1:] }
+
+// keepAliveServer is Python's http.server speaking HTTP/1.1 (keep-alive).
+const keepAliveServer = `
+import http.server, sys
+class Handler(http.server.SimpleHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    def log_message(self, *args): pass
+http.server.ThreadingHTTPServer(("127.0.0.1", int(sys.argv[1])), Handler).serve_forever()
+`
+
+// slowClient waits until the collector has seen it, then makes one request
+// with a traceparent, as a long-running daemon would.
+const slowClient = `
+import sys, time, urllib.request
+time.sleep(float(sys.argv[2]))
+req = urllib.request.Request("http://127.0.0.1:%s/from-client?q=1" % sys.argv[1],
+    headers={"traceparent": "00-11111111111111111111111111111111-2222222222222222-01"})
+try:
+    urllib.request.urlopen(req).read()
+except Exception as e:
+    print(e)
+time.sleep(30)
+`
+
+func python(t *testing.T, script string, args ...string) *exec.Cmd {
+	t.Helper()
+	out, err := exec.Command("python3", "-c", "import sys; print(sys.executable)").Output()
+	if err != nil {
+		t.Fatalf("python3 is needed: %v", err)
+	}
+	cmd := exec.Command(strings.TrimSpace(string(out)), append([]string{"-c", script}, args...)...)
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
+	return cmd
+}
+
+func waitListening(t *testing.T, port int) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		if conn, err := net.Dial("tcp", fmt.Sprintf("127.0.0.1:%d", port)); err == nil {
+			conn.Close()
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("nothing listens on %d", port)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+func TestEBPFHTTPSpans(t *testing.T) {
+	requireRoot(t)
+	selectedPort, otherPort := harness.FreePort(t), harness.FreePort(t)
+	server := python(t, keepAliveServer, fmt.Sprint(selectedPort))
+	python(t, keepAliveServer, fmt.Sprint(otherPort))
+	waitListening(t, selectedPort)
+	waitListening(t, otherPort)
+	client := python(t, slowClient, fmt.Sprint(otherPort), "2")
+
+	sink := harness.NewSink(t)
+	health := harness.FreeAddr(t)
+	harness.Start(t, binary, harness.Options{HealthEndpoint: health, Config: fmt.Sprintf(`
+extensions:
+  health_check: {endpoint: %s}
+receivers:
+  ebpf_network:
+    ports: [%d]
+    pids: [%d]
+    refresh_interval: 500ms
+exporters:
+  otlp_http: {endpoint: %s, encoding: json, compression: none, sending_queue: {enabled: false}}
+service:
+  extensions: [health_check]
+  telemetry: {metrics: {level: none}}
+  pipelines:
+    traces: {receivers: [ebpf_network], exporters: [otlp_http]}
+`, health, selectedPort, client.Process.Pid, sink.URL)})
+	time.Sleep(time.Second) // a refresh after start: pids selected in the kernel
+
+	// Three requests on one keep-alive connection from an unselected client.
+	base := fmt.Sprintf("http://127.0.0.1:%d", selectedPort)
+	httpClient := &http.Client{}
+	for _, r := range []struct{ method, path, traceparent, body string }{
+		{"GET", "/?x=1", "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01", ""},
+		{"POST", "/b", "", strings.Repeat("p", 1000)},
+		{"GET", "/missing", "", ""},
+	} {
+		req, _ := http.NewRequest(r.method, base+r.path, strings.NewReader(r.body))
+		if r.traceparent != "" {
+			req.Header.Set("traceparent", r.traceparent)
+		}
+		resp, err := httpClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, _ = io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+	}
+	httpClient.CloseIdleConnections()
+	// Not HTTP: no span, and no garbage.
+	if conn, err := net.Dial("tcp", fmt.Sprintf("127.0.0.1:%d", selectedPort)); err == nil {
+		_, _ = conn.Write([]byte("HELLO THERE\r\n\r\n"))
+		_, _ = io.ReadAll(conn)
+		conn.Close()
+	}
+
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if _, err := sink.WaitFor(ctx, func([]harness.Request) bool { return len(tcpSpans(sink)) >= 4 }); err != nil {
+		t.Fatalf("%v: got %d spans", err, len(tcpSpans(sink)))
+	}
+	time.Sleep(2 * time.Second)
+	spans := map[string]tcpSpan{}
+	for _, s := range tcpSpans(sink) {
+		key := s.span.Kind().String() + " " + attr(s.span.Attributes(), "url.path")
+		if _, dup := spans[key]; dup {
+			t.Errorf("two spans for %s", key)
+		}
+		spans[key] = s
+	}
+	if len(spans) != 4 {
+		t.Fatalf("got spans %v, want server / /b /missing and the client's /from-client", keys(spans))
+	}
+	for key, want := range map[string]struct {
+		method string
+		status int64
+		pid    int
+		port   int
+	}{
+		"Server /":            {"GET", 200, server.Process.Pid, selectedPort},
+		"Server /b":           {"POST", 501, server.Process.Pid, selectedPort},
+		"Server /missing":     {"GET", 404, server.Process.Pid, selectedPort},
+		"Client /from-client": {"GET", 404, client.Process.Pid, otherPort},
+	} {
+		s, ok := spans[key]
+		if !ok {
+			t.Errorf("no span %q (have %v)", key, keys(spans))
+			continue
+		}
+		attrs := s.span.Attributes()
+		expect(t, key+" name", s.span.Name(), want.method)
+		expect(t, key+" method", attr(attrs, "http.request.method"), want.method)
+		expect(t, key+" status", intAttr(attrs, "http.response.status_code"), want.status)
+		expect(t, key+" pid", intAttr(s.resource, "process.pid"), int64(want.pid))
+		expect(t, key+" server.port", intAttr(attrs, "server.port"), int64(want.port))
+		duration := s.span.EndTimestamp().AsTime().Sub(s.span.StartTimestamp().AsTime())
+		if duration < 0 || duration > 5*time.Second {
+			t.Errorf("%s: duration %v", key, duration)
+		}
+	}
+	a := spans["Server /"].span
+	expect(t, "joined trace", a.TraceID().String(), "0af7651916cd43dd8448eb211c80319c")
+	expect(t, "parent span", a.ParentSpanID().String(), "b7ad6b7169203331")
+	expect(t, "query", attr(a.Attributes(), "url.query"), "x=1")
+	if got := intAttr(spans["Server /b"].span.Attributes(), "http.request.size"); got < 1000 {
+		t.Errorf("POST request size %d, want at least the 1000-byte body", got)
+	}
+	c := spans["Client /from-client"].span
+	expect(t, "client span gets its own trace", c.TraceID().String() != "11111111111111111111111111111111", true)
+	expect(t, "client error status", c.Status().Code(), ptrace.StatusCodeError)
+	expect(t, "server /missing status unset (4xx is the client's fault)", spans["Server /missing"].span.Status().Code(), ptrace.StatusCodeUnset)
+}

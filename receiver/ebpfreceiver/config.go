@@ -22,8 +22,12 @@ type Config struct {
 	// user), e.g. "nginx.service".
 	SystemdUnits []string `mapstructure:"systemd_units"`
 
+	// HTTP configures HTTP/1.x request spans (on by default).
+	HTTP HTTPConfig `mapstructure:"http"`
+
 	// TCPConnections emits one span per TCP connection of the selected
-	// processes, from connect or accept to close.
+	// processes, from connect or accept to close (off by default: one span
+	// per connection is a lot for busy processes).
 	TCPConnections bool `mapstructure:"tcp_connections"`
 
 	// RefreshInterval is how often the process table is rescanned, so
@@ -32,6 +36,19 @@ type Config struct {
 	// MaxTrackedConnections bounds the kernel's table of open connections;
 	// connections beyond it are counted, not tracked.
 	MaxTrackedConnections int `mapstructure:"max_tracked_connections"`
+}
+
+// HTTPConfig configures HTTP/1.x request spans.
+type HTTPConfig struct {
+	Enabled bool `mapstructure:"enabled"`
+	// MaxTargetLength truncates url.path and url.query together to this
+	// many bytes (the BPF side captures the first 512 bytes of a request).
+	MaxTargetLength int `mapstructure:"max_target_length"`
+	// DropQueryString leaves url.query out, e.g. when it carries secrets.
+	DropQueryString bool `mapstructure:"drop_query_string"`
+	// IdleTimeout ends a response that gave no length (no Content-Length)
+	// when its connection has been quiet this long.
+	IdleTimeout time.Duration `mapstructure:"idle_timeout"`
 }
 
 func (c *Config) Validate() error {
@@ -49,8 +66,14 @@ func (c *Config) Validate() error {
 			errs = append(errs, fmt.Errorf("executable_regex: %w", err))
 		}
 	}
-	if !c.TCPConnections {
-		errs = append(errs, errors.New("tcp_connections is off and HTTP spans are not implemented yet: set tcp_connections: true"))
+	if !c.TCPConnections && !c.HTTP.Enabled {
+		errs = append(errs, errors.New("both http and tcp_connections are off: nothing to emit"))
+	}
+	if c.HTTP.Enabled && c.HTTP.MaxTargetLength < 1 {
+		errs = append(errs, errors.New("http::max_target_length must be positive"))
+	}
+	if c.HTTP.Enabled && c.HTTP.IdleTimeout <= 0 {
+		errs = append(errs, errors.New("http::idle_timeout must be positive"))
 	}
 	if c.RefreshInterval <= 0 {
 		errs = append(errs, errors.New("refresh_interval must be positive"))

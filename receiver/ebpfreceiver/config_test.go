@@ -31,12 +31,12 @@ func TestConfig(t *testing.T) {
 	if err := confmap.Validate(cfg); err != nil {
 		t.Fatal(err)
 	}
-	if len(cfg.Ports) != 2 || cfg.ExecutableRegex == "" || len(cfg.SystemdUnits) != 2 || !cfg.TCPConnections {
+	if len(cfg.Ports) != 2 || cfg.ExecutableRegex == "" || len(cfg.SystemdUnits) != 2 || !cfg.TCPConnections || !cfg.HTTP.Enabled {
 		t.Errorf("unexpected config %+v", cfg)
 	}
 
 	err := confmap.Validate(loadConfig(t, "ebpf_network/invalid"))
-	for _, want := range []string{"ports: 0 is not a TCP port", "ports: 70000", "executable_regex", "tcp_connections"} {
+	for _, want := range []string{"ports: 0 is not a TCP port", "ports: 70000", "executable_regex", "both http and tcp_connections are off"} {
 		if err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("error %v should mention %q", err, want)
 		}

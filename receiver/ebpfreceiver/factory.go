@@ -21,7 +21,11 @@ func NewFactory() receiver.Factory {
 }
 
 func createDefaultConfig() component.Config {
-	return &Config{RefreshInterval: 5 * time.Second, MaxTrackedConnections: 16384}
+	return &Config{
+		HTTP:                  HTTPConfig{Enabled: true, MaxTargetLength: 256, IdleTimeout: time.Second},
+		RefreshInterval:       5 * time.Second,
+		MaxTrackedConnections: 16384,
+	}
 }
 
 func createTraces(_ context.Context, set receiver.Settings, cfg component.Config, next consumer.Traces) (receiver.Traces, error) {

@@ -118,7 +118,8 @@ func newProcessTable(proc string, s *selector) *processTable {
 	return &processTable{proc: proc, selector: s, listeners: map[uint16]process{}, processes: map[int]process{}}
 }
 
-// refresh rescans the listening sockets and their owners.
+// refresh rescans the listening sockets and their owners, and every
+// process's executable and unit.
 func (t *processTable) refresh() error {
 	inodes := map[string]uint16{} // socket inode -> listening port
 	for _, name := range []string{"net/tcp", "net/tcp6"} {
@@ -137,27 +138,23 @@ func (t *processTable) refresh() error {
 		if err != nil {
 			continue
 		}
+		p, err := readProcess(t.proc, pid)
+		if err != nil {
+			continue // gone
+		}
+		processes[pid] = p
 		fds, err := os.ReadDir(filepath.Join(t.proc, e.Name(), "fd"))
 		if err != nil {
-			continue // gone, or not ours to read
+			continue // not ours to read
 		}
 		for _, fd := range fds {
 			link, err := os.Readlink(filepath.Join(t.proc, e.Name(), "fd", fd.Name()))
 			if err != nil || !strings.HasPrefix(link, "socket:[") {
 				continue
 			}
-			port, ok := inodes[strings.TrimSuffix(strings.TrimPrefix(link, "socket:["), "]")]
-			if !ok {
-				continue
+			if port, ok := inodes[strings.TrimSuffix(strings.TrimPrefix(link, "socket:["), "]")]; ok {
+				listeners[port] = p
 			}
-			p, ok := processes[pid]
-			if !ok {
-				if p, err = readProcess(t.proc, pid); err != nil {
-					continue
-				}
-				processes[pid] = p
-			}
-			listeners[port] = p
 		}
 	}
 	t.mu.Lock()
@@ -165,6 +162,24 @@ func (t *processTable) refresh() error {
 	t.processes = processes
 	t.mu.Unlock()
 	return nil
+}
+
+// selectedPIDs is every known process the configuration selects.
+func (t *processTable) selectedPIDs() map[int]bool {
+	t.mu.RLock()
+	defer t.mu.RUnlock()
+	selected := map[int]bool{}
+	for pid, p := range t.processes {
+		if t.selector.selectsProcess(p) {
+			selected[pid] = true
+		}
+	}
+	for port, owner := range t.listeners {
+		if t.selector.ports[port] {
+			selected[owner.pid] = true
+		}
+	}
+	return selected
 }
 
 // listeningSockets adds the inode -> port of every socket in LISTEN state in
@@ -210,9 +225,9 @@ func (t *processTable) serverOwner(port uint16) (process, bool) {
 	return owner, known && t.isSelected(owner)
 }
 
-// clientProcess returns the process that opened a connection, and whether it
-// is selected.
-func (t *processTable) clientProcess(pid int) (process, bool) {
+// processByPID returns a process (looked up now if the last scan missed it)
+// and whether it is selected.
+func (t *processTable) processByPID(pid int) (process, bool) {
 	t.mu.RLock()
 	p, ok := t.processes[pid]
 	t.mu.RUnlock()

@@ -1,4 +1,4 @@
-//go:build linux
+//go:build linux && amd64
 
 package ebpfreceiver
 
@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"net/netip"
 	"os"
+	"strings"
 	"sync"
 	"time"
 
@@ -33,11 +34,6 @@ import (
 // pipelines can keep them off the local AI path.
 const SDKName = "otel-ai-collector-ebpf"
 
-const (
-	roleClient = 1
-	roleServer = 2
-)
-
 type ebpfReceiver struct {
 	cfg      *Config
 	set      receiver.Settings
@@ -45,9 +41,11 @@ type ebpfReceiver struct {
 	table    *processTable
 	hostname string
 
-	objs   tcpObjects
-	link   link.Link
-	reader *ringbuf.Reader
+	objs       networkObjects
+	links      []link.Link
+	reader     *ringbuf.Reader // closed connections
+	dataReader *ringbuf.Reader // socket reads and writes of selected processes
+	http       *httpAssembler
 	// bootWall converts CLOCK_MONOTONIC (bpf_ktime_get_ns) to wall time.
 	bootWall time.Time
 
@@ -65,7 +63,7 @@ func (r *ebpfReceiver) Start(_ context.Context, _ component.Host) error {
 	if _, err := os.Stat("/sys/kernel/btf/vmlinux"); err != nil {
 		return fmt.Errorf("ebpf_network needs kernel BTF (/sys/kernel/btf/vmlinux, CONFIG_DEBUG_INFO_BTF=y): %w", err)
 	}
-	spec, err := loadTcp()
+	spec, err := loadNetwork()
 	if err != nil {
 		return fmt.Errorf("ebpf_network: reading the embedded BPF object: %w", err)
 	}
@@ -81,15 +79,20 @@ func (r *ebpfReceiver) Start(_ context.Context, _ component.Host) error {
 		}
 		return fmt.Errorf("ebpf_network: loading BPF programs: %w", err)
 	}
-	r.link, err = link.AttachTracing(link.TracingOptions{Program: r.objs.InetSockSetState, AttachType: ebpf.AttachTraceRawTp})
-	if err != nil {
-		_ = r.objs.Close()
-		return fmt.Errorf("ebpf_network: attaching to the sock:inet_sock_set_state tracepoint (tp_btf): %w", err)
+	for _, prog := range []*ebpf.Program{r.objs.InetSockSetState, r.objs.SysEnter, r.objs.SysExit} {
+		l, err := link.AttachTracing(link.TracingOptions{Program: prog, AttachType: ebpf.AttachTraceRawTp})
+		if err != nil {
+			r.closeBPF()
+			return fmt.Errorf("ebpf_network: attaching %s (tp_btf): %w", prog, err)
+		}
+		r.links = append(r.links, l)
 	}
-	if r.reader, err = ringbuf.NewReader(r.objs.Events); err != nil {
-		_ = r.link.Close()
-		_ = r.objs.Close()
-		return fmt.Errorf("ebpf_network: opening the ring buffer: %w", err)
+	if r.reader, err = ringbuf.NewReader(r.objs.Events); err == nil {
+		r.dataReader, err = ringbuf.NewReader(r.objs.DataEvents)
+	}
+	if err != nil {
+		r.closeBPF()
+		return fmt.Errorf("ebpf_network: opening the ring buffers: %w", err)
 	}
 	if err := r.registerMetrics(); err != nil {
 		return err
@@ -100,15 +103,16 @@ func (r *ebpfReceiver) Start(_ context.Context, _ component.Host) error {
 	}
 	r.bootWall = time.Now().Add(-time.Duration(mono.Nano()))
 
-	if err := r.table.refresh(); err != nil {
-		r.set.Logger.Warn("Reading the process table failed; retrying every refresh_interval", zap.Error(err))
-	}
+	r.http = newHTTPAssembler(r.cfg, r.emitHTTP)
+	r.refresh()
 	ctx, cancel := context.WithCancel(context.Background())
 	r.cancel = cancel
-	r.wg.Add(2)
+	r.wg.Add(3)
 	go r.refreshLoop(ctx)
 	go r.readLoop(ctx)
-	r.set.Logger.Info("ebpf_network: tracking TCP connections of the selected processes",
+	go r.readDataLoop(ctx)
+	r.set.Logger.Info("ebpf_network: observing the selected processes", zap.Bool("http", r.cfg.HTTP.Enabled),
+		zap.Bool("tcp_connections", r.cfg.TCPConnections),
 		zap.Ints("ports", r.cfg.Ports), zap.Ints("pids", r.cfg.PIDs),
 		zap.String("executable_regex", r.cfg.ExecutableRegex), zap.Strings("systemd_units", r.cfg.SystemdUnits))
 	return nil
@@ -119,78 +123,168 @@ func (r *ebpfReceiver) Shutdown(context.Context) error {
 		return nil
 	}
 	r.cancel()
-	err := r.reader.Close() // unblocks readLoop
+	err := errors.Join(r.reader.Close(), r.dataReader.Close()) // unblocks the read loops
 	r.wg.Wait()
-	return errors.Join(err, r.link.Close(), r.objs.Close())
+	r.http.flushAll()
+	return errors.Join(err, r.closeBPF())
+}
+
+func (r *ebpfReceiver) closeBPF() error {
+	var errs []error
+	for _, l := range r.links {
+		errs = append(errs, l.Close())
+	}
+	return errors.Join(append(errs, r.objs.Close())...)
+}
+
+// refresh rescans processes and tells the kernel which pids to capture.
+func (r *ebpfReceiver) refresh() {
+	if err := r.table.refresh(); err != nil {
+		r.set.Logger.Warn("Reading the process table failed; retrying every refresh_interval", zap.Error(err))
+		return
+	}
+	selected := r.table.selectedPIDs()
+	var stale []uint32
+	var pid uint32
+	var one uint8
+	iter := r.objs.SelectedPids.Iterate()
+	for iter.Next(&pid, &one) {
+		if !selected[int(pid)] {
+			stale = append(stale, pid)
+		}
+	}
+	for _, p := range stale {
+		_ = r.objs.SelectedPids.Delete(p)
+	}
+	for p := range selected {
+		if err := r.objs.SelectedPids.Put(uint32(p), uint8(1)); err != nil {
+			r.set.Logger.Warn("Selecting a process for capture failed", zap.Int("pid", p), zap.Error(err))
+		}
+	}
 }
 
 func (r *ebpfReceiver) refreshLoop(ctx context.Context) {
 	defer r.wg.Done()
 	ticker := time.NewTicker(r.cfg.RefreshInterval)
 	defer ticker.Stop()
+	expiry := time.NewTicker(min(r.cfg.HTTP.IdleTimeout/2, closeGrace))
+	defer expiry.Stop()
 	for {
 		select {
 		case <-ctx.Done():
 			return
 		case <-ticker.C:
-			if err := r.table.refresh(); err != nil {
-				r.set.Logger.Warn("Reading the process table failed", zap.Error(err))
-			}
+			r.refresh()
+		case now := <-expiry.C:
+			r.http.expire(now)
 		}
 	}
 }
 
-func (r *ebpfReceiver) readLoop(ctx context.Context) {
+func (r *ebpfReceiver) readDataLoop(ctx context.Context) {
 	defer r.wg.Done()
 	for {
-		record, err := r.reader.Read()
+		record, err := r.dataReader.Read()
 		if errors.Is(err, ringbuf.ErrClosed) {
 			return
 		}
 		if err != nil {
-			r.set.Logger.Warn("Reading a connection event failed", zap.Error(err))
+			r.set.Logger.Warn("Reading a socket data event failed", zap.Error(err))
 			continue
 		}
-		var ev tcpTcpEvent
+		var ev networkDataEvent
 		if err := binary.Read(bytes.NewReader(record.RawSample), binary.NativeEndian, &ev); err != nil {
-			r.set.Logger.Warn("Undecodable connection event", zap.Error(err))
+			r.set.Logger.Warn("Undecodable socket data event", zap.Error(err))
 			continue
 		}
-		if traces, ok := r.connectionSpan(&ev); ok {
-			if err := r.next.ConsumeTraces(ctx, traces); err != nil {
-				r.set.Logger.Debug("Next consumer refused a connection span", zap.Error(err))
-			}
+		if !r.cfg.HTTP.Enabled {
+			continue
 		}
+		captured := min(int(ev.Captured), len(ev.Data))
+		r.http.add(dataEvent{
+			tsNs: ev.TsNs, sock: ev.Sock, pid: ev.Pid, length: int64(ev.Len),
+			data: append([]byte(nil), ev.Data[:captured]...), ingress: ev.Direction == 0,
+			tuple: endpoints{
+				ipv6:       ev.Tuple.Family == unix.AF_INET6,
+				localAddr:  addr(ev.Tuple.Family, ev.Tuple.LocalAddr).String(),
+				remoteAddr: addr(ev.Tuple.Family, ev.Tuple.RemoteAddr).String(),
+				localPort:  int(ev.Tuple.LocalPort), remotePort: int(ev.Tuple.RemotePort),
+			},
+		})
 	}
 }
 
-// connectionSpan turns a closed connection into a span, if its process is
-// selected.
-func (r *ebpfReceiver) connectionSpan(ev *tcpTcpEvent) (ptrace.Traces, bool) {
-	var (
-		proc     process
-		selected bool
-		kind     ptrace.SpanKind
-	)
-	if ev.Role == roleServer {
-		proc, selected = r.table.serverOwner(ev.Tuple.LocalPort)
-		kind = ptrace.SpanKindServer
-	} else {
-		proc, selected = r.table.clientProcess(int(ev.Pid))
-		kind = ptrace.SpanKindClient
-	}
-	if !selected {
-		r.set.Logger.Debug("Connection of an unselected process", zap.Uint8("role", ev.Role),
-			zap.Uint32("pid", ev.Pid), zap.Uint16("local_port", ev.Tuple.LocalPort), zap.Uint16("remote_port", ev.Tuple.RemotePort))
-		return ptrace.Traces{}, false
-	}
-
+// emitHTTP turns a finished HTTP exchange into a span.
+func (r *ebpfReceiver) emitHTTP(x *exchange) {
+	proc, _ := r.table.processByPID(int(x.pid))
 	traces := ptrace.NewTraces()
 	rs := traces.ResourceSpans().AppendEmpty()
-	res := rs.Resource().Attributes()
+	r.putResource(rs.Resource().Attributes(), proc, x.tuple.localPort)
+	ss := rs.ScopeSpans().AppendEmpty()
+	ss.Scope().SetName(metadata.ScopeName)
+	span := ss.Spans().AppendEmpty()
+	span.SetName(x.method)
+	span.SetSpanID(randomSpanID())
+	span.SetTraceID(randomTraceID())
+	if x.server {
+		span.SetKind(ptrace.SpanKindServer)
+		if traceID, parent, ok := parseTraceparent(x.traceparent); ok {
+			span.SetTraceID(traceID)
+			span.SetParentSpanID(parent)
+		}
+	} else {
+		span.SetKind(ptrace.SpanKindClient)
+	}
+	span.SetStartTimestamp(pcommon.NewTimestampFromTime(r.bootWall.Add(time.Duration(x.startNs))))
+	span.SetEndTimestamp(pcommon.NewTimestampFromTime(r.bootWall.Add(time.Duration(x.endNs))))
+
+	attrs := span.Attributes()
+	attrs.PutStr("http.request.method", x.method)
+	target := x.target
+	if len(target) > r.cfg.HTTP.MaxTargetLength {
+		target = target[:r.cfg.HTTP.MaxTargetLength]
+	}
+	path, query, hasQuery := strings.Cut(target, "?")
+	attrs.PutStr("url.path", path)
+	if hasQuery && !r.cfg.HTTP.DropQueryString {
+		attrs.PutStr("url.query", query)
+	}
+	attrs.PutStr("network.protocol.name", "http")
+	attrs.PutStr("network.protocol.version", x.version)
+	attrs.PutStr("network.transport", "tcp")
+	attrs.PutStr("network.peer.address", x.tuple.remoteAddr)
+	attrs.PutInt("network.peer.port", int64(x.tuple.remotePort))
+	attrs.PutInt("http.request.size", x.reqBytes)
+	if x.status != 0 {
+		attrs.PutInt("http.response.status_code", int64(x.status))
+		attrs.PutInt("http.response.size", x.respBytes)
+	}
+	if x.server {
+		attrs.PutStr("server.address", x.tuple.localAddr)
+		attrs.PutInt("server.port", int64(x.tuple.localPort))
+		attrs.PutStr("client.address", x.tuple.remoteAddr)
+		attrs.PutInt("client.port", int64(x.tuple.remotePort))
+	} else {
+		attrs.PutStr("server.address", x.tuple.remoteAddr)
+		attrs.PutInt("server.port", int64(x.tuple.remotePort))
+	}
+	switch {
+	case x.status == 0:
+		span.Status().SetCode(ptrace.StatusCodeError)
+		span.Status().SetMessage("no response seen")
+	case x.status >= 500 || (!x.server && x.status >= 400):
+		span.Status().SetCode(ptrace.StatusCodeError)
+	}
+	if err := r.next.ConsumeTraces(context.Background(), traces); err != nil {
+		r.set.Logger.Debug("Next consumer refused an HTTP span", zap.Error(err))
+	}
+}
+
+// putResource describes the process a span belongs to.
+func (r *ebpfReceiver) putResource(res pcommon.Map, proc process, localPort int) {
 	name := proc.serviceName()
 	if name == "" {
-		name = fmt.Sprintf("port-%d", ev.Tuple.LocalPort) // listener not seen yet
+		name = fmt.Sprintf("port-%d", localPort) // listener not seen yet
 	}
 	res.PutStr("service.name", name)
 	if proc.pid != 0 {
@@ -206,7 +300,60 @@ func (r *ebpfReceiver) connectionSpan(ev *tcpTcpEvent) (ptrace.Traces, bool) {
 	}
 	res.PutStr("telemetry.sdk.name", SDKName)
 	res.PutStr("telemetry.sdk.language", "go")
+}
 
+func (r *ebpfReceiver) readLoop(ctx context.Context) {
+	defer r.wg.Done()
+	for {
+		record, err := r.reader.Read()
+		if errors.Is(err, ringbuf.ErrClosed) {
+			return
+		}
+		if err != nil {
+			r.set.Logger.Warn("Reading a connection event failed", zap.Error(err))
+			continue
+		}
+		var ev networkTcpEvent
+		if err := binary.Read(bytes.NewReader(record.RawSample), binary.NativeEndian, &ev); err != nil {
+			r.set.Logger.Warn("Undecodable connection event", zap.Error(err))
+			continue
+		}
+		r.http.connectionClosed(ev.Sock)
+		if !r.cfg.TCPConnections {
+			continue
+		}
+		if traces, ok := r.connectionSpan(&ev); ok {
+			if err := r.next.ConsumeTraces(ctx, traces); err != nil {
+				r.set.Logger.Debug("Next consumer refused a connection span", zap.Error(err))
+			}
+		}
+	}
+}
+
+// connectionSpan turns a closed connection into a span, if its process is
+// selected.
+func (r *ebpfReceiver) connectionSpan(ev *networkTcpEvent) (ptrace.Traces, bool) {
+	var (
+		proc     process
+		selected bool
+		kind     ptrace.SpanKind
+	)
+	if ev.Role == roleServer {
+		proc, selected = r.table.serverOwner(ev.Tuple.LocalPort)
+		kind = ptrace.SpanKindServer
+	} else {
+		proc, selected = r.table.processByPID(int(ev.Pid))
+		kind = ptrace.SpanKindClient
+	}
+	if !selected {
+		r.set.Logger.Debug("Connection of an unselected process", zap.Uint8("role", ev.Role),
+			zap.Uint32("pid", ev.Pid), zap.Uint16("local_port", ev.Tuple.LocalPort), zap.Uint16("remote_port", ev.Tuple.RemotePort))
+		return ptrace.Traces{}, false
+	}
+
+	traces := ptrace.NewTraces()
+	rs := traces.ResourceSpans().AppendEmpty()
+	r.putResource(rs.Resource().Attributes(), proc, int(ev.Tuple.LocalPort))
 	ss := rs.ScopeSpans().AppendEmpty()
 	ss.Scope().SetName(metadata.ScopeName)
 	span := ss.Spans().AppendEmpty()
@@ -268,6 +415,7 @@ func (r *ebpfReceiver) registerMetrics() error {
 	}{
 		{"otelcol_receiver_ebpf_network_events_lost", "{event}", "Connection events lost because the BPF ring buffer was full.", 0},
 		{"otelcol_receiver_ebpf_network_connections_untracked", "{connection}", "Connections not tracked because the connection map was full.", 1},
+		{"otelcol_receiver_ebpf_network_data_lost", "{event}", "Socket reads and writes not captured because the data ring buffer was full.", 2},
 	} {
 		index := c.index
 		_, err := meter.Int64ObservableCounter(c.name, metric.WithUnit(c.unit), metric.WithDescription(c.description),

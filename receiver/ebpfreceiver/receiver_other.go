@@ -1,4 +1,4 @@
-//go:build !linux
+//go:build !linux || !amd64
 
 package ebpfreceiver
 
@@ -13,5 +13,5 @@ import (
 const SDKName = "otel-ai-collector-ebpf"
 
 func newReceiver(receiver.Settings, *Config, consumer.Traces) (receiver.Traces, error) {
-	return nil, errors.New("ebpf_network runs on Linux only")
+	return nil, errors.New("ebpf_network runs on Linux amd64 only (its BPF objects are built for x86_64)")
 }

@@ -1,18 +1,32 @@
 // SPDX-License-Identifier: GPL-2.0
-// TCP connection tracking for the ebpf_network receiver.
+// Network observation for the ebpf_network receiver. Only BTF-typed raw
+// tracepoints (tp_btf): no kprobes, no fentry/fexit trampolines, no tracefs.
 //
-// One tp_btf program on sock:inet_sock_set_state (BTF-typed raw tracepoint:
-// no kprobes, no trampolines, no tracefs needed) follows every TCP socket
-// from its opening to TCP_CLOSE and then reports the whole connection to user
-// space through a ring buffer: endpoints, role, the process that opened it
-// (client side), its duration, bytes each way and the state it closed from.
-// Selecting which processes to report happens in user space.
+// 1. sock:inet_sock_set_state follows every TCP socket from its opening to
+//    TCP_CLOSE and then reports the whole connection: endpoints, role, the
+//    process that opened it (client side), duration, bytes each way, and the
+//    state it closed from. User space selects which processes to report.
+// 2. raw_syscalls:sys_enter/sys_exit capture the first bytes of every
+//    read/write/recvfrom/sendto on a TCP socket by a selected process (the
+//    `selected_pids` map, kept by user space), for user space to parse as
+//    HTTP/1.x.
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_tracing.h>
 #include <bpf/bpf_core_read.h>
 
 char LICENSE[] SEC("license") = "GPL";
+
+#define S_IFMT 00170000
+#define S_IFSOCK 0140000
+
+// x86_64 syscall numbers; user space can set others before loading.
+volatile const __u32 nr_read = 0;
+volatile const __u32 nr_write = 1;
+volatile const __u32 nr_sendto = 44;
+volatile const __u32 nr_recvfrom = 45;
+
+#define MAX_CAPTURE 512
 
 #define AF_INET 2
 #define AF_INET6 10
@@ -29,7 +43,8 @@ enum role { ROLE_CLIENT = 1, ROLE_SERVER = 2 };
 enum counter {
 	COUNTER_RINGBUF_FULL = 0,   // events lost: ring buffer full
 	COUNTER_TRACKING_FULL = 1,  // connections not tracked: map full
-	COUNTER_MAX = 2,
+	COUNTER_DATA_LOST = 2,      // data events lost: ring buffer full
+	COUNTER_MAX = 3,
 };
 
 // Endpoints of a socket. Read while the connection is up: by TCP_CLOSE the
@@ -54,6 +69,7 @@ struct conn {
 };
 
 struct tcp_event {
+	__u64 sock; // struct sock address, as in data_event
 	__u64 start_ns;
 	__u64 end_ns;
 	__u64 bytes_sent;
@@ -67,8 +83,32 @@ struct tcp_event {
 	char comm[16];
 };
 
-// Force the type into BTF so bpf2go generates it.
+enum direction { DIR_INGRESS = 0, DIR_EGRESS = 1 };
+
+// The first bytes of one read or write on a TCP socket.
+struct data_event {
+	__u64 ts_ns;
+	__u64 sock;       // struct sock address: the connection's identity
+	__u32 pid;
+	__u32 len;        // bytes the syscall moved
+	__u32 captured;   // bytes in data
+	__u8 direction;
+	__u8 role;        // from the connection tracker, 0 if unknown
+	__u8 pad[2];
+	struct tuple tuple;
+	__u8 data[MAX_CAPTURE];
+};
+
+// A read or write in progress, between sys_enter and sys_exit.
+struct active_io {
+	__u64 sock;
+	__u64 buf;
+	__u8 direction;
+};
+
+// Force the types into BTF so bpf2go generates them.
 const struct tcp_event *unused_tcp_event __attribute__((unused));
+const struct data_event *unused_data_event __attribute__((unused));
 
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
@@ -81,6 +121,25 @@ struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
 	__uint(max_entries, 256 * 1024);
 } events SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, 4 * 1024 * 1024);
+} data_events SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 4096);
+	__type(key, __u32);  // tgid
+	__type(value, __u8);
+} selected_pids SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 10240);
+	__type(key, __u64);  // pid_tgid
+	__type(value, struct active_io);
+} active SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
@@ -165,6 +224,7 @@ int BPF_PROG(inet_sock_set_state, struct sock *sk, int oldstate, int newstate)
 		return 0;
 	}
 	__builtin_memset(e, 0, sizeof(*e));
+	e->sock = key;
 	e->start_ns = c->start_ns;
 	e->end_ns = bpf_ktime_get_ns();
 	e->pid = c->pid;
@@ -180,5 +240,88 @@ int BPF_PROG(inet_sock_set_state, struct sock *sk, int oldstate, int newstate)
 	e->tuple = c->tuple;
 	bpf_ringbuf_submit(e, 0);
 	bpf_map_delete_elem(&conns, &key);
+	return 0;
+}
+
+// sock_from_fd returns the TCP sock behind a file descriptor of the current
+// task, or NULL.
+static __always_inline struct sock *sock_from_fd(int fd)
+{
+	if (fd < 0)
+		return NULL;
+	struct task_struct *task = bpf_get_current_task_btf();
+	struct fdtable *fdt = BPF_CORE_READ(task, files, fdt);
+	if (!fdt || (unsigned int)fd >= BPF_CORE_READ(fdt, max_fds))
+		return NULL;
+	struct file **fds = BPF_CORE_READ(fdt, fd);
+	struct file *f = NULL;
+	if (bpf_probe_read_kernel(&f, sizeof(f), &fds[fd]) || !f)
+		return NULL;
+	umode_t mode = BPF_CORE_READ(f, f_inode, i_mode);
+	if ((mode & S_IFMT) != S_IFSOCK)
+		return NULL;
+	struct socket *sock = (struct socket *)BPF_CORE_READ(f, private_data);
+	struct sock *sk = BPF_CORE_READ(sock, sk);
+	if (!sk || BPF_CORE_READ(sk, sk_protocol) != IPPROTO_TCP)
+		return NULL;
+	return sk;
+}
+
+SEC("tp_btf/sys_enter")
+int BPF_PROG(sys_enter, struct pt_regs *regs, long id)
+{
+	__u8 direction;
+	if (id == nr_read || id == nr_recvfrom)
+		direction = DIR_INGRESS;
+	else if (id == nr_write || id == nr_sendto)
+		direction = DIR_EGRESS;
+	else
+		return 0;
+	__u64 pid_tgid = bpf_get_current_pid_tgid();
+	__u32 tgid = pid_tgid >> 32;
+	if (!bpf_map_lookup_elem(&selected_pids, &tgid))
+		return 0;
+	struct sock *sk = sock_from_fd((int)BPF_CORE_READ(regs, di));
+	if (!sk)
+		return 0;
+	struct active_io io = {
+		.sock = (__u64)sk,
+		.buf = BPF_CORE_READ(regs, si),
+		.direction = direction,
+	};
+	bpf_map_update_elem(&active, &pid_tgid, &io, BPF_ANY);
+	return 0;
+}
+
+SEC("tp_btf/sys_exit")
+int BPF_PROG(sys_exit, struct pt_regs *regs, long ret)
+{
+	__u64 pid_tgid = bpf_get_current_pid_tgid();
+	struct active_io *io = bpf_map_lookup_elem(&active, &pid_tgid);
+	if (!io)
+		return 0;
+	if (ret <= 0)
+		goto done;
+	struct data_event *e = bpf_ringbuf_reserve(&data_events, sizeof(*e), 0);
+	if (!e) {
+		count(COUNTER_DATA_LOST);
+		goto done;
+	}
+	e->ts_ns = bpf_ktime_get_ns();
+	e->sock = io->sock;
+	e->pid = pid_tgid >> 32;
+	e->len = ret;
+	e->direction = io->direction;
+	struct sock *sk = (struct sock *)io->sock;
+	read_tuple(sk, &e->tuple);
+	struct conn *c = bpf_map_lookup_elem(&conns, &io->sock);
+	e->role = c ? c->role : 0;
+	__u32 n = ret > MAX_CAPTURE ? MAX_CAPTURE : ret;
+	e->captured = n;
+	if (bpf_probe_read_user(e->data, n, (void *)io->buf))
+		e->captured = 0;
+	bpf_ringbuf_submit(e, 0);
+done:
+	bpf_map_delete_elem(&active, &pid_tgid);
 	return 0;
 }

@@ -1,0 +1,202 @@
+package ebpfreceiver
+
+import (
+	"sync"
+	"time"
+)
+
+// dataEvent is one captured socket read (ingress) or write, as user space
+// sees it.
+type dataEvent struct {
+	tsNs    uint64 // CLOCK_MONOTONIC
+	sock    uint64 // the connection's identity
+	pid     uint32
+	length  int64 // bytes the syscall moved
+	data    []byte
+	ingress bool
+	tuple   endpoints
+}
+
+// endpoints of a connection.
+type endpoints struct {
+	ipv6                  bool
+	localAddr, remoteAddr string
+	localPort, remotePort int
+}
+
+// exchange is one HTTP request and its response on a connection.
+type exchange struct {
+	server      bool // observed on the serving side
+	method      string
+	target      string
+	version     string
+	traceparent string
+	status      int
+	startNs     uint64 // first request bytes
+	endNs       uint64 // last response bytes seen
+	reqBytes    int64
+	respBytes   int64
+	// respExpected is the response's full length when its head said so,
+	// or -1.
+	respExpected int64
+	pid          uint32
+	tuple        endpoints
+}
+
+const maxPendingRequests = 16 // pipelined requests awaiting responses, per connection
+
+type httpConn struct {
+	role         int // 0 unknown, roleClient, roleServer
+	closed       bool
+	pending      []*exchange
+	current      *exchange // response in progress
+	lastActivity time.Time
+}
+
+// httpAssembler follows HTTP/1.x exchanges on connections from captured
+// socket reads and writes: keep-alive (several requests in turn), pipelining
+// (responses in request order), requests and responses split over several
+// reads or writes. Connections whose first captured message is not an HTTP
+// request are ignored.
+type httpAssembler struct {
+	idleTimeout time.Duration
+	emit        func(*exchange)
+	now         func() time.Time
+
+	mu    sync.Mutex
+	conns map[uint64]*httpConn
+}
+
+func newHTTPAssembler(cfg *Config, emit func(*exchange)) *httpAssembler {
+	return &httpAssembler{idleTimeout: cfg.HTTP.IdleTimeout, emit: emit, now: time.Now, conns: map[uint64]*httpConn{}}
+}
+
+func (a *httpAssembler) add(ev dataEvent) {
+	done := a.addLocked(ev)
+	for _, x := range done {
+		a.emit(x)
+	}
+}
+
+func (a *httpAssembler) addLocked(ev dataEvent) (done []*exchange) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	c := a.conns[ev.sock]
+	if c == nil {
+		if _, ok := parseRequestHead(ev.data); !ok {
+			return nil // not (yet) an HTTP connection
+		}
+		c = &httpConn{role: roleClient}
+		if ev.ingress {
+			c.role = roleServer
+		}
+		a.conns[ev.sock] = c
+	}
+	c.lastActivity = a.now()
+	requestSide := ev.ingress == (c.role == roleServer)
+	if requestSide {
+		head, ok := parseRequestHead(ev.data)
+		if !ok {
+			if n := len(c.pending); n > 0 {
+				c.pending[n-1].reqBytes += ev.length // request body
+			}
+			return nil
+		}
+		if c.current != nil {
+			done = append(done, c.current) // the previous response is over
+			c.current = nil
+		}
+		if len(c.pending) == maxPendingRequests {
+			c.pending = c.pending[1:] // never answered
+		}
+		c.pending = append(c.pending, &exchange{
+			server: c.role == roleServer, method: head.method, target: head.target, version: head.version,
+			traceparent: head.traceparent, startNs: ev.tsNs, endNs: ev.tsNs, reqBytes: ev.length,
+			respExpected: -1, pid: ev.pid, tuple: ev.tuple,
+		})
+		return done
+	}
+
+	if head, ok := parseResponseHead(ev.data); ok && len(c.pending) > 0 {
+		if c.current != nil {
+			done = append(done, c.current)
+		}
+		x := c.pending[0]
+		c.pending = c.pending[1:]
+		x.status, x.endNs, x.respBytes = head.status, ev.tsNs, ev.length
+		x.respExpected = expectedLength(x.method, head)
+		c.current = x
+	} else if c.current != nil {
+		c.current.endNs = ev.tsNs
+		c.current.respBytes += ev.length
+	}
+	if x := c.current; x != nil && x.respExpected >= 0 && x.respBytes >= x.respExpected {
+		done = append(done, x)
+		c.current = nil
+	}
+	return done
+}
+
+// expectedLength is a response's full length in bytes when the captured head
+// tells it, else -1 (ended by the next request, the connection's close or
+// the idle timeout).
+func expectedLength(method string, h messageHead) int64 {
+	if h.headLength < 0 {
+		return -1
+	}
+	if method == "HEAD" || h.status == 204 || h.status == 304 || h.status < 200 {
+		return int64(h.headLength)
+	}
+	if h.contentLength >= 0 {
+		return int64(h.headLength) + h.contentLength
+	}
+	return -1
+}
+
+// closeGrace is how long a closed connection's last data may still arrive:
+// close and data events travel through different ring buffers.
+const closeGrace = 200 * time.Millisecond
+
+// connectionClosed ends the connection's response in progress once the
+// grace period has passed (expire).
+func (a *httpAssembler) connectionClosed(sock uint64) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if c := a.conns[sock]; c != nil {
+		c.closed = true
+		c.lastActivity = a.now()
+	}
+}
+
+// expire ends responses on connections quiet for the idle timeout, and
+// forgets connections quiet for much longer.
+func (a *httpAssembler) expire(now time.Time) {
+	var done []*exchange
+	a.mu.Lock()
+	for sock, c := range a.conns {
+		idle := now.Sub(c.lastActivity)
+		if c.closed && idle >= closeGrace {
+			if c.current != nil {
+				done = append(done, c.current)
+			}
+			delete(a.conns, sock)
+			continue
+		}
+		if c.current != nil && idle >= a.idleTimeout {
+			done = append(done, c.current)
+			c.current = nil
+		}
+		if idle >= 60*a.idleTimeout {
+			delete(a.conns, sock)
+		}
+	}
+	a.mu.Unlock()
+	for _, x := range done {
+		a.emit(x)
+	}
+}
+
+// flushAll ends every response in progress (shutdown).
+func (a *httpAssembler) flushAll() {
+	a.expire(a.now().Add(time.Hour * 24 * 365))
+}

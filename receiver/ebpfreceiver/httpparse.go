@@ -1,0 +1,148 @@
+package ebpfreceiver
+
+import (
+	"bytes"
+	"strconv"
+	"strings"
+)
+
+var httpMethods = map[string]bool{
+	"GET": true, "HEAD": true, "POST": true, "PUT": true, "DELETE": true,
+	"CONNECT": true, "OPTIONS": true, "TRACE": true, "PATCH": true,
+}
+
+// messageHead is what the first captured bytes of an HTTP/1.x message say.
+type messageHead struct {
+	method, target string // requests
+	status         int    // responses
+	version        string // "1.0" or "1.1"
+	traceparent    string
+	// headLength is the length of the head up to and including the blank
+	// line, or -1 if the captured bytes end inside the head.
+	headLength int
+	// contentLength is the Content-Length header, or -1.
+	contentLength int64
+}
+
+// parseRequestHead recognises the start of an HTTP/1.x request: a complete
+// request line with a known method, a plausible target and an HTTP/1.0 or
+// 1.1 version. Anything else (other protocols, the middle of a body) is not
+// a request head.
+func parseRequestHead(b []byte) (messageHead, bool) {
+	line, rest, ok := cutLine(b)
+	if !ok {
+		return messageHead{}, false
+	}
+	method, after, ok1 := strings.Cut(line, " ")
+	target, version, ok2 := strings.Cut(after, " ")
+	if !ok1 || !ok2 || !httpMethods[method] || target == "" || strings.ContainsAny(target, " \t") {
+		return messageHead{}, false
+	}
+	if !(target[0] == '/' || target == "*" || strings.HasPrefix(target, "http://") ||
+		strings.HasPrefix(target, "https://") || method == "CONNECT") {
+		return messageHead{}, false
+	}
+	h := messageHead{method: method, target: target}
+	if h.version, ok = httpVersion(version); !ok {
+		return messageHead{}, false
+	}
+	h.parseHeaders(rest, len(b)-len(rest))
+	return h, true
+}
+
+// parseResponseHead recognises the start of an HTTP/1.x response.
+func parseResponseHead(b []byte) (messageHead, bool) {
+	line, rest, ok := cutLine(b)
+	if !ok {
+		return messageHead{}, false
+	}
+	version, after, ok := strings.Cut(line, " ")
+	if !ok {
+		return messageHead{}, false
+	}
+	h := messageHead{}
+	if h.version, ok = httpVersion(version); !ok {
+		return messageHead{}, false
+	}
+	code, _, _ := strings.Cut(after, " ")
+	status, err := strconv.Atoi(code)
+	if err != nil || len(code) != 3 || status < 100 || status > 599 {
+		return messageHead{}, false
+	}
+	h.status = status
+	h.parseHeaders(rest, len(b)-len(rest))
+	return h, true
+}
+
+func httpVersion(s string) (string, bool) {
+	switch s {
+	case "HTTP/1.1":
+		return "1.1", true
+	case "HTTP/1.0":
+		return "1.0", true
+	}
+	return "", false
+}
+
+// cutLine splits off the first CRLF-terminated line.
+func cutLine(b []byte) (string, []byte, bool) {
+	i := bytes.Index(b, []byte("\r\n"))
+	if i < 0 {
+		return "", nil, false
+	}
+	return string(b[:i]), b[i+2:], true
+}
+
+// parseHeaders reads the headers it needs from what was captured; offset is
+// where rest starts in the message.
+func (h *messageHead) parseHeaders(rest []byte, offset int) {
+	h.headLength, h.contentLength = -1, -1
+	for {
+		line, next, ok := cutLine(rest)
+		if !ok {
+			return // the head goes on beyond the captured bytes
+		}
+		offset += len(rest) - len(next)
+		rest = next
+		if line == "" {
+			h.headLength = offset
+			return
+		}
+		name, value, ok := strings.Cut(line, ":")
+		if !ok {
+			continue
+		}
+		value = strings.TrimSpace(value)
+		switch strings.ToLower(strings.TrimSpace(name)) {
+		case "traceparent":
+			h.traceparent = value
+		case "content-length":
+			if n, err := strconv.ParseInt(value, 10, 64); err == nil && n >= 0 {
+				h.contentLength = n
+			}
+		}
+	}
+}
+
+// parseTraceparent reads a W3C traceparent header (version 00).
+func parseTraceparent(s string) (traceID [16]byte, parentID [8]byte, ok bool) {
+	parts := strings.Split(s, "-")
+	if len(parts) != 4 || parts[0] != "00" || len(parts[1]) != 32 || len(parts[2]) != 16 || len(parts[3]) != 2 {
+		return traceID, parentID, false
+	}
+	if !decodeHex(traceID[:], parts[1]) || !decodeHex(parentID[:], parts[2]) {
+		return traceID, parentID, false
+	}
+	return traceID, parentID, traceID != [16]byte{} && parentID != [8]byte{}
+}
+
+func decodeHex(dst []byte, s string) bool {
+	for i := range dst {
+		v, err := strconv.ParseUint(s[2*i:2*i+2], 16, 8)
+		if err != nil {
+			return false
+		}
+		dst[i] = byte(v)
+	}
+	return true
+}

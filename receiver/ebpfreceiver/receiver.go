@@ -46,6 +46,7 @@ type ebpfReceiver struct {
 	reader     *ringbuf.Reader // closed connections
 	dataReader *ringbuf.Reader // socket reads and writes of selected processes
 	http       *httpAssembler
+	batch      *spanBatcher
 	// bootWall converts CLOCK_MONOTONIC (bpf_ktime_get_ns) to wall time.
 	bootWall time.Time
 
@@ -103,6 +104,11 @@ func (r *ebpfReceiver) Start(_ context.Context, _ component.Host) error {
 	}
 	r.bootWall = time.Now().Add(-time.Duration(mono.Nano()))
 
+	r.batch = newSpanBatcher(metadata.ScopeName, 1024, func(td ptrace.Traces) {
+		if err := r.next.ConsumeTraces(context.Background(), td); err != nil {
+			r.set.Logger.Debug("Next consumer refused spans", zap.Int("spans", td.SpanCount()), zap.Error(err))
+		}
+	})
 	r.http = newHTTPAssembler(r.cfg, r.emitHTTP)
 	r.refresh()
 	ctx, cancel := context.WithCancel(context.Background())
@@ -126,6 +132,7 @@ func (r *ebpfReceiver) Shutdown(context.Context) error {
 	err := errors.Join(r.reader.Close(), r.dataReader.Close()) // unblocks the read loops
 	r.wg.Wait()
 	r.http.flushAll()
+	r.batch.flush()
 	return errors.Join(err, r.closeBPF())
 }
 
@@ -177,6 +184,7 @@ func (r *ebpfReceiver) refreshLoop(ctx context.Context) {
 			r.refresh()
 		case now := <-expiry.C:
 			r.http.expire(now)
+			r.batch.flush()
 		}
 	}
 }
@@ -217,12 +225,12 @@ func (r *ebpfReceiver) readDataLoop(ctx context.Context) {
 // emitHTTP turns a finished HTTP exchange into a span.
 func (r *ebpfReceiver) emitHTTP(x *exchange) {
 	proc, _ := r.table.processByPID(int(x.pid))
-	traces := ptrace.NewTraces()
-	rs := traces.ResourceSpans().AppendEmpty()
-	r.putResource(rs.Resource().Attributes(), proc, x.tuple.localPort)
-	ss := rs.ScopeSpans().AppendEmpty()
-	ss.Scope().SetName(metadata.ScopeName)
-	span := ss.Spans().AppendEmpty()
+	r.batch.add(fmt.Sprint(proc.pid, "/", x.tuple.localPort), func(res pcommon.Map) {
+		r.putResource(res, proc, x.tuple.localPort)
+	}, func(span ptrace.Span) { r.fillHTTPSpan(span, x) })
+}
+
+func (r *ebpfReceiver) fillHTTPSpan(span ptrace.Span, x *exchange) {
 	span.SetName(x.method)
 	span.SetSpanID(randomSpanID())
 	span.SetTraceID(randomTraceID())
@@ -275,9 +283,6 @@ func (r *ebpfReceiver) emitHTTP(x *exchange) {
 	case x.status >= 500 || (!x.server && x.status >= 400):
 		span.Status().SetCode(ptrace.StatusCodeError)
 	}
-	if err := r.next.ConsumeTraces(context.Background(), traces); err != nil {
-		r.set.Logger.Debug("Next consumer refused an HTTP span", zap.Error(err))
-	}
 }
 
 // putResource describes the process a span belongs to.
@@ -322,17 +327,13 @@ func (r *ebpfReceiver) readLoop(ctx context.Context) {
 		if !r.cfg.TCPConnections {
 			continue
 		}
-		if traces, ok := r.connectionSpan(&ev); ok {
-			if err := r.next.ConsumeTraces(ctx, traces); err != nil {
-				r.set.Logger.Debug("Next consumer refused a connection span", zap.Error(err))
-			}
-		}
+		r.connectionSpan(&ev)
 	}
 }
 
 // connectionSpan turns a closed connection into a span, if its process is
 // selected.
-func (r *ebpfReceiver) connectionSpan(ev *networkTcpEvent) (ptrace.Traces, bool) {
+func (r *ebpfReceiver) connectionSpan(ev *networkTcpEvent) {
 	var (
 		proc     process
 		selected bool
@@ -348,15 +349,15 @@ func (r *ebpfReceiver) connectionSpan(ev *networkTcpEvent) (ptrace.Traces, bool)
 	if !selected {
 		r.set.Logger.Debug("Connection of an unselected process", zap.Uint8("role", ev.Role),
 			zap.Uint32("pid", ev.Pid), zap.Uint16("local_port", ev.Tuple.LocalPort), zap.Uint16("remote_port", ev.Tuple.RemotePort))
-		return ptrace.Traces{}, false
+		return
 	}
 
-	traces := ptrace.NewTraces()
-	rs := traces.ResourceSpans().AppendEmpty()
-	r.putResource(rs.Resource().Attributes(), proc, int(ev.Tuple.LocalPort))
-	ss := rs.ScopeSpans().AppendEmpty()
-	ss.Scope().SetName(metadata.ScopeName)
-	span := ss.Spans().AppendEmpty()
+	r.batch.add(fmt.Sprint(proc.pid, "/", ev.Tuple.LocalPort), func(res pcommon.Map) {
+		r.putResource(res, proc, int(ev.Tuple.LocalPort))
+	}, func(span ptrace.Span) { r.fillConnectionSpan(span, ev, kind) })
+}
+
+func (r *ebpfReceiver) fillConnectionSpan(span ptrace.Span, ev *networkTcpEvent, kind ptrace.SpanKind) {
 	span.SetName("tcp.connection")
 	span.SetKind(kind)
 	span.SetTraceID(randomTraceID())
@@ -383,7 +384,6 @@ func (r *ebpfReceiver) connectionSpan(ev *networkTcpEvent) (ptrace.Traces, bool)
 		span.Status().SetCode(ptrace.StatusCodeError)
 		span.Status().SetMessage("connection never established (closed from " + tcpStateName(ev.CloseFrom) + ")")
 	}
-	return traces, true
 }
 
 func addr(family uint16, raw [16]uint8) netip.Addr {

@@ -1,8 +1,12 @@
 #!/usr/bin/env bash
-# eBPF receiver overhead on an instrumented HTTP server: wrk's throughput with
-# the ebpf_network receiver attached vs not, alternated side by side, plus the
-# spans the receiver produced vs the requests served, and the collector's
-# CPU and RSS while attached. Needs root (BPF) and wrk (apt-get install wrk).
+# eBPF receiver overhead on an instrumented HTTP server (a Go net/http
+# server), with the ebpf_network receiver attached vs not, alternated side by
+# side in one run:
+#   1. at a fixed 10k requests/s (bench/httpload): the server's CPU and the
+#      request latency, spans produced vs requests served;
+#   2. saturated with wrk: the server's maximum throughput.
+# Also the collector's CPU and RSS while attached, and data events it lost.
+# Needs root (BPF) and wrk (apt-get install wrk).
 # Usage: bench/ebpf-overhead.sh [seconds per run] [rounds]
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -10,6 +14,7 @@ seconds=${1:-15}
 rounds=${2:-2}
 make --no-print-directory build >/dev/null
 CGO_ENABLED=0 go build -o build/bench-httpserver ./bench/httpserver
+CGO_ENABLED=0 go build -o build/bench-httpload ./bench/httpload
 work=$(mktemp -d)
 port=18090
 metrics=18891
@@ -38,25 +43,54 @@ service:
 YAML
 
 run_wrk() { wrk -t2 -c32 -d"${seconds}s" "http://127.0.0.1:$port/" | awk '/requests in/ {print $1} /Requests\/sec/ {print $2}' | paste -sd' '; }
-spans() { curl -s "127.0.0.1:$metrics/metrics" | awk '/^otelcol_exporter_sent_spans_total\{/ {s+=$2} END {print s+0}'; }
+run_fixed() { build/bench-httpload -url "http://127.0.0.1:$port/" -rate 10000 -conns 32 -duration "${seconds}s"; }
+spans() { curl -s "127.0.0.1:$metrics/metrics" | awk '/^otelcol_exporter_sent_spans(_total)?\{/ {s+=$2} END {print s+0}'; }
+lost() { curl -s "127.0.0.1:$metrics/metrics" | awk '/^otelcol_receiver_ebpf_network_data_lost/ {print $2}'; }
 cpu_ticks() { awk '{print $14+$15}' /proc/$1/stat; }
+cores() { awk -v t="$1" -v s="$seconds" 'BEGIN {printf "%.3f", t/100/s}'; }
 
-printf '%-10s %-10s %12s %14s %10s %10s %10s\n' round mode requests "req/s" spans "cpu-cores" "rss-MiB"
-for round in $(seq 1 "$rounds"); do
-	read -r requests rps < <(run_wrk)
-	printf '%-10s %-10s %12s %14s\n' "$round" detached "$requests" "$rps"
-
+start_collector() {
 	build/otel-ai-collector --config "$work/config.yaml" >"$work/collector.log" 2>&1 &
 	collector=$!
 	sleep 3
-	before_spans=$(spans)
-	before_cpu=$(cpu_ticks $collector)
-	read -r requests rps < <(run_wrk)
-	sleep 2 # responses without a length end at the idle timeout
-	after_cpu=$(cpu_ticks $collector)
-	got=$(( $(spans) - before_spans ))
-	rss=$(awk '/VmRSS/ {printf "%.1f", $2/1024}' /proc/$collector/status)
-	cores=$(awk -v t=$((after_cpu - before_cpu)) -v s="$seconds" 'BEGIN {printf "%.2f", t/100/s}')
-	printf '%-10s %-10s %12s %14s %10s %10s %10s\n' "$round" attached "$requests" "$rps" "$got" "$cores" "$rss"
-	kill $collector; wait $collector 2>/dev/null || true; collector=
+}
+stop_collector() { kill $collector; wait $collector 2>/dev/null || true; collector=; }
+
+echo "== fixed rate: 10k requests/s, ${seconds}s per run"
+printf '%-6s %-9s %9s %9s %9s %8s %8s %11s %9s %10s %9s %9s\n' round mode sent ok "req/s" "p50-ms" "p99-ms" "server-cpu" spans "data-lost" "col-cpu" "col-MiB"
+for round in $(seq 1 "$rounds"); do
+	for mode in detached attached; do
+		[ $mode = attached ] && start_collector
+		[ $mode = attached ] && { s0=$(spans); c0=$(cpu_ticks $collector); }
+		v0=$(cpu_ticks $server)
+		read -r sent ok rps p50 p99 < <(run_fixed)
+		v1=$(cpu_ticks $server)
+		if [ $mode = attached ]; then
+			sleep 2 # responses end at the idle timeout at the latest
+			c1=$(cpu_ticks $collector)
+			got=$(( $(spans) - s0 )); l=$(lost); col=$(cores $((c1 - c0)))
+			rss=$(awk '/VmRSS/ {printf "%.1f", $2/1024}' /proc/$collector/status)
+			stop_collector
+		else
+			got=-; l=-; col=-; rss=-
+		fi
+		printf '%-6s %-9s %9s %9s %9s %8s %8s %11s %9s %10s %9s %9s\n' "$round" $mode "$sent" "$ok" "$rps" "$p50" "$p99" "$(cores $((v1 - v0)))" "$got" "$l" "$col" "$rss"
+	done
+done
+
+echo "== saturated: wrk -t2 -c32, ${seconds}s per run"
+printf '%-6s %-9s %12s %12s %10s %10s\n' round mode requests "req/s" spans "data-lost"
+for round in $(seq 1 "$rounds"); do
+	for mode in detached attached; do
+		[ $mode = attached ] && { start_collector; s0=$(spans); }
+		read -r requests rps < <(run_wrk)
+		if [ $mode = attached ]; then
+			sleep 2
+			got=$(( $(spans) - s0 )); l=$(lost)
+			stop_collector
+		else
+			got=-; l=-
+		fi
+		printf '%-6s %-9s %12s %12s %10s %10s\n' "$round" $mode "$requests" "$rps" "$got" "$l"
+	done
 done

@@ -31,31 +31,28 @@ func requireRoot(t *testing.T) {
 	t.Skip("eBPF tests need root (they load BPF programs)")
 }
 
-// pythonServer starts Python's http.server on a loopback port, running the
-// interpreter itself (not a pyenv shim) so its pid is the server's.
+// pythonServer starts Python's http.server on a loopback port.
 func pythonServer(t *testing.T, port int) *exec.Cmd {
+	t.Helper()
+	cmd := startPython(t, "-m", "http.server", fmt.Sprint(port), "--bind", "127.0.0.1")
+	waitListening(t, port)
+	return cmd
+}
+
+// startPython runs the interpreter itself (not a pyenv shim), so the pid is
+// the Python process's; it is killed when the test ends.
+func startPython(t *testing.T, args ...string) *exec.Cmd {
 	t.Helper()
 	out, err := exec.Command("python3", "-c", "import sys; print(sys.executable)").Output()
 	if err != nil {
 		t.Fatalf("python3 is needed: %v", err)
 	}
-	cmd := exec.Command(strings.TrimSpace(string(out)), "-m", "http.server", fmt.Sprint(port), "--bind", "127.0.0.1")
+	cmd := exec.Command(strings.TrimSpace(string(out)), args...)
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		conn, err := net.Dial("tcp", fmt.Sprintf("127.0.0.1:%d", port))
-		if err == nil {
-			conn.Close()
-			return cmd
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("http.server on %d did not start: %v", port, err)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+	return cmd
 }
 
 type tcpSpan struct {
@@ -297,20 +294,6 @@ except Exception as e:
 time.sleep(30)
 `
 
-func python(t *testing.T, script string, args ...string) *exec.Cmd {
-	t.Helper()
-	out, err := exec.Command("python3", "-c", "import sys; print(sys.executable)").Output()
-	if err != nil {
-		t.Fatalf("python3 is needed: %v", err)
-	}
-	cmd := exec.Command(strings.TrimSpace(string(out)), append([]string{"-c", script}, args...)...)
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
-	return cmd
-}
-
 func waitListening(t *testing.T, port int) {
 	t.Helper()
 	deadline := time.Now().Add(10 * time.Second)
@@ -329,11 +312,11 @@ func waitListening(t *testing.T, port int) {
 func TestEBPFHTTPSpans(t *testing.T) {
 	requireRoot(t)
 	selectedPort, otherPort := harness.FreePort(t), harness.FreePort(t)
-	server := python(t, keepAliveServer, fmt.Sprint(selectedPort))
-	python(t, keepAliveServer, fmt.Sprint(otherPort))
+	server := startPython(t, "-c", keepAliveServer, fmt.Sprint(selectedPort))
+	startPython(t, "-c", keepAliveServer, fmt.Sprint(otherPort))
 	waitListening(t, selectedPort)
 	waitListening(t, otherPort)
-	client := python(t, slowClient, fmt.Sprint(otherPort), "2")
+	client := startPython(t, "-c", slowClient, fmt.Sprint(otherPort), "2")
 
 	sink := harness.NewSink(t)
 	health := harness.FreeAddr(t)

@@ -61,6 +61,8 @@ func main() {
 		os.Exit(1)
 	}
 	sort.Slice(latencies, func(i, j int) bool { return latencies[i] < latencies[j] })
-	pct := func(q float64) float64 { return float64(latencies[int(q*float64(len(latencies)-1))].Microseconds()) / 1000 }
+	pct := func(q float64) float64 {
+		return float64(latencies[int(q*float64(len(latencies)-1))].Microseconds()) / 1000
+	}
 	fmt.Printf("%d %d %.0f %.3f %.3f\n", len(latencies)+failed, len(latencies), float64(len(latencies))/elapsed.Seconds(), pct(0.5), pct(0.99))
 }

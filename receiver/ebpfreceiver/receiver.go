@@ -115,8 +115,8 @@ func (r *ebpfReceiver) Start(_ context.Context, _ component.Host) error {
 	r.cancel = cancel
 	r.wg.Add(3)
 	go r.refreshLoop(ctx)
-	go r.readLoop(ctx)
-	go r.readDataLoop(ctx)
+	go readRecords(r, r.reader, "connection event", r.handleClose)
+	go readRecords(r, r.dataReader, "socket data event", r.handleData)
 	r.set.Logger.Info("ebpf_network: observing the selected processes", zap.Bool("http", r.cfg.HTTP.Enabled),
 		zap.Bool("tcp_connections", r.cfg.TCPConnections),
 		zap.Ints("ports", r.cfg.Ports), zap.Ints("pids", r.cfg.PIDs),
@@ -189,37 +189,44 @@ func (r *ebpfReceiver) refreshLoop(ctx context.Context) {
 	}
 }
 
-func (r *ebpfReceiver) readDataLoop(ctx context.Context) {
+// readRecords decodes every record of a ring buffer into T and hands it to
+// handle, until the reader is closed.
+func readRecords[T any](r *ebpfReceiver, reader *ringbuf.Reader, what string, handle func(*T)) {
 	defer r.wg.Done()
 	for {
-		record, err := r.dataReader.Read()
+		record, err := reader.Read()
 		if errors.Is(err, ringbuf.ErrClosed) {
 			return
 		}
 		if err != nil {
-			r.set.Logger.Warn("Reading a socket data event failed", zap.Error(err))
+			r.set.Logger.Warn("Reading a "+what+" failed", zap.Error(err))
 			continue
 		}
-		var ev networkDataEvent
+		var ev T
 		if err := binary.Read(bytes.NewReader(record.RawSample), binary.NativeEndian, &ev); err != nil {
-			r.set.Logger.Warn("Undecodable socket data event", zap.Error(err))
+			r.set.Logger.Warn("Undecodable "+what, zap.Error(err))
 			continue
 		}
-		if !r.cfg.HTTP.Enabled {
-			continue
-		}
-		captured := min(int(ev.Captured), len(ev.Data))
-		r.http.add(dataEvent{
-			tsNs: ev.TsNs, sock: ev.Sock, pid: ev.Pid, length: int64(ev.Len),
-			data: append([]byte(nil), ev.Data[:captured]...), ingress: ev.Direction == 0,
-			tuple: endpoints{
-				ipv6:       ev.Tuple.Family == unix.AF_INET6,
-				localAddr:  addr(ev.Tuple.Family, ev.Tuple.LocalAddr).String(),
-				remoteAddr: addr(ev.Tuple.Family, ev.Tuple.RemoteAddr).String(),
-				localPort:  int(ev.Tuple.LocalPort), remotePort: int(ev.Tuple.RemotePort),
-			},
-		})
+		handle(&ev)
 	}
+}
+
+// handleData follows HTTP on a captured socket read or write.
+func (r *ebpfReceiver) handleData(ev *networkDataEvent) {
+	if !r.cfg.HTTP.Enabled {
+		return
+	}
+	captured := min(int(ev.Captured), len(ev.Data))
+	r.http.add(dataEvent{
+		tsNs: ev.TsNs, sock: ev.Sock, pid: ev.Pid, length: int64(ev.Len),
+		data: append([]byte(nil), ev.Data[:captured]...), ingress: ev.Direction == 0,
+		tuple: endpoints{
+			ipv6:       ev.Tuple.Family == unix.AF_INET6,
+			localAddr:  addr(ev.Tuple.Family, ev.Tuple.LocalAddr).String(),
+			remoteAddr: addr(ev.Tuple.Family, ev.Tuple.RemoteAddr).String(),
+			localPort:  int(ev.Tuple.LocalPort), remotePort: int(ev.Tuple.RemotePort),
+		},
+	})
 }
 
 // emitHTTP turns a finished HTTP exchange into a span.
@@ -307,27 +314,12 @@ func (r *ebpfReceiver) putResource(res pcommon.Map, proc process, localPort int)
 	res.PutStr("telemetry.sdk.language", "go")
 }
 
-func (r *ebpfReceiver) readLoop(ctx context.Context) {
-	defer r.wg.Done()
-	for {
-		record, err := r.reader.Read()
-		if errors.Is(err, ringbuf.ErrClosed) {
-			return
-		}
-		if err != nil {
-			r.set.Logger.Warn("Reading a connection event failed", zap.Error(err))
-			continue
-		}
-		var ev networkTcpEvent
-		if err := binary.Read(bytes.NewReader(record.RawSample), binary.NativeEndian, &ev); err != nil {
-			r.set.Logger.Warn("Undecodable connection event", zap.Error(err))
-			continue
-		}
-		r.http.connectionClosed(ev.Sock)
-		if !r.cfg.TCPConnections {
-			continue
-		}
-		r.connectionSpan(&ev)
+// handleClose ends a closed connection's HTTP exchange and, when enabled,
+// emits its connection span.
+func (r *ebpfReceiver) handleClose(ev *networkTcpEvent) {
+	r.http.connectionClosed(ev.Sock)
+	if r.cfg.TCPConnections {
+		r.connectionSpan(ev)
 	}
 }
 

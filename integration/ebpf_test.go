@@ -421,3 +421,97 @@ service:
 	expect(t, "client error status", c.Status().Code(), ptrace.StatusCodeError)
 	expect(t, "server /missing status unset (4xx is the client's fault)", spans["Server /missing"].span.Status().Code(), ptrace.StatusCodeUnset)
 }
+
+// nginx (Debian) writes response heads with writev and bodies with sendfile:
+// spans come from the first iovec of the vectored write.
+func TestEBPFHTTPSpansFromNginx(t *testing.T) {
+	requireRoot(t)
+	nginx, err := exec.LookPath("nginx")
+	if err != nil {
+		t.Fatalf("nginx is needed (apt-get install nginx): %v", err)
+	}
+	dir := t.TempDir()
+	if err := os.MkdirAll(dir+"/www", 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(dir+"/www/index.html", []byte("hello from nginx\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	port := harness.FreePort(t)
+	conf := fmt.Sprintf(`user root;
+worker_processes 1;
+daemon off;
+pid %[1]s/nginx.pid;
+error_log %[1]s/error.log;
+events { worker_connections 64; }
+http {
+  access_log off;
+  client_body_temp_path %[1]s/body;
+  proxy_temp_path %[1]s/proxy;
+  fastcgi_temp_path %[1]s/fastcgi;
+  uwsgi_temp_path %[1]s/uwsgi;
+  scgi_temp_path %[1]s/scgi;
+  server { listen 127.0.0.1:%[2]d; root %[1]s/www; }
+}
+`, dir, port)
+	if err := os.WriteFile(dir+"/nginx.conf", []byte(conf), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(nginx, "-c", dir+"/nginx.conf", "-e", dir+"/error.log")
+	if out, err := exec.Command(nginx, "-t", "-c", dir+"/nginx.conf", "-e", dir+"/error.log").CombinedOutput(); err != nil {
+		t.Fatalf("nginx -t: %v\n%s", err, out)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
+	waitListening(t, port)
+
+	sink := harness.NewSink(t)
+	health := harness.FreeAddr(t)
+	harness.Start(t, binary, harness.Options{HealthEndpoint: health, Config: fmt.Sprintf(`
+extensions:
+  health_check: {endpoint: %s}
+receivers:
+  ebpf_network: {ports: [%d], refresh_interval: 500ms}
+exporters:
+  otlp_http: {endpoint: %s, encoding: json, compression: none, sending_queue: {enabled: false}}
+service:
+  extensions: [health_check]
+  telemetry: {metrics: {level: none}}
+  pipelines:
+    traces: {receivers: [ebpf_network], exporters: [otlp_http]}
+`, health, port, sink.URL)})
+	time.Sleep(time.Second)
+
+	client := &http.Client{}
+	for _, path := range []string{"/index.html", "/index.html", "/nope"} {
+		resp, err := client.Get(fmt.Sprintf("http://127.0.0.1:%d%s", port, path))
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, _ = io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+	}
+	client.CloseIdleConnections()
+
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if _, err := sink.WaitFor(ctx, func([]harness.Request) bool { return len(tcpSpans(sink)) >= 3 }); err != nil {
+		t.Fatalf("%v: got %d spans", err, len(tcpSpans(sink)))
+	}
+	time.Sleep(time.Second)
+	spans := tcpSpans(sink)
+	if len(spans) != 3 {
+		t.Fatalf("got %d spans, want 3", len(spans))
+	}
+	statuses := map[int64]int{}
+	for _, s := range spans {
+		attrs := s.span.Attributes()
+		statuses[intAttr(attrs, "http.response.status_code")]++
+		expect(t, "kind", s.span.Kind(), ptrace.SpanKindServer)
+		expect(t, "service.name", attr(s.resource, "service.name"), "nginx")
+		expect(t, "server.port", intAttr(attrs, "server.port"), int64(port))
+	}
+	expect(t, "statuses", statuses, map[int64]int{200: 2, 404: 1})
+}

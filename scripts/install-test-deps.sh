@@ -1,14 +1,18 @@
 #!/usr/bin/env bash
 # Installs the Debian packages the integration tests run as real peers, if
 # missing: Prometheus (remote-write target), systemd-journal-remote (writes
-# real journal files for journalctl) and nix-bin (parses and evaluates the
-# NixOS module offline). Called by `make test` and .ci/run.
+# real journal files for journalctl), nix-bin (parses and evaluates the
+# NixOS module offline), and nginx, curl and python3 (services and clients the
+# eBPF receiver observes). Called by `make test` and .ci/run.
 set -euo pipefail
 need=()
 command -v prometheus >/dev/null || need+=(prometheus)
 command -v journalctl >/dev/null || need+=(systemd)
 [ -x /lib/systemd/systemd-journal-remote ] || need+=(systemd-journal-remote)
 command -v nix-instantiate >/dev/null || need+=(nix-bin)
+command -v nginx >/dev/null || need+=(nginx)
+command -v curl >/dev/null || need+=(curl)
+command -v python3 >/dev/null || need+=(python3)
 [ ${#need[@]} -eq 0 ] && exit 0
 
 sudo=()

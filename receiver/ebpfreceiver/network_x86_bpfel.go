@@ -17,6 +17,7 @@ type networkActiveIo struct {
 	_         structs.HostLayout
 	Sock      uint64
 	Buf       uint64
+	BufLen    uint64
 	Direction uint8
 	_         [7]byte
 }
@@ -100,9 +101,13 @@ const (
 	networkProgSysEnter         = "sys_enter"
 	networkProgSysExit          = "sys_exit"
 	networkVarNrRead            = "nr_read"
+	networkVarNrReadv           = "nr_readv"
 	networkVarNrRecvfrom        = "nr_recvfrom"
+	networkVarNrRecvmsg         = "nr_recvmsg"
+	networkVarNrSendmsg         = "nr_sendmsg"
 	networkVarNrSendto          = "nr_sendto"
 	networkVarNrWrite           = "nr_write"
+	networkVarNrWritev          = "nr_writev"
 	networkVarUnusedDataEvent   = "unused_data_event"
 	networkVarUnusedTcpEvent    = "unused_tcp_event"
 )
@@ -171,9 +176,13 @@ type networkMapSpecs struct {
 // It can be passed ebpf.CollectionSpec.Assign.
 type networkVariableSpecs struct {
 	NrRead          *ebpf.VariableSpec `ebpf:"nr_read"`
+	NrReadv         *ebpf.VariableSpec `ebpf:"nr_readv"`
 	NrRecvfrom      *ebpf.VariableSpec `ebpf:"nr_recvfrom"`
+	NrRecvmsg       *ebpf.VariableSpec `ebpf:"nr_recvmsg"`
+	NrSendmsg       *ebpf.VariableSpec `ebpf:"nr_sendmsg"`
 	NrSendto        *ebpf.VariableSpec `ebpf:"nr_sendto"`
 	NrWrite         *ebpf.VariableSpec `ebpf:"nr_write"`
+	NrWritev        *ebpf.VariableSpec `ebpf:"nr_writev"`
 	UnusedDataEvent *ebpf.VariableSpec `ebpf:"unused_data_event"`
 	UnusedTcpEvent  *ebpf.VariableSpec `ebpf:"unused_tcp_event"`
 }
@@ -222,9 +231,13 @@ func (m *networkMaps) Close() error {
 // It can be passed to loadNetworkObjects or ebpf.CollectionSpec.LoadAndAssign.
 type networkVariables struct {
 	NrRead          *ebpf.Variable `ebpf:"nr_read"`
+	NrReadv         *ebpf.Variable `ebpf:"nr_readv"`
 	NrRecvfrom      *ebpf.Variable `ebpf:"nr_recvfrom"`
+	NrRecvmsg       *ebpf.Variable `ebpf:"nr_recvmsg"`
+	NrSendmsg       *ebpf.Variable `ebpf:"nr_sendmsg"`
 	NrSendto        *ebpf.Variable `ebpf:"nr_sendto"`
 	NrWrite         *ebpf.Variable `ebpf:"nr_write"`
+	NrWritev        *ebpf.Variable `ebpf:"nr_writev"`
 	UnusedDataEvent *ebpf.Variable `ebpf:"unused_data_event"`
 	UnusedTcpEvent  *ebpf.Variable `ebpf:"unused_tcp_event"`
 }

@@ -110,12 +110,12 @@ type processTable struct {
 	selector *selector
 
 	mu        sync.RWMutex
-	listeners map[uint16]process // listening port -> owner
+	listeners map[uint16][]process // listening port -> the processes holding it (e.g. nginx's master and workers)
 	processes map[int]process
 }
 
 func newProcessTable(proc string, s *selector) *processTable {
-	return &processTable{proc: proc, selector: s, listeners: map[uint16]process{}, processes: map[int]process{}}
+	return &processTable{proc: proc, selector: s, listeners: map[uint16][]process{}, processes: map[int]process{}}
 }
 
 // refresh rescans the listening sockets and their owners, and every
@@ -127,7 +127,7 @@ func (t *processTable) refresh() error {
 			return err
 		}
 	}
-	listeners := map[uint16]process{}
+	listeners := map[uint16][]process{}
 	processes := map[int]process{}
 	entries, err := os.ReadDir(t.proc)
 	if err != nil {
@@ -153,7 +153,9 @@ func (t *processTable) refresh() error {
 				continue
 			}
 			if port, ok := inodes[strings.TrimSuffix(strings.TrimPrefix(link, "socket:["), "]")]; ok {
-				listeners[port] = p
+				if n := len(listeners[port]); n == 0 || listeners[port][n-1].pid != pid {
+					listeners[port] = append(listeners[port], p)
+				}
 			}
 		}
 	}
@@ -174,9 +176,11 @@ func (t *processTable) selectedPIDs() map[int]bool {
 			selected[pid] = true
 		}
 	}
-	for port, owner := range t.listeners {
+	for port, holders := range t.listeners {
 		if t.selector.ports[port] {
-			selected[owner.pid] = true
+			for _, p := range holders {
+				selected[p.pid] = true
+			}
 		}
 	}
 	return selected
@@ -213,16 +217,16 @@ func listeningSockets(path string, out map[string]uint16) error {
 	return scanner.Err()
 }
 
-// serverOwner returns the process listening on a local port, and whether
-// connections accepted on it are selected.
+// serverOwner returns a process listening on a local port (the first
+// found), and whether connections accepted on it are selected.
 func (t *processTable) serverOwner(port uint16) (process, bool) {
 	t.mu.RLock()
-	owner, known := t.listeners[port]
+	holders := t.listeners[port]
 	t.mu.RUnlock()
-	if t.selector.ports[port] {
-		return owner, true
+	if len(holders) == 0 {
+		return process{}, t.selector.ports[port]
 	}
-	return owner, known && t.isSelected(owner)
+	return holders[0], t.selector.ports[port] || t.isSelected(holders[0])
 }
 
 // processByPID returns a process (looked up now if the last scan missed it)
@@ -250,9 +254,11 @@ func (t *processTable) isSelected(p process) bool {
 	}
 	t.mu.RLock()
 	defer t.mu.RUnlock()
-	for port, owner := range t.listeners {
-		if owner.pid == p.pid && t.selector.ports[port] {
-			return true
+	for port, holders := range t.listeners {
+		for _, h := range holders {
+			if h.pid == p.pid && t.selector.ports[port] {
+				return true
+			}
 		}
 	}
 	return false

@@ -7,7 +7,8 @@
 //    process that opened it (client side), duration, bytes each way, and the
 //    state it closed from. User space selects which processes to report.
 // 2. raw_syscalls:sys_enter/sys_exit capture the first bytes of every
-//    read/write/recvfrom/sendto on a TCP socket by a selected process (the
+//    read/write/recvfrom/sendto, and of the first buffer of every
+//    readv/writev/recvmsg/sendmsg, on a TCP socket by a selected process (the
 //    `selected_pids` map, kept by user space), for user space to parse as
 //    HTTP/1.x.
 #include "vmlinux.h"
@@ -25,6 +26,10 @@ volatile const __u32 nr_read = 0;
 volatile const __u32 nr_write = 1;
 volatile const __u32 nr_sendto = 44;
 volatile const __u32 nr_recvfrom = 45;
+volatile const __u32 nr_readv = 19;
+volatile const __u32 nr_writev = 20;
+volatile const __u32 nr_sendmsg = 46;
+volatile const __u32 nr_recvmsg = 47;
 
 #define MAX_CAPTURE 512
 
@@ -103,6 +108,7 @@ struct data_event {
 struct active_io {
 	__u64 sock;
 	__u64 buf;
+	__u64 buf_len; // the first buffer's size, for vectored I/O
 	__u8 direction;
 };
 
@@ -271,10 +277,15 @@ SEC("tp_btf/sys_enter")
 int BPF_PROG(sys_enter, struct pt_regs *regs, long id)
 {
 	__u8 direction;
+	int vectored = 0, message = 0;
 	if (id == nr_read || id == nr_recvfrom)
 		direction = DIR_INGRESS;
 	else if (id == nr_write || id == nr_sendto)
 		direction = DIR_EGRESS;
+	else if (id == nr_readv || id == nr_writev)
+		direction = id == nr_readv ? DIR_INGRESS : DIR_EGRESS, vectored = 1;
+	else if (id == nr_recvmsg || id == nr_sendmsg)
+		direction = id == nr_recvmsg ? DIR_INGRESS : DIR_EGRESS, vectored = 1, message = 1;
 	else
 		return 0;
 	__u64 pid_tgid = bpf_get_current_pid_tgid();
@@ -287,8 +298,24 @@ int BPF_PROG(sys_enter, struct pt_regs *regs, long id)
 	struct active_io io = {
 		.sock = (__u64)sk,
 		.buf = BPF_CORE_READ(regs, si),
+		.buf_len = ~0ULL,
 		.direction = direction,
 	};
+	if (vectored) {
+		// The first iovec: of the argument itself, or of the msghdr's.
+		struct iovec *iov = (struct iovec *)io.buf;
+		if (message) {
+			struct user_msghdr msg;
+			if (bpf_probe_read_user(&msg, sizeof(msg), (void *)io.buf))
+				return 0;
+			iov = msg.msg_iov;
+		}
+		struct iovec first;
+		if (bpf_probe_read_user(&first, sizeof(first), iov))
+			return 0;
+		io.buf = (__u64)first.iov_base;
+		io.buf_len = first.iov_len;
+	}
 	bpf_map_update_elem(&active, &pid_tgid, &io, BPF_ANY);
 	return 0;
 }
@@ -316,7 +343,11 @@ int BPF_PROG(sys_exit, struct pt_regs *regs, long ret)
 	read_tuple(sk, &e->tuple);
 	struct conn *c = bpf_map_lookup_elem(&conns, &io->sock);
 	e->role = c ? c->role : 0;
-	__u32 n = ret > MAX_CAPTURE ? MAX_CAPTURE : ret;
+	__u64 n = ret;
+	if (n > io->buf_len)
+		n = io->buf_len;
+	if (n > MAX_CAPTURE)
+		n = MAX_CAPTURE;
 	e->captured = n;
 	if (bpf_probe_read_user(e->data, n, (void *)io->buf))
 		e->captured = 0;

@@ -2,8 +2,16 @@ package integration
 
 import (
 	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/pem"
 	"fmt"
 	"io"
+	"math/big"
 	"net"
 	"net/http"
 	"os"
@@ -514,4 +522,127 @@ service:
 		expect(t, "server.port", intAttr(attrs, "server.port"), int64(port))
 	}
 	expect(t, "statuses", statuses, map[int64]int{200: 2, 404: 1})
+}
+
+// tlsServer is keepAliveServer behind OpenSSL (Python's ssl module).
+const tlsServer = `
+import http.server, ssl, sys
+class Handler(http.server.SimpleHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    def log_message(self, *args): pass
+server = http.server.ThreadingHTTPServer(("127.0.0.1", int(sys.argv[1])), Handler)
+context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+context.load_cert_chain(sys.argv[2], sys.argv[3])
+server.socket = context.wrap_socket(server.socket, server_side=True)
+server.serve_forever()
+`
+
+// tlsClient waits until selected, then makes one HTTPS request through
+// OpenSSL.
+const tlsClient = `
+import ssl, sys, time, urllib.request
+time.sleep(float(sys.argv[2]))
+context = ssl._create_unverified_context()
+try:
+    urllib.request.urlopen("https://127.0.0.1:%s/over-tls" % sys.argv[1], context=context).read()
+except Exception as e:
+    print(e)
+time.sleep(30)
+`
+
+// selfSignedCert writes a certificate and key for 127.0.0.1.
+func selfSignedCert(t *testing.T) (certFile, keyFile string) {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	template := &x509.Certificate{
+		SerialNumber: big.NewInt(1),
+		Subject:      pkix.Name{CommonName: "127.0.0.1"},
+		IPAddresses:  []net.IP{net.IPv4(127, 0, 0, 1)},
+		NotBefore:    time.Now().Add(-time.Hour),
+		NotAfter:     time.Now().Add(time.Hour),
+	}
+	der, err := x509.CreateCertificate(rand.Reader, template, template, &key.PublicKey, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	keyDER, err := x509.MarshalECPrivateKey(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	certFile, keyFile = dir+"/cert.pem", dir+"/key.pem"
+	if err := os.WriteFile(certFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(keyFile, pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: keyDER}), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return certFile, keyFile
+}
+
+// HTTPS through OpenSSL: plaintext from SSL_read/SSL_write uprobes, on the
+// server (a Go client, whose own TLS is not OpenSSL, calls it) and on a
+// Python client.
+func TestEBPFHTTPSpansOverTLS(t *testing.T) {
+	requireRoot(t)
+	cert, key := selfSignedCert(t)
+	port := harness.FreePort(t)
+	server := startPython(t, "-c", tlsServer, fmt.Sprint(port), cert, key)
+	waitListening(t, port)
+	client := startPython(t, "-c", tlsClient, fmt.Sprint(port), "3")
+
+	sink := harness.NewSink(t)
+	health := harness.FreeAddr(t)
+	harness.Start(t, binary, harness.Options{HealthEndpoint: health, Config: fmt.Sprintf(`
+extensions:
+  health_check: {endpoint: %s}
+receivers:
+  ebpf_network: {ports: [%d], pids: [%d], refresh_interval: 500ms}
+exporters:
+  otlp_http: {endpoint: %s, encoding: json, compression: none, sending_queue: {enabled: false}}
+service:
+  extensions: [health_check]
+  telemetry: {metrics: {level: none}}
+  pipelines:
+    traces: {receivers: [ebpf_network], exporters: [otlp_http]}
+`, health, port, client.Process.Pid, sink.URL)})
+	time.Sleep(time.Second) // selected, and the uprobes attached
+
+	httpsClient := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{InsecureSkipVerify: true}}}
+	req, _ := http.NewRequest("GET", fmt.Sprintf("https://127.0.0.1:%d/?secure=1", port), nil)
+	req.Header.Set("traceparent", "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01")
+	resp, err := httpsClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, _ = io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+	httpsClient.CloseIdleConnections()
+
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if _, err := sink.WaitFor(ctx, func([]harness.Request) bool { return len(tcpSpans(sink)) >= 3 }); err != nil {
+		t.Fatalf("%v: got %d spans", err, len(tcpSpans(sink)))
+	}
+	time.Sleep(time.Second)
+	spans := map[string]tcpSpan{}
+	for _, s := range tcpSpans(sink) {
+		spans[s.span.Kind().String()+" "+attr(s.span.Attributes(), "url.path")] = s
+	}
+	if len(spans) != 3 {
+		t.Fatalf("got spans %v, want Server /, Server /over-tls, Client /over-tls", keys(spans))
+	}
+	root := spans["Server /"]
+	expect(t, "server pid", intAttr(root.resource, "process.pid"), int64(server.Process.Pid))
+	expect(t, "status", intAttr(root.span.Attributes(), "http.response.status_code"), int64(200))
+	expect(t, "query", attr(root.span.Attributes(), "url.query"), "secure=1")
+	expect(t, "trace joined over TLS", root.span.TraceID().String(), "4bf92f3577b34da6a3ce929d0e0e4736")
+	expect(t, "server.port from the socket under the SSL object", intAttr(root.span.Attributes(), "server.port"), int64(port))
+	c := spans["Client /over-tls"]
+	expect(t, "client pid", intAttr(c.resource, "process.pid"), int64(client.Process.Pid))
+	expect(t, "client status", intAttr(c.span.Attributes(), "http.response.status_code"), int64(404))
+	expect(t, "client server.port", intAttr(c.span.Attributes(), "server.port"), int64(port))
 }

@@ -63,6 +63,15 @@ type networkDataEvent struct {
 	Data [512]uint8
 }
 
+type networkSslCall struct {
+	_         structs.HostLayout
+	Ssl       uint64
+	Buf       uint64
+	ExBytes   uint64
+	Direction uint8
+	_         [7]byte
+}
+
 type networkTcpEvent struct {
 	_             structs.HostLayout
 	Sock          uint64
@@ -97,7 +106,15 @@ const (
 	networkMapDataEvents        = "data_events"
 	networkMapEvents            = "events"
 	networkMapSelectedPids      = "selected_pids"
+	networkMapSslActive         = "ssl_active"
+	networkMapSslSocks          = "ssl_socks"
 	networkProgInetSockSetState = "inet_sock_set_state"
+	networkProgSslRead          = "ssl_read"
+	networkProgSslReadEx        = "ssl_read_ex"
+	networkProgSslReadReturn    = "ssl_read_return"
+	networkProgSslWrite         = "ssl_write"
+	networkProgSslWriteEx       = "ssl_write_ex"
+	networkProgSslWriteReturn   = "ssl_write_return"
 	networkProgSysEnter         = "sys_enter"
 	networkProgSysExit          = "sys_exit"
 	networkVarNrRead            = "nr_read"
@@ -155,6 +172,12 @@ type networkSpecs struct {
 // It can be passed ebpf.CollectionSpec.Assign.
 type networkProgramSpecs struct {
 	InetSockSetState *ebpf.ProgramSpec `ebpf:"inet_sock_set_state"`
+	SslRead          *ebpf.ProgramSpec `ebpf:"ssl_read"`
+	SslReadEx        *ebpf.ProgramSpec `ebpf:"ssl_read_ex"`
+	SslReadReturn    *ebpf.ProgramSpec `ebpf:"ssl_read_return"`
+	SslWrite         *ebpf.ProgramSpec `ebpf:"ssl_write"`
+	SslWriteEx       *ebpf.ProgramSpec `ebpf:"ssl_write_ex"`
+	SslWriteReturn   *ebpf.ProgramSpec `ebpf:"ssl_write_return"`
 	SysEnter         *ebpf.ProgramSpec `ebpf:"sys_enter"`
 	SysExit          *ebpf.ProgramSpec `ebpf:"sys_exit"`
 }
@@ -169,6 +192,8 @@ type networkMapSpecs struct {
 	DataEvents   *ebpf.MapSpec `ebpf:"data_events"`
 	Events       *ebpf.MapSpec `ebpf:"events"`
 	SelectedPids *ebpf.MapSpec `ebpf:"selected_pids"`
+	SslActive    *ebpf.MapSpec `ebpf:"ssl_active"`
+	SslSocks     *ebpf.MapSpec `ebpf:"ssl_socks"`
 }
 
 // networkVariableSpecs contains global variables before they are loaded into the kernel.
@@ -213,6 +238,8 @@ type networkMaps struct {
 	DataEvents   *ebpf.Map `ebpf:"data_events"`
 	Events       *ebpf.Map `ebpf:"events"`
 	SelectedPids *ebpf.Map `ebpf:"selected_pids"`
+	SslActive    *ebpf.Map `ebpf:"ssl_active"`
+	SslSocks     *ebpf.Map `ebpf:"ssl_socks"`
 }
 
 func (m *networkMaps) Close() error {
@@ -223,6 +250,8 @@ func (m *networkMaps) Close() error {
 		m.DataEvents,
 		m.Events,
 		m.SelectedPids,
+		m.SslActive,
+		m.SslSocks,
 	)
 }
 
@@ -247,6 +276,12 @@ type networkVariables struct {
 // It can be passed to loadNetworkObjects or ebpf.CollectionSpec.LoadAndAssign.
 type networkPrograms struct {
 	InetSockSetState *ebpf.Program `ebpf:"inet_sock_set_state"`
+	SslRead          *ebpf.Program `ebpf:"ssl_read"`
+	SslReadEx        *ebpf.Program `ebpf:"ssl_read_ex"`
+	SslReadReturn    *ebpf.Program `ebpf:"ssl_read_return"`
+	SslWrite         *ebpf.Program `ebpf:"ssl_write"`
+	SslWriteEx       *ebpf.Program `ebpf:"ssl_write_ex"`
+	SslWriteReturn   *ebpf.Program `ebpf:"ssl_write_return"`
 	SysEnter         *ebpf.Program `ebpf:"sys_enter"`
 	SysExit          *ebpf.Program `ebpf:"sys_exit"`
 }
@@ -254,6 +289,12 @@ type networkPrograms struct {
 func (p *networkPrograms) Close() error {
 	return _NetworkClose(
 		p.InetSockSetState,
+		p.SslRead,
+		p.SslReadEx,
+		p.SslReadReturn,
+		p.SslWrite,
+		p.SslWriteEx,
+		p.SslWriteReturn,
 		p.SysEnter,
 		p.SysExit,
 	)

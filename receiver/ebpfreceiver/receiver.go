@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"net/netip"
 	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"time"
@@ -47,6 +48,8 @@ type ebpfReceiver struct {
 	dataReader *ringbuf.Reader // socket reads and writes of selected processes
 	http       *httpAssembler
 	batch      *spanBatcher
+	// tlsLibraries are the libssl files whose SSL_read/SSL_write carry uprobes.
+	tlsLibraries map[string]bool
 	// bootWall converts CLOCK_MONOTONIC (bpf_ktime_get_ns) to wall time.
 	bootWall time.Time
 
@@ -110,6 +113,7 @@ func (r *ebpfReceiver) Start(_ context.Context, _ component.Host) error {
 		}
 	})
 	r.http = newHTTPAssembler(r.cfg, r.emitHTTP)
+	r.tlsLibraries = map[string]bool{}
 	r.refresh()
 	ctx, cancel := context.WithCancel(context.Background())
 	r.cancel = cancel
@@ -167,6 +171,58 @@ func (r *ebpfReceiver) refresh() {
 		if err := r.objs.SelectedPids.Put(uint32(p), uint8(1)); err != nil {
 			r.set.Logger.Warn("Selecting a process for capture failed", zap.Int("pid", p), zap.Error(err))
 		}
+		if r.cfg.HTTP.Enabled {
+			r.attachTLS(p)
+		}
+	}
+}
+
+// attachTLS puts uprobes on SSL_read/SSL_write (and their _ex variants) of
+// every OpenSSL libssl a selected process has mapped, once per file: the
+// probes then fire for every process using that file, and the BPF side keeps
+// the selected ones.
+func (r *ebpfReceiver) attachTLS(pid int) {
+	maps, err := os.ReadFile(fmt.Sprintf("/proc/%d/maps", pid))
+	if err != nil {
+		return
+	}
+	for _, line := range strings.Split(string(maps), "\n") {
+		fields := strings.Fields(line)
+		if len(fields) < 6 || !strings.Contains(filepath.Base(fields[5]), "libssl.so") || r.tlsLibraries[fields[5]] {
+			continue
+		}
+		path := fields[5]
+		r.tlsLibraries[path] = true
+		ex, err := link.OpenExecutable(fmt.Sprintf("/proc/%d/root%s", pid, path))
+		if err != nil {
+			r.set.Logger.Warn("TLS plaintext capture unavailable for a library", zap.String("library", path), zap.Error(err))
+			continue
+		}
+		attached := 0
+		for _, probe := range []struct {
+			symbol         string
+			enter, returns *ebpf.Program
+		}{
+			{"SSL_read", r.objs.SslRead, r.objs.SslReadReturn},
+			{"SSL_read_ex", r.objs.SslReadEx, r.objs.SslReadReturn},
+			{"SSL_write", r.objs.SslWrite, r.objs.SslWriteReturn},
+			{"SSL_write_ex", r.objs.SslWriteEx, r.objs.SslWriteReturn},
+		} {
+			enter, err := ex.Uprobe(probe.symbol, probe.enter, nil)
+			if err != nil {
+				r.set.Logger.Debug("No uprobe on a TLS function", zap.String("library", path), zap.String("symbol", probe.symbol), zap.Error(err))
+				continue
+			}
+			ret, err := ex.Uretprobe(probe.symbol, probe.returns, nil)
+			if err != nil {
+				_ = enter.Close()
+				r.set.Logger.Warn("No uretprobe on a TLS function", zap.String("library", path), zap.String("symbol", probe.symbol), zap.Error(err))
+				continue
+			}
+			r.links = append(r.links, enter, ret)
+			attached++
+		}
+		r.set.Logger.Info("ebpf_network: capturing TLS plaintext", zap.String("library", path), zap.Int("functions", attached))
 	}
 }
 

@@ -11,6 +11,9 @@
 //    readv/writev/recvmsg/sendmsg, on a TCP socket by a selected process (the
 //    `selected_pids` map, kept by user space), for user space to parse as
 //    HTTP/1.x.
+// 3. uprobes on libssl's SSL_read/SSL_write (and the _ex variants) capture
+//    the plaintext of TLS connections the same way; the TCP socket under an
+//    SSL object is learnt from the syscall that the SSL call makes.
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_tracing.h>
@@ -112,6 +115,14 @@ struct active_io {
 	__u8 direction;
 };
 
+// An SSL_read/SSL_write in progress, between uprobe and uretprobe.
+struct ssl_call {
+	__u64 ssl;
+	__u64 buf;
+	__u64 ex_bytes; // the _ex variants' size_t *readbytes / *written, else 0
+	__u8 direction;
+};
+
 // Force the types into BTF so bpf2go generates them.
 const struct tcp_event *unused_tcp_event __attribute__((unused));
 const struct data_event *unused_data_event __attribute__((unused));
@@ -146,6 +157,20 @@ struct {
 	__type(key, __u64);  // pid_tgid
 	__type(value, struct active_io);
 } active SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 10240);
+	__type(key, __u64); // pid_tgid
+	__type(value, struct ssl_call);
+} ssl_active SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 16384);
+	__type(key, __u64);   // SSL *
+	__type(value, __u64); // struct sock *
+} ssl_socks SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
@@ -295,6 +320,14 @@ int BPF_PROG(sys_enter, struct pt_regs *regs, long id)
 	struct sock *sk = sock_from_fd((int)BPF_CORE_READ(regs, di));
 	if (!sk)
 		return 0;
+	struct ssl_call *call = bpf_map_lookup_elem(&ssl_active, &pid_tgid);
+	if (call) {
+		// TLS records of an SSL object: remember its socket; the
+		// plaintext comes from the uretprobe.
+		__u64 sock = (__u64)sk;
+		bpf_map_update_elem(&ssl_socks, &call->ssl, &sock, BPF_ANY);
+		return 0;
+	}
 	struct active_io io = {
 		.sock = (__u64)sk,
 		.buf = BPF_CORE_READ(regs, si),
@@ -320,6 +353,36 @@ int BPF_PROG(sys_enter, struct pt_regs *regs, long id)
 	return 0;
 }
 
+// emit_data sends the first bytes of buf, of which ret bytes moved. sock is
+// a struct sock address when known (is_sock), else an SSL object's.
+static __always_inline void emit_data(__u64 pid_tgid, __u64 sock, int is_sock, __u64 buf, __u64 buf_len, long ret, __u8 direction)
+{
+	struct data_event *e = bpf_ringbuf_reserve(&data_events, sizeof(*e), 0);
+	if (!e) {
+		count(COUNTER_DATA_LOST);
+		return;
+	}
+	e->ts_ns = bpf_ktime_get_ns();
+	e->sock = sock;
+	e->pid = pid_tgid >> 32;
+	e->len = ret;
+	e->direction = direction;
+	__builtin_memset(&e->tuple, 0, sizeof(e->tuple));
+	if (is_sock)
+		read_tuple((struct sock *)sock, &e->tuple);
+	struct conn *c = bpf_map_lookup_elem(&conns, &sock);
+	e->role = c ? c->role : 0;
+	__u64 n = ret;
+	if (n > buf_len)
+		n = buf_len;
+	if (n > MAX_CAPTURE)
+		n = MAX_CAPTURE;
+	e->captured = n;
+	if (bpf_probe_read_user(e->data, n, (void *)buf))
+		e->captured = 0;
+	bpf_ringbuf_submit(e, 0);
+}
+
 SEC("tp_btf/sys_exit")
 int BPF_PROG(sys_exit, struct pt_regs *regs, long ret)
 {
@@ -327,32 +390,60 @@ int BPF_PROG(sys_exit, struct pt_regs *regs, long ret)
 	struct active_io *io = bpf_map_lookup_elem(&active, &pid_tgid);
 	if (!io)
 		return 0;
-	if (ret <= 0)
-		goto done;
-	struct data_event *e = bpf_ringbuf_reserve(&data_events, sizeof(*e), 0);
-	if (!e) {
-		count(COUNTER_DATA_LOST);
-		goto done;
-	}
-	e->ts_ns = bpf_ktime_get_ns();
-	e->sock = io->sock;
-	e->pid = pid_tgid >> 32;
-	e->len = ret;
-	e->direction = io->direction;
-	struct sock *sk = (struct sock *)io->sock;
-	read_tuple(sk, &e->tuple);
-	struct conn *c = bpf_map_lookup_elem(&conns, &io->sock);
-	e->role = c ? c->role : 0;
-	__u64 n = ret;
-	if (n > io->buf_len)
-		n = io->buf_len;
-	if (n > MAX_CAPTURE)
-		n = MAX_CAPTURE;
-	e->captured = n;
-	if (bpf_probe_read_user(e->data, n, (void *)io->buf))
-		e->captured = 0;
-	bpf_ringbuf_submit(e, 0);
-done:
+	if (ret > 0)
+		emit_data(pid_tgid, io->sock, 1, io->buf, io->buf_len, ret, io->direction);
 	bpf_map_delete_elem(&active, &pid_tgid);
 	return 0;
 }
+
+static __always_inline int ssl_enter(void *ssl, const void *buf, __u64 ex_bytes, __u8 direction)
+{
+	__u64 pid_tgid = bpf_get_current_pid_tgid();
+	__u32 tgid = pid_tgid >> 32;
+	if (!bpf_map_lookup_elem(&selected_pids, &tgid))
+		return 0;
+	struct ssl_call call = {.ssl = (__u64)ssl, .buf = (__u64)buf, .ex_bytes = ex_bytes, .direction = direction};
+	bpf_map_update_elem(&ssl_active, &pid_tgid, &call, BPF_ANY);
+	return 0;
+}
+
+static __always_inline int ssl_exit(long ret)
+{
+	__u64 pid_tgid = bpf_get_current_pid_tgid();
+	struct ssl_call *call = bpf_map_lookup_elem(&ssl_active, &pid_tgid);
+	if (!call)
+		return 0;
+	long moved = ret;
+	if (call->ex_bytes) {
+		// SSL_read_ex/SSL_write_ex return 1 and store the count.
+		__u64 n = 0;
+		moved = 0;
+		if (ret == 1 && !bpf_probe_read_user(&n, sizeof(n), (void *)call->ex_bytes))
+			moved = n;
+	}
+	if (moved > 0) {
+		__u64 *sock = bpf_map_lookup_elem(&ssl_socks, &call->ssl);
+		emit_data(pid_tgid, sock ? *sock : call->ssl, sock != NULL, call->buf, ~0ULL, moved, call->direction);
+	}
+	bpf_map_delete_elem(&ssl_active, &pid_tgid);
+	return 0;
+}
+
+// Uprobes use the kprobe argument macros (libbpf 1.1 has no BPF_UPROBE).
+SEC("uprobe/SSL_read")
+int BPF_KPROBE(ssl_read, void *ssl, void *buf, int num) { return ssl_enter(ssl, buf, 0, DIR_INGRESS); }
+
+SEC("uprobe/SSL_read_ex")
+int BPF_KPROBE(ssl_read_ex, void *ssl, void *buf, __u64 num, __u64 *readbytes) { return ssl_enter(ssl, buf, (__u64)readbytes, DIR_INGRESS); }
+
+SEC("uprobe/SSL_write")
+int BPF_KPROBE(ssl_write, void *ssl, const void *buf, int num) { return ssl_enter(ssl, buf, 0, DIR_EGRESS); }
+
+SEC("uprobe/SSL_write_ex")
+int BPF_KPROBE(ssl_write_ex, void *ssl, const void *buf, __u64 num, __u64 *written) { return ssl_enter(ssl, buf, (__u64)written, DIR_EGRESS); }
+
+SEC("uretprobe/SSL_read")
+int BPF_KRETPROBE(ssl_read_return, int ret) { return ssl_exit(ret); }
+
+SEC("uretprobe/SSL_write")
+int BPF_KRETPROBE(ssl_write_return, int ret) { return ssl_exit(ret); }

@@ -646,3 +646,62 @@ service:
 	expect(t, "client status", intAttr(c.span.Attributes(), "http.response.status_code"), int64(404))
 	expect(t, "client server.port", intAttr(c.span.Attributes(), "server.port"), int64(port))
 }
+
+// curl lives for milliseconds, less than a process scan: selected by a
+// literal executable name, the kernel captures it from its first syscall,
+// over plain HTTP and over TLS (system libssl, probed at start).
+func TestEBPFCurlClientSpans(t *testing.T) {
+	requireRoot(t)
+	cert, key := selfSignedCert(t)
+	plainPort, tlsPort := harness.FreePort(t), harness.FreePort(t)
+	startPython(t, "-c", keepAliveServer, fmt.Sprint(plainPort))
+	startPython(t, "-c", tlsServer, fmt.Sprint(tlsPort), cert, key)
+	waitListening(t, plainPort)
+	waitListening(t, tlsPort)
+
+	sink := harness.NewSink(t)
+	health := harness.FreeAddr(t)
+	harness.Start(t, binary, harness.Options{HealthEndpoint: health, Config: fmt.Sprintf(`
+extensions:
+  health_check: {endpoint: %s}
+receivers:
+  ebpf_network: {executable_regex: ^curl$}
+exporters:
+  otlp_http: {endpoint: %s, encoding: json, compression: none, sending_queue: {enabled: false}}
+service:
+  extensions: [health_check]
+  telemetry: {metrics: {level: none}}
+  pipelines:
+    traces: {receivers: [ebpf_network], exporters: [otlp_http]}
+`, health, sink.URL)})
+
+	for _, url := range []string{
+		fmt.Sprintf("http://127.0.0.1:%d/plain?via=curl", plainPort),
+		fmt.Sprintf("https://127.0.0.1:%d/secure", tlsPort),
+	} {
+		if out, err := exec.Command("curl", "-sk", "-o", "/dev/null", url).CombinedOutput(); err != nil {
+			t.Fatalf("curl %s: %v %s", url, err, out)
+		}
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if _, err := sink.WaitFor(ctx, func([]harness.Request) bool { return len(tcpSpans(sink)) >= 2 }); err != nil {
+		t.Fatalf("%v: got %d spans", err, len(tcpSpans(sink)))
+	}
+	time.Sleep(time.Second)
+	spans := map[string]tcpSpan{}
+	for _, s := range tcpSpans(sink) {
+		spans[attr(s.span.Attributes(), "url.path")] = s
+	}
+	if len(spans) != 2 {
+		t.Fatalf("got spans %v, want curl's /plain and /secure", keys(spans))
+	}
+	for path, port := range map[string]int{"/plain": plainPort, "/secure": tlsPort} {
+		s := spans[path]
+		expect(t, path+" kind", s.span.Kind(), ptrace.SpanKindClient)
+		expect(t, path+" executable", attr(s.resource, "process.executable.name"), "curl")
+		expect(t, path+" status", intAttr(s.span.Attributes(), "http.response.status_code"), int64(404))
+		expect(t, path+" server.port", intAttr(s.span.Attributes(), "server.port"), int64(port))
+	}
+	expect(t, "query", attr(spans["/plain"].span.Attributes(), "url.query"), "via=curl")
+}

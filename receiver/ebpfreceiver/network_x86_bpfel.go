@@ -105,6 +105,7 @@ const (
 	networkMapCounters          = "counters"
 	networkMapDataEvents        = "data_events"
 	networkMapEvents            = "events"
+	networkMapSelectedComms     = "selected_comms"
 	networkMapSelectedPids      = "selected_pids"
 	networkMapSslActive         = "ssl_active"
 	networkMapSslSocks          = "ssl_socks"
@@ -186,14 +187,15 @@ type networkProgramSpecs struct {
 //
 // It can be passed ebpf.CollectionSpec.Assign.
 type networkMapSpecs struct {
-	Active       *ebpf.MapSpec `ebpf:"active"`
-	Conns        *ebpf.MapSpec `ebpf:"conns"`
-	Counters     *ebpf.MapSpec `ebpf:"counters"`
-	DataEvents   *ebpf.MapSpec `ebpf:"data_events"`
-	Events       *ebpf.MapSpec `ebpf:"events"`
-	SelectedPids *ebpf.MapSpec `ebpf:"selected_pids"`
-	SslActive    *ebpf.MapSpec `ebpf:"ssl_active"`
-	SslSocks     *ebpf.MapSpec `ebpf:"ssl_socks"`
+	Active        *ebpf.MapSpec `ebpf:"active"`
+	Conns         *ebpf.MapSpec `ebpf:"conns"`
+	Counters      *ebpf.MapSpec `ebpf:"counters"`
+	DataEvents    *ebpf.MapSpec `ebpf:"data_events"`
+	Events        *ebpf.MapSpec `ebpf:"events"`
+	SelectedComms *ebpf.MapSpec `ebpf:"selected_comms"`
+	SelectedPids  *ebpf.MapSpec `ebpf:"selected_pids"`
+	SslActive     *ebpf.MapSpec `ebpf:"ssl_active"`
+	SslSocks      *ebpf.MapSpec `ebpf:"ssl_socks"`
 }
 
 // networkVariableSpecs contains global variables before they are loaded into the kernel.
@@ -232,14 +234,15 @@ func (o *networkObjects) Close() error {
 //
 // It can be passed to loadNetworkObjects or ebpf.CollectionSpec.LoadAndAssign.
 type networkMaps struct {
-	Active       *ebpf.Map `ebpf:"active"`
-	Conns        *ebpf.Map `ebpf:"conns"`
-	Counters     *ebpf.Map `ebpf:"counters"`
-	DataEvents   *ebpf.Map `ebpf:"data_events"`
-	Events       *ebpf.Map `ebpf:"events"`
-	SelectedPids *ebpf.Map `ebpf:"selected_pids"`
-	SslActive    *ebpf.Map `ebpf:"ssl_active"`
-	SslSocks     *ebpf.Map `ebpf:"ssl_socks"`
+	Active        *ebpf.Map `ebpf:"active"`
+	Conns         *ebpf.Map `ebpf:"conns"`
+	Counters      *ebpf.Map `ebpf:"counters"`
+	DataEvents    *ebpf.Map `ebpf:"data_events"`
+	Events        *ebpf.Map `ebpf:"events"`
+	SelectedComms *ebpf.Map `ebpf:"selected_comms"`
+	SelectedPids  *ebpf.Map `ebpf:"selected_pids"`
+	SslActive     *ebpf.Map `ebpf:"ssl_active"`
+	SslSocks      *ebpf.Map `ebpf:"ssl_socks"`
 }
 
 func (m *networkMaps) Close() error {
@@ -249,6 +252,7 @@ func (m *networkMaps) Close() error {
 		m.Counters,
 		m.DataEvents,
 		m.Events,
+		m.SelectedComms,
 		m.SelectedPids,
 		m.SslActive,
 		m.SslSocks,

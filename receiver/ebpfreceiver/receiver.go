@@ -98,6 +98,14 @@ func (r *ebpfReceiver) Start(_ context.Context, _ component.Host) error {
 		r.closeBPF()
 		return fmt.Errorf("ebpf_network: opening the ring buffers: %w", err)
 	}
+	// Literal executable names are selected in the kernel from a process's
+	// first syscall; other selectors take effect at the next process scan.
+	for _, name := range literalNames(r.cfg.ExecutableRegex) {
+		if err := r.objs.SelectedComms.Put(commKey(name), uint8(1)); err != nil {
+			r.closeBPF()
+			return fmt.Errorf("ebpf_network: selecting executable %q: %w", name, err)
+		}
+	}
 	if err := r.registerMetrics(); err != nil {
 		return err
 	}
@@ -114,6 +122,9 @@ func (r *ebpfReceiver) Start(_ context.Context, _ component.Host) error {
 	})
 	r.http = newHTTPAssembler(r.cfg, r.emitHTTP)
 	r.tlsLibraries = map[string]bool{}
+	if r.cfg.HTTP.Enabled {
+		r.attachSystemTLS()
+	}
 	r.refresh()
 	ctx, cancel := context.WithCancel(context.Background())
 	r.cancel = cancel
@@ -177,10 +188,8 @@ func (r *ebpfReceiver) refresh() {
 	}
 }
 
-// attachTLS puts uprobes on SSL_read/SSL_write (and their _ex variants) of
-// every OpenSSL libssl a selected process has mapped, once per file: the
-// probes then fire for every process using that file, and the BPF side keeps
-// the selected ones.
+// attachTLS puts uprobes on the OpenSSL libssl files a selected process has
+// mapped (see attachTLSLibrary).
 func (r *ebpfReceiver) attachTLS(pid int) {
 	maps, err := os.ReadFile(fmt.Sprintf("/proc/%d/maps", pid))
 	if err != nil {
@@ -188,42 +197,64 @@ func (r *ebpfReceiver) attachTLS(pid int) {
 	}
 	for _, line := range strings.Split(string(maps), "\n") {
 		fields := strings.Fields(line)
-		if len(fields) < 6 || !strings.Contains(filepath.Base(fields[5]), "libssl.so") || r.tlsLibraries[fields[5]] {
-			continue
+		if len(fields) >= 6 && strings.HasPrefix(filepath.Base(fields[5]), "libssl.so") {
+			r.attachTLSLibrary(fields[5], fmt.Sprintf("/proc/%d/root%s", pid, fields[5]))
 		}
-		path := fields[5]
-		r.tlsLibraries[path] = true
-		ex, err := link.OpenExecutable(fmt.Sprintf("/proc/%d/root%s", pid, path))
-		if err != nil {
-			r.set.Logger.Warn("TLS plaintext capture unavailable for a library", zap.String("library", path), zap.Error(err))
-			continue
-		}
-		attached := 0
-		for _, probe := range []struct {
-			symbol         string
-			enter, returns *ebpf.Program
-		}{
-			{"SSL_read", r.objs.SslRead, r.objs.SslReadReturn},
-			{"SSL_read_ex", r.objs.SslReadEx, r.objs.SslReadReturn},
-			{"SSL_write", r.objs.SslWrite, r.objs.SslWriteReturn},
-			{"SSL_write_ex", r.objs.SslWriteEx, r.objs.SslWriteReturn},
-		} {
-			enter, err := ex.Uprobe(probe.symbol, probe.enter, nil)
-			if err != nil {
-				r.set.Logger.Debug("No uprobe on a TLS function", zap.String("library", path), zap.String("symbol", probe.symbol), zap.Error(err))
-				continue
-			}
-			ret, err := ex.Uretprobe(probe.symbol, probe.returns, nil)
-			if err != nil {
-				_ = enter.Close()
-				r.set.Logger.Warn("No uretprobe on a TLS function", zap.String("library", path), zap.String("symbol", probe.symbol), zap.Error(err))
-				continue
-			}
-			r.links = append(r.links, enter, ret)
-			attached++
-		}
-		r.set.Logger.Info("ebpf_network: capturing TLS plaintext", zap.String("library", path), zap.Int("functions", attached))
 	}
+}
+
+// attachSystemTLS puts uprobes on the system's libssl at start, so that
+// processes selected in the kernel by name from their first syscall (curl)
+// are covered before any scan has seen them.
+func (r *ebpfReceiver) attachSystemTLS() {
+	for _, pattern := range []string{"/usr/lib/*/libssl.so.*", "/lib/*/libssl.so.*", "/usr/lib64/libssl.so.*", "/usr/lib/libssl.so.*"} {
+		paths, _ := filepath.Glob(pattern)
+		for _, path := range paths {
+			if real, err := filepath.EvalSymlinks(path); err == nil {
+				r.attachTLSLibrary(real, real)
+			}
+		}
+	}
+}
+
+// attachTLSLibrary puts uprobes on SSL_read/SSL_write (and their _ex
+// variants) of one libssl file, once: the probes then fire for every process
+// using that file, and the BPF side keeps the selected ones.
+func (r *ebpfReceiver) attachTLSLibrary(path, openPath string) {
+	if r.tlsLibraries[path] {
+		return
+	}
+	r.tlsLibraries[path] = true
+	ex, err := link.OpenExecutable(openPath)
+	if err != nil {
+		r.set.Logger.Warn("TLS plaintext capture unavailable for a library", zap.String("library", path), zap.Error(err))
+		return
+	}
+	attached := 0
+	for _, probe := range []struct {
+		symbol         string
+		enter, returns *ebpf.Program
+	}{
+		{"SSL_read", r.objs.SslRead, r.objs.SslReadReturn},
+		{"SSL_read_ex", r.objs.SslReadEx, r.objs.SslReadReturn},
+		{"SSL_write", r.objs.SslWrite, r.objs.SslWriteReturn},
+		{"SSL_write_ex", r.objs.SslWriteEx, r.objs.SslWriteReturn},
+	} {
+		enter, err := ex.Uprobe(probe.symbol, probe.enter, nil)
+		if err != nil {
+			r.set.Logger.Debug("No uprobe on a TLS function", zap.String("library", path), zap.String("symbol", probe.symbol), zap.Error(err))
+			continue
+		}
+		ret, err := ex.Uretprobe(probe.symbol, probe.returns, nil)
+		if err != nil {
+			_ = enter.Close()
+			r.set.Logger.Warn("No uretprobe on a TLS function", zap.String("library", path), zap.String("symbol", probe.symbol), zap.Error(err))
+			continue
+		}
+		r.links = append(r.links, enter, ret)
+		attached++
+	}
+	r.set.Logger.Info("ebpf_network: capturing TLS plaintext", zap.String("library", path), zap.Int("functions", attached))
 }
 
 func (r *ebpfReceiver) refreshLoop(ctx context.Context) {

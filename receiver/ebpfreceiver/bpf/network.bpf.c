@@ -151,6 +151,16 @@ struct {
 	__type(value, __u8);
 } selected_pids SEC(".maps");
 
+// Executable names (comm, 15 characters at most) selected by a literal
+// executable_regex: lets the kernel capture a process from its first
+// syscall, before user space's next scan has seen it (short-lived clients).
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 256);
+	__type(key, char[16]);
+	__type(value, __u8);
+} selected_comms SEC(".maps");
+
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(max_entries, 10240);
@@ -274,6 +284,15 @@ int BPF_PROG(inet_sock_set_state, struct sock *sk, int oldstate, int newstate)
 	return 0;
 }
 
+static __always_inline int selected(__u32 tgid)
+{
+	if (bpf_map_lookup_elem(&selected_pids, &tgid))
+		return 1;
+	char comm[16] = {};
+	bpf_get_current_comm(&comm, sizeof(comm));
+	return bpf_map_lookup_elem(&selected_comms, &comm) != NULL;
+}
+
 // sock_from_fd returns the TCP sock behind a file descriptor of the current
 // task, or NULL.
 static __always_inline struct sock *sock_from_fd(int fd)
@@ -315,7 +334,7 @@ int BPF_PROG(sys_enter, struct pt_regs *regs, long id)
 		return 0;
 	__u64 pid_tgid = bpf_get_current_pid_tgid();
 	__u32 tgid = pid_tgid >> 32;
-	if (!bpf_map_lookup_elem(&selected_pids, &tgid))
+	if (!selected(tgid))
 		return 0;
 	struct sock *sk = sock_from_fd((int)BPF_CORE_READ(regs, di));
 	if (!sk)
@@ -400,7 +419,7 @@ static __always_inline int ssl_enter(void *ssl, const void *buf, __u64 ex_bytes,
 {
 	__u64 pid_tgid = bpf_get_current_pid_tgid();
 	__u32 tgid = pid_tgid >> 32;
-	if (!bpf_map_lookup_elem(&selected_pids, &tgid))
+	if (!selected(tgid))
 		return 0;
 	struct ssl_call call = {.ssl = (__u64)ssl, .buf = (__u64)buf, .ex_bytes = ex_bytes, .direction = direction};
 	bpf_map_update_elem(&ssl_active, &pid_tgid, &call, BPF_ANY);

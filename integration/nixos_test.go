@@ -204,7 +204,7 @@ func TestNixOSModuleConfigurations(t *testing.T) {
 		expect(t, "ports", e.Environment["OTEL_AI_COLLECTOR_EBPF_PORTS"], "4320,8080")
 		expect(t, "regex", e.Environment["OTEL_AI_COLLECTOR_EBPF_EXECUTABLE_REGEX"], "^(python3.*|node)$")
 		expect(t, "units", e.Environment["OTEL_AI_COLLECTOR_EBPF_UNITS"], "ipc-daemon.service")
-		expect(t, "capabilities", e.Capabilities, []string{"CAP_BPF", "CAP_PERFMON", "CAP_SYS_PTRACE"})
+		expect(t, "capabilities", e.Capabilities, []string{"CAP_BPF", "CAP_PERFMON", "CAP_SYS_PTRACE", "CAP_DAC_READ_SEARCH"})
 	})
 
 	t.Run("every feature off", func(t *testing.T) {

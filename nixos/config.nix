@@ -157,9 +157,10 @@ in
 
   credentials = map (a: a.credential) authExtensions;
   supplementaryGroups = optional (remoteOn && cfg.journald.enable) "systemd-journal";
-  # Loading BPF programs (CAP_BPF, CAP_PERFMON) and finding which process
-  # listens on a selected port in other users' /proc/PID/fd (CAP_SYS_PTRACE).
-  capabilities = if remoteOn && cfg.ebpf.enable then [ "CAP_BPF" "CAP_PERFMON" "CAP_SYS_PTRACE" ] else [ ];
+  # Loading BPF programs and uprobes (CAP_BPF, CAP_PERFMON), and finding which
+  # process listens on a selected port in other users' /proc/PID/fd
+  # (CAP_SYS_PTRACE and CAP_DAC_READ_SEARCH: measured, receiver README).
+  capabilities = if remoteOn && cfg.ebpf.enable then [ "CAP_BPF" "CAP_PERFMON" "CAP_SYS_PTRACE" "CAP_DAC_READ_SEARCH" ] else [ ];
   readWritePaths = filter (p: p != stateDir) (optional cfg.enableFileExporter (dirOf cfg.fileExporterPath));
   inherit stateDir;
 }

@@ -128,7 +128,7 @@ in
       priority = mkOption { type = types.str; default = defaults.journald.priority; example = "warning"; description = "Lowest priority exported, or a range such as err..info."; };
     };
     ebpf = {
-      enable = mkOption { type = types.bool; default = defaults.ebpf.enable; description = "Spans for the HTTP requests of selected local processes, observed with eBPF (with the remote path). Adds CAP_BPF, CAP_PERFMON and CAP_SYS_PTRACE to the service."; };
+      enable = mkOption { type = types.bool; default = defaults.ebpf.enable; description = "Spans for the HTTP requests of selected local processes, observed with eBPF (with the remote path). Adds CAP_BPF, CAP_PERFMON, CAP_SYS_PTRACE and CAP_DAC_READ_SEARCH to the service."; };
       ports = mkOption { type = types.listOf types.port; default = defaults.ebpf.ports; example = [ 4320 8080 ]; description = "Select the processes listening on these ports, and the connections accepted on them."; };
       executableRegex = mkOption { type = types.nullOr types.str; default = defaults.ebpf.executableRegex; example = "^(python3.*|node)$"; description = "Select processes whose executable file name matches."; };
       units = mkOption { type = types.listOf types.str; default = defaults.ebpf.units; example = [ "ipc-daemon.service" ]; description = "Select processes running in these systemd units (system or user)."; };

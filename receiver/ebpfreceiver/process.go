@@ -109,6 +109,9 @@ type processTable struct {
 	proc     string
 	selector *selector
 
+	// denied counts processes whose sockets the last scan could not read.
+	denied int
+
 	mu        sync.RWMutex
 	listeners map[uint16][]process // listening port -> the processes holding it (e.g. nginx's master and workers)
 	processes map[int]process
@@ -129,6 +132,7 @@ func (t *processTable) refresh() error {
 	}
 	listeners := map[uint16][]process{}
 	processes := map[int]process{}
+	denied := 0
 	entries, err := os.ReadDir(t.proc)
 	if err != nil {
 		return err
@@ -144,8 +148,11 @@ func (t *processTable) refresh() error {
 		}
 		processes[pid] = p
 		fds, err := os.ReadDir(filepath.Join(t.proc, e.Name(), "fd"))
+		if os.IsPermission(err) {
+			denied++
+		}
 		if err != nil {
-			continue // not ours to read
+			continue
 		}
 		for _, fd := range fds {
 			link, err := os.Readlink(filepath.Join(t.proc, e.Name(), "fd", fd.Name()))
@@ -163,6 +170,7 @@ func (t *processTable) refresh() error {
 	t.listeners = listeners
 	t.processes = processes
 	t.mu.Unlock()
+	t.denied = denied
 	return nil
 }
 

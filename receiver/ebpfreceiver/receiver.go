@@ -50,6 +50,7 @@ type ebpfReceiver struct {
 	batch      *spanBatcher
 	// tlsLibraries are the libssl files whose SSL_read/SSL_write carry uprobes.
 	tlsLibraries map[string]bool
+	warnedDenied bool
 	// bootWall converts CLOCK_MONOTONIC (bpf_ktime_get_ns) to wall time.
 	bootWall time.Time
 
@@ -164,6 +165,11 @@ func (r *ebpfReceiver) refresh() {
 	if err := r.table.refresh(); err != nil {
 		r.set.Logger.Warn("Reading the process table failed; retrying every refresh_interval", zap.Error(err))
 		return
+	}
+	if r.table.denied > 0 && !r.warnedDenied {
+		r.warnedDenied = true
+		r.set.Logger.Warn("Cannot read the sockets of some processes, so ports they listen on select nothing; "+
+			"grant CAP_SYS_PTRACE and CAP_DAC_READ_SEARCH (or run as root)", zap.Int("processes", r.table.denied))
 	}
 	selected := r.table.selectedPIDs()
 	var stale []uint32

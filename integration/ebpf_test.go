@@ -388,6 +388,9 @@ service:
 		spans[key] = s
 	}
 	if len(spans) != 4 {
+		for _, s := range tcpSpans(sink) {
+			t.Logf("span %s %v resource %v", s.span.Kind(), s.span.Attributes().AsRaw(), s.resource.AsRaw())
+		}
 		t.Fatalf("got spans %v, want server / /b /missing and the client's /from-client", keys(spans))
 	}
 	for key, want := range map[string]struct {

@@ -62,13 +62,14 @@ type assemblerRun struct {
 
 func newRun() *assemblerRun {
 	r := &assemblerRun{clock: time.Unix(1000, 0)}
-	r.a = newHTTPAssembler(&Config{HTTP: HTTPConfig{IdleTimeout: time.Second}}, func(x *exchange) { r.spans = append(r.spans, x) })
+	r.a = newHTTPAssembler(&Config{HTTP: HTTPConfig{IdleTimeout: time.Second}, MaxTrackedConnections: 16384},
+		func(x *exchange) { r.spans = append(r.spans, x) })
 	r.a.now = func() time.Time { return r.clock }
 	return r
 }
 
 func (r *assemblerRun) io(ts uint64, ingress bool, data string) {
-	r.a.add(dataEvent{tsNs: ts, sock: 1, pid: 7, length: int64(len(data)), data: []byte(data), ingress: ingress})
+	r.a.add(dataEvent{tsNs: ts, conn: connKey{1, 1}, pid: 7, length: int64(len(data)), data: []byte(data), ingress: ingress})
 }
 
 func TestAssemblerKeepAliveAndSplitMessages(t *testing.T) {
@@ -121,7 +122,7 @@ func TestAssemblerPipeliningCloseAndIdle(t *testing.T) {
 	// Close with a response in progress: emitted after the grace period.
 	r.io(400, false, "GET /c HTTP/1.1\r\n\r\n")
 	r.io(500, true, "HTTP/1.1 200 OK\r\n\r\n")
-	r.a.connectionClosed(1)
+	r.a.connectionClosed(connKey{1, 1})
 	r.a.expire(r.clock.Add(closeGrace / 2))
 	if len(r.spans) != 2 {
 		t.Fatal("emitted within the close grace period")
@@ -176,4 +177,31 @@ func FuzzParseHeads(f *testing.F) {
 			}
 		}
 	})
+}
+
+func TestAssemblerBoundsConnections(t *testing.T) {
+	r := newRun()
+	r.a.maxConns = 3
+	for sock := uint64(1); sock <= 5; sock++ {
+		r.clock = r.clock.Add(time.Second)
+		r.a.add(dataEvent{tsNs: sock, conn: connKey{sock, 1}, length: 20, data: []byte("GET / HTTP/1.1\r\n\r\n"), ingress: true})
+	}
+	if len(r.a.conns) != 3 || r.a.evicted.Load() != 2 {
+		t.Fatalf("%d connections followed, %d evicted; want 3 and 2", len(r.a.conns), r.a.evicted.Load())
+	}
+	if _, ok := r.a.conns[connKey{1, 1}]; ok {
+		t.Error("the least recently active connection was kept")
+	}
+}
+
+func TestAssemblerTellsReusedSockAddressesApart(t *testing.T) {
+	r := newRun()
+	old, reused := connKey{sock: 0xffff0001, start: 100}, connKey{sock: 0xffff0001, start: 900}
+	r.a.add(dataEvent{tsNs: 100, conn: old, length: 20, data: []byte("GET /old HTTP/1.1\r\n\r\n"), ingress: true})
+	// A new client connection on a freed and reused sock address.
+	r.a.add(dataEvent{tsNs: 900, conn: reused, length: 20, data: []byte("GET /new HTTP/1.1\r\n\r\n"), ingress: false})
+	r.a.add(dataEvent{tsNs: 950, conn: reused, length: 40, data: []byte("HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n"), ingress: true})
+	if len(r.spans) != 1 || r.spans[0].target != "/new" || r.spans[0].server {
+		t.Fatalf("got %+v; want one client span for /new", r.spans)
+	}
 }

@@ -2,6 +2,7 @@ package ebpfreceiver
 
 import (
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -9,12 +10,20 @@ import (
 // sees it.
 type dataEvent struct {
 	tsNs    uint64 // CLOCK_MONOTONIC
-	sock    uint64 // the connection's identity
+	conn    connKey
 	pid     uint32
-	length  int64 // bytes the syscall moved
+	comm    string // the process's kernel name
+	length  int64  // bytes the syscall moved
 	data    []byte
 	ingress bool
 	tuple   endpoints
+}
+
+// connKey identifies a connection: a kernel sock address is reused once the
+// socket is freed, so it goes with the time the connection was tracked from
+// (0 for connections opened before the receiver started).
+type connKey struct {
+	sock, start uint64
 }
 
 // endpoints of a connection.
@@ -40,6 +49,7 @@ type exchange struct {
 	// or -1.
 	respExpected int64
 	pid          uint32
+	comm         string
 	tuple        endpoints
 }
 
@@ -60,15 +70,18 @@ type httpConn struct {
 // request are ignored.
 type httpAssembler struct {
 	idleTimeout time.Duration
+	maxConns    int // connections followed at once; the least recently active is evicted
 	emit        func(*exchange)
 	now         func() time.Time
+	evicted     atomic.Int64
 
 	mu    sync.Mutex
-	conns map[uint64]*httpConn
+	conns map[connKey]*httpConn
 }
 
 func newHTTPAssembler(cfg *Config, emit func(*exchange)) *httpAssembler {
-	return &httpAssembler{idleTimeout: cfg.HTTP.IdleTimeout, emit: emit, now: time.Now, conns: map[uint64]*httpConn{}}
+	return &httpAssembler{idleTimeout: cfg.HTTP.IdleTimeout, maxConns: cfg.MaxTrackedConnections, emit: emit,
+		now: time.Now, conns: map[connKey]*httpConn{}}
 }
 
 func (a *httpAssembler) add(ev dataEvent) {
@@ -81,16 +94,19 @@ func (a *httpAssembler) add(ev dataEvent) {
 func (a *httpAssembler) addLocked(ev dataEvent) (done []*exchange) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	c := a.conns[ev.sock]
+	c := a.conns[ev.conn]
 	if c == nil {
 		if _, ok := parseRequestHead(ev.data); !ok {
 			return nil // not (yet) an HTTP connection
+		}
+		if len(a.conns) >= a.maxConns {
+			a.evictOldest()
 		}
 		c = &httpConn{role: roleClient}
 		if ev.ingress {
 			c.role = roleServer
 		}
-		a.conns[ev.sock] = c
+		a.conns[ev.conn] = c
 	}
 	c.lastActivity = a.now()
 	requestSide := ev.ingress == (c.role == roleServer)
@@ -112,7 +128,7 @@ func (a *httpAssembler) addLocked(ev dataEvent) (done []*exchange) {
 		c.pending = append(c.pending, &exchange{
 			server: c.role == roleServer, method: head.method, target: head.target, version: head.version,
 			traceparent: head.traceparent, startNs: ev.tsNs, endNs: ev.tsNs, reqBytes: ev.length,
-			respExpected: -1, pid: ev.pid, tuple: ev.tuple,
+			respExpected: -1, pid: ev.pid, comm: ev.comm, tuple: ev.tuple,
 		})
 		return done
 	}
@@ -137,6 +153,20 @@ func (a *httpAssembler) addLocked(ev dataEvent) (done []*exchange) {
 	return done
 }
 
+// evictOldest forgets the least recently active connection (its exchanges
+// in progress are lost) and counts it.
+func (a *httpAssembler) evictOldest() {
+	var oldest connKey
+	var oldestAt time.Time
+	for sock, c := range a.conns {
+		if oldestAt.IsZero() || c.lastActivity.Before(oldestAt) {
+			oldest, oldestAt = sock, c.lastActivity
+		}
+	}
+	delete(a.conns, oldest)
+	a.evicted.Add(1)
+}
+
 // expectedLength is a response's full length in bytes when the captured head
 // tells it, else -1 (ended by the next request, the connection's close or
 // the idle timeout).
@@ -159,10 +189,10 @@ const closeGrace = 200 * time.Millisecond
 
 // connectionClosed ends the connection's response in progress once the
 // grace period has passed (expire).
-func (a *httpAssembler) connectionClosed(sock uint64) {
+func (a *httpAssembler) connectionClosed(conn connKey) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	if c := a.conns[sock]; c != nil {
+	if c := a.conns[conn]; c != nil {
 		c.closed = true
 		c.lastActivity = a.now()
 	}

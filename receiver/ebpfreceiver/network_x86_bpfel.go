@@ -45,6 +45,7 @@ type networkDataEvent struct {
 	_         structs.HostLayout
 	TsNs      uint64
 	Sock      uint64
+	ConnStart uint64
 	Pid       uint32
 	Len       uint32
 	Captured  uint32
@@ -60,6 +61,7 @@ type networkDataEvent struct {
 		LocalAddr  [16]uint8
 		RemoteAddr [16]uint8
 	}
+	Comm [16]int8
 	Data [512]uint8
 }
 

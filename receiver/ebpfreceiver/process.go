@@ -238,15 +238,17 @@ func (t *processTable) serverOwner(port uint16) (process, bool) {
 }
 
 // processByPID returns a process (looked up now if the last scan missed it)
-// and whether it is selected.
-func (t *processTable) processByPID(pid int) (process, bool) {
+// and whether it is selected. comm, the kernel's name for it, stands in for
+// the executable of a process that has already exited (curl).
+func (t *processTable) processByPID(pid int, comm string) (process, bool) {
 	t.mu.RLock()
 	p, ok := t.processes[pid]
 	t.mu.RUnlock()
 	if !ok {
 		var err error
 		if p, err = readProcess(t.proc, pid); err != nil {
-			return process{pid: pid}, false // exited before we looked
+			gone := process{pid: pid, exe: comm}
+			return gone, t.selector.selectsProcess(gone)
 		}
 		t.mu.Lock()
 		t.processes[pid] = p

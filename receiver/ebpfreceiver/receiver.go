@@ -60,8 +60,15 @@ type ebpfReceiver struct {
 
 func newReceiver(set receiver.Settings, cfg *Config, next consumer.Traces) (receiver.Traces, error) {
 	hostname, _ := os.Hostname()
-	return &ebpfReceiver{cfg: cfg, set: set, next: next, hostname: hostname,
-		table: newProcessTable("/proc", newSelector(cfg))}, nil
+	r := &ebpfReceiver{cfg: cfg, set: set, next: next, hostname: hostname,
+		table: newProcessTable("/proc", newSelector(cfg)), tlsLibraries: map[string]bool{}}
+	r.batch = newSpanBatcher(metadata.ScopeName, 1024, func(td ptrace.Traces) {
+		if err := r.next.ConsumeTraces(context.Background(), td); err != nil {
+			r.set.Logger.Debug("Next consumer refused spans", zap.Int("spans", td.SpanCount()), zap.Error(err))
+		}
+	})
+	r.http = newHTTPAssembler(cfg, r.emitHTTP)
+	return r, nil
 }
 
 func (r *ebpfReceiver) Start(_ context.Context, _ component.Host) error {
@@ -108,21 +115,16 @@ func (r *ebpfReceiver) Start(_ context.Context, _ component.Host) error {
 		}
 	}
 	if err := r.registerMetrics(); err != nil {
+		r.closeBPF()
 		return err
 	}
 	var mono unix.Timespec
 	if err := unix.ClockGettime(unix.CLOCK_MONOTONIC, &mono); err != nil {
+		r.closeBPF()
 		return err
 	}
 	r.bootWall = time.Now().Add(-time.Duration(mono.Nano()))
 
-	r.batch = newSpanBatcher(metadata.ScopeName, 1024, func(td ptrace.Traces) {
-		if err := r.next.ConsumeTraces(context.Background(), td); err != nil {
-			r.set.Logger.Debug("Next consumer refused spans", zap.Int("spans", td.SpanCount()), zap.Error(err))
-		}
-	})
-	r.http = newHTTPAssembler(r.cfg, r.emitHTTP)
-	r.tlsLibraries = map[string]bool{}
 	if r.cfg.HTTP.Enabled {
 		r.attachSystemTLS()
 	}
@@ -311,7 +313,7 @@ func (r *ebpfReceiver) handleData(ev *networkDataEvent) {
 	}
 	captured := min(int(ev.Captured), len(ev.Data))
 	r.http.add(dataEvent{
-		tsNs: ev.TsNs, sock: ev.Sock, pid: ev.Pid, length: int64(ev.Len),
+		tsNs: ev.TsNs, conn: connKey{ev.Sock, ev.ConnStart}, pid: ev.Pid, comm: commString(ev.Comm[:]), length: int64(ev.Len),
 		data: append([]byte(nil), ev.Data[:captured]...), ingress: ev.Direction == 0,
 		tuple: endpoints{
 			ipv6:       ev.Tuple.Family == unix.AF_INET6,
@@ -324,7 +326,7 @@ func (r *ebpfReceiver) handleData(ev *networkDataEvent) {
 
 // emitHTTP turns a finished HTTP exchange into a span.
 func (r *ebpfReceiver) emitHTTP(x *exchange) {
-	proc, _ := r.table.processByPID(int(x.pid))
+	proc, _ := r.table.processByPID(int(x.pid), x.comm)
 	r.batch.add(fmt.Sprint(proc.pid, "/", x.tuple.localPort), func(res pcommon.Map) {
 		r.putResource(res, proc, x.tuple.localPort)
 	}, func(span ptrace.Span) { r.fillHTTPSpan(span, x) })
@@ -410,7 +412,7 @@ func (r *ebpfReceiver) putResource(res pcommon.Map, proc process, localPort int)
 // handleClose ends a closed connection's HTTP exchange and, when enabled,
 // emits its connection span.
 func (r *ebpfReceiver) handleClose(ev *networkTcpEvent) {
-	r.http.connectionClosed(ev.Sock)
+	r.http.connectionClosed(connKey{ev.Sock, ev.StartNs})
 	if r.cfg.TCPConnections {
 		r.connectionSpan(ev)
 	}
@@ -428,7 +430,7 @@ func (r *ebpfReceiver) connectionSpan(ev *networkTcpEvent) {
 		proc, selected = r.table.serverOwner(ev.Tuple.LocalPort)
 		kind = ptrace.SpanKindServer
 	} else {
-		proc, selected = r.table.processByPID(int(ev.Pid))
+		proc, selected = r.table.processByPID(int(ev.Pid), commString(ev.Comm[:]))
 		kind = ptrace.SpanKindClient
 	}
 	if !selected {
@@ -471,6 +473,18 @@ func (r *ebpfReceiver) fillConnectionSpan(span ptrace.Span, ev *networkTcpEvent,
 	}
 }
 
+// commString reads a NUL-padded kernel task name.
+func commString(comm []int8) string {
+	b := make([]byte, 0, len(comm))
+	for _, c := range comm {
+		if c == 0 {
+			break
+		}
+		b = append(b, byte(c))
+	}
+	return string(b)
+}
+
 func addr(family uint16, raw [16]uint8) netip.Addr {
 	if family == unix.AF_INET {
 		return netip.AddrFrom4([4]byte(raw[:4]))
@@ -494,6 +508,15 @@ func randomSpanID() (id pcommon.SpanID)   { _, _ = rand.Read(id[:]); return id }
 // registerMetrics exposes the BPF counters as the collector's own metrics.
 func (r *ebpfReceiver) registerMetrics() error {
 	meter := r.set.TelemetrySettings.MeterProvider.Meter(metadata.ScopeName)
+	if _, err := meter.Int64ObservableCounter("otelcol_receiver_ebpf_network_http_connections_evicted",
+		metric.WithUnit("{connection}"),
+		metric.WithDescription("Connections whose HTTP exchanges were dropped because max_tracked_connections were followed already."),
+		metric.WithInt64Callback(func(_ context.Context, o metric.Int64Observer) error {
+			o.Observe(r.http.evicted.Load())
+			return nil
+		})); err != nil {
+		return err
+	}
 	for _, c := range []struct {
 		name, unit, description string
 		index                   uint32

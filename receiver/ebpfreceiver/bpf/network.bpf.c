@@ -96,7 +96,8 @@ enum direction { DIR_INGRESS = 0, DIR_EGRESS = 1 };
 // The first bytes of one read or write on a TCP socket.
 struct data_event {
 	__u64 ts_ns;
-	__u64 sock;       // struct sock address: the connection's identity
+	__u64 sock;       // struct sock address: with conn_start, the connection's identity
+	__u64 conn_start; // the tracked connection's start_ns (0 if untracked): sock addresses are reused
 	__u32 pid;
 	__u32 len;        // bytes the syscall moved
 	__u32 captured;   // bytes in data
@@ -104,6 +105,7 @@ struct data_event {
 	__u8 role;        // from the connection tracker, 0 if unknown
 	__u8 pad[2];
 	struct tuple tuple;
+	char comm[16];    // names the process if it has exited by the time user space looks
 	__u8 data[MAX_CAPTURE];
 };
 
@@ -386,11 +388,13 @@ static __always_inline void emit_data(__u64 pid_tgid, __u64 sock, int is_sock, _
 	e->pid = pid_tgid >> 32;
 	e->len = ret;
 	e->direction = direction;
+	bpf_get_current_comm(&e->comm, sizeof(e->comm));
 	__builtin_memset(&e->tuple, 0, sizeof(e->tuple));
 	if (is_sock)
 		read_tuple((struct sock *)sock, &e->tuple);
 	struct conn *c = bpf_map_lookup_elem(&conns, &sock);
 	e->role = c ? c->role : 0;
+	e->conn_start = c ? c->start_ns : 0;
 	__u64 n = ret;
 	if (n > buf_len)
 		n = buf_len;

@@ -16,6 +16,7 @@ import (
 	"net/http"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -707,4 +708,75 @@ service:
 		expect(t, path+" server.port", intAttr(s.span.Attributes(), "server.port"), int64(port))
 	}
 	expect(t, "query", attr(spans["/plain"].span.Attributes(), "url.query"), "via=curl")
+}
+
+// A Go net/http server (bench/httpserver: read/write syscalls from Go's
+// netpoller), named by a per-selector service name.
+func TestEBPFHTTPSpansFromGoServer(t *testing.T) {
+	requireRoot(t)
+	root, err := harness.RepoRoot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	server := filepath.Join(t.TempDir(), "goserver")
+	build := exec.Command("go", "build", "-o", server, "./bench/httpserver")
+	build.Dir = root
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	port := harness.FreePort(t)
+	cmd := exec.Command(server, "-addr", fmt.Sprintf("127.0.0.1:%d", port))
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
+	waitListening(t, port)
+
+	sink := harness.NewSink(t)
+	health := harness.FreeAddr(t)
+	harness.Start(t, binary, harness.Options{HealthEndpoint: health, Config: fmt.Sprintf(`
+extensions:
+  health_check: {endpoint: %s}
+receivers:
+  ebpf_network:
+    ports: [%d]
+    service_names: {"%d": widget-api}
+    refresh_interval: 500ms
+exporters:
+  otlp_http: {endpoint: %s, encoding: json, compression: none, sending_queue: {enabled: false}}
+service:
+  extensions: [health_check]
+  telemetry: {metrics: {level: none}}
+  pipelines:
+    traces: {receivers: [ebpf_network], exporters: [otlp_http]}
+`, health, port, port, sink.URL)})
+	time.Sleep(time.Second)
+
+	client := &http.Client{}
+	for _, path := range []string{"/sessions", "/tokens?window=1h"} {
+		resp, err := client.Get(fmt.Sprintf("http://127.0.0.1:%d%s", port, path))
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, _ = io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if _, err := sink.WaitFor(ctx, func([]harness.Request) bool { return len(tcpSpans(sink)) >= 2 }); err != nil {
+		t.Fatalf("%v: got %d spans", err, len(tcpSpans(sink)))
+	}
+	time.Sleep(500 * time.Millisecond)
+	spans := tcpSpans(sink)
+	if len(spans) != 2 {
+		t.Fatalf("got %d spans, want 2", len(spans))
+	}
+	for i, path := range []string{"/sessions", "/tokens"} {
+		s := spans[i]
+		expect(t, "path", attr(s.span.Attributes(), "url.path"), path)
+		expect(t, "status", intAttr(s.span.Attributes(), "http.response.status_code"), int64(200))
+		expect(t, "service.name override", attr(s.resource, "service.name"), "widget-api")
+		expect(t, "executable", attr(s.resource, "process.executable.name"), "goserver")
+		expect(t, "pid", intAttr(s.resource, "process.pid"), int64(cmd.Process.Pid))
+	}
 }

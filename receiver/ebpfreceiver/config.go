@@ -22,6 +22,11 @@ type Config struct {
 	// user), e.g. "nginx.service".
 	SystemdUnits []string `mapstructure:"systemd_units"`
 
+	// ServiceNames overrides service.name per selector: keys are a port
+	// ("8080"), a pid ("1234"), an executable name ("python3.11") or a
+	// systemd unit ("ipc-daemon.service"), tried in that order.
+	ServiceNames map[string]string `mapstructure:"service_names"`
+
 	// HTTP configures HTTP/1.x request spans (on by default).
 	HTTP HTTPConfig `mapstructure:"http"`
 

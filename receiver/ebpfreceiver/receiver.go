@@ -12,6 +12,7 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -387,9 +388,20 @@ func (r *ebpfReceiver) fillHTTPSpan(span ptrace.Span, x *exchange) {
 	}
 }
 
+// serviceName is the configured override for the process's port, pid,
+// executable or unit, else its unit or executable.
+func (r *ebpfReceiver) serviceName(proc process, localPort int) string {
+	for _, key := range []string{strconv.Itoa(localPort), strconv.Itoa(proc.pid), proc.exe, proc.unit} {
+		if name, ok := r.cfg.ServiceNames[key]; ok && key != "" && key != "0" {
+			return name
+		}
+	}
+	return proc.serviceName()
+}
+
 // putResource describes the process a span belongs to.
 func (r *ebpfReceiver) putResource(res pcommon.Map, proc process, localPort int) {
-	name := proc.serviceName()
+	name := r.serviceName(proc, localPort)
 	if name == "" {
 		name = fmt.Sprintf("port-%d", localPort) // listener not seen yet
 	}

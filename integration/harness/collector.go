@@ -11,6 +11,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"sync"
 	"syscall"
 	"testing"
@@ -26,6 +27,7 @@ type Collector struct {
 	err  error // exit status, valid once done is closed
 
 	stopTimeout time.Duration
+	retried     bool // a failed attempt of Start, superseded by another
 
 	// Loopback endpoints of the embedded default configuration, each on a
 	// free port.
@@ -61,7 +63,27 @@ type Options struct {
 // Start starts the collector binary and waits until its health check reports
 // ready. The process is stopped when the test ends; its logs are printed if
 // the test failed.
+//
+// A port that was free when picked can be taken by another socket (an
+// outgoing connection's ephemeral port) before the collector binds it; with
+// the harness's own ports (no opts.Config), Start then tries again on new
+// ports, up to three times.
 func Start(t testing.TB, binary string, opts Options) *Collector {
+	t.Helper()
+	for attempt := 1; ; attempt++ {
+		c, err := start(t, binary, opts)
+		if err == nil {
+			return c
+		}
+		if opts.Config != "" || attempt == 3 || !strings.Contains(c.Logs(), "address already in use") {
+			t.Fatalf("collector did not become healthy: %v\nlogs:\n%s", err, c.Logs())
+		}
+		c.retried = true
+		t.Logf("a picked port was taken before the collector bound it; retrying on new ports")
+	}
+}
+
+func start(t testing.TB, binary string, opts Options) (*Collector, error) {
 	t.Helper()
 	c := &Collector{
 		t:                t,
@@ -121,14 +143,11 @@ func Start(t testing.TB, binary string, opts Options) *Collector {
 	}()
 	t.Cleanup(func() {
 		c.Stop()
-		if t.Failed() {
+		if t.Failed() && !c.retried {
 			t.Logf("collector logs:\n%s", c.Logs())
 		}
 	})
-	if err := c.waitHealthy(60 * time.Second); err != nil {
-		t.Fatalf("collector did not become healthy: %v\nlogs:\n%s", err, c.Logs())
-	}
-	return c
+	return c, c.waitHealthy(60 * time.Second)
 }
 
 func (c *Collector) waitHealthy(timeout time.Duration) error {

@@ -205,3 +205,27 @@ func TestAssemblerTellsReusedSockAddressesApart(t *testing.T) {
 		t.Fatalf("got %+v; want one client span for /new", r.spans)
 	}
 }
+
+// Go's net/http server reads one byte of the next request in the
+// background while the handler runs.
+func TestAssemblerJoinsOneByteReadAhead(t *testing.T) {
+	r := newRun()
+	r.io(100, true, "GET /a HTTP/1.1\r\n\r\n")
+	r.io(110, true, "G") // background read-ahead
+	r.io(200, false, "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n")
+	r.io(300, true, "ET /b HTTP/1.1\r\n\r\n")
+	r.io(400, false, "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n")
+	if len(r.spans) != 2 || r.spans[0].target != "/a" || r.spans[1].target != "/b" || r.spans[1].startNs != 300 {
+		t.Fatalf("got %+v; want /a and /b", r.spans)
+	}
+	// Body bytes that happen to look like a method start are not kept
+	// forever: the next message replaces them.
+	r.io(500, true, "POST /c HTTP/1.1\r\nContent-Length: 1\r\n\r\n")
+	r.io(510, true, "P")
+	r.io(600, false, "HTTP/1.1 204 No Content\r\n\r\n")
+	r.io(700, true, "GET /d HTTP/1.1\r\n\r\n") // not "PGET"
+	r.io(800, false, "HTTP/1.1 204 No Content\r\n\r\n")
+	if len(r.spans) != 4 || r.spans[2].target != "/c" || r.spans[3].target != "/d" {
+		t.Fatalf("got %+v", r.spans)
+	}
+}

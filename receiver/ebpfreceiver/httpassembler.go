@@ -1,6 +1,7 @@
 package ebpfreceiver
 
 import (
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -56,8 +57,12 @@ type exchange struct {
 const maxPendingRequests = 16 // pipelined requests awaiting responses, per connection
 
 type httpConn struct {
-	role         int // 0 unknown, roleClient, roleServer
-	closed       bool
+	role   int // 0 unknown, roleClient, roleServer
+	closed bool
+	// prefix holds a few bytes read on the request side that may begin the
+	// next request: Go's HTTP server reads one byte ahead in the background
+	// while a handler runs, so "G" and "ET / HTTP/1.1..." arrive apart.
+	prefix       []byte
 	pending      []*exchange
 	current      *exchange // response in progress
 	lastActivity time.Time
@@ -112,9 +117,16 @@ func (a *httpAssembler) addLocked(ev dataEvent) (done []*exchange) {
 	requestSide := ev.ingress == (c.role == roleServer)
 	if requestSide {
 		head, ok := parseRequestHead(ev.data)
+		if !ok && c.prefix != nil {
+			head, ok = parseRequestHead(append(c.prefix, ev.data...))
+		}
+		c.prefix = nil
 		if !ok {
 			if n := len(c.pending); n > 0 {
 				c.pending[n-1].reqBytes += ev.length // request body
+			}
+			if mayStartMethod(ev.data) && int64(len(ev.data)) == ev.length {
+				c.prefix = append([]byte(nil), ev.data...)
 			}
 			return nil
 		}
@@ -151,6 +163,20 @@ func (a *httpAssembler) addLocked(ev dataEvent) (done []*exchange) {
 		c.current = nil
 	}
 	return done
+}
+
+// mayStartMethod reports whether a short read could be the first bytes of a
+// request method.
+func mayStartMethod(b []byte) bool {
+	if len(b) == 0 || len(b) > 7 {
+		return false
+	}
+	for m := range httpMethods {
+		if strings.HasPrefix(m, string(b)) {
+			return true
+		}
+	}
+	return false
 }
 
 // evictOldest forgets the least recently active connection (its exchanges

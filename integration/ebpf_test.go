@@ -64,6 +64,29 @@ func startPython(t *testing.T, args ...string) *exec.Cmd {
 	return cmd
 }
 
+// startEBPFCollector runs the collector with one ebpf_network receiver,
+// configured by receiver (a YAML flow mapping), and returns the sink its
+// spans are exported to.
+func startEBPFCollector(t *testing.T, receiver string) *harness.Sink {
+	t.Helper()
+	sink := harness.NewSink(t)
+	health := harness.FreeAddr(t)
+	harness.Start(t, binary, harness.Options{HealthEndpoint: health, Config: fmt.Sprintf(`
+extensions:
+  health_check: {endpoint: %s}
+receivers:
+  ebpf_network: %s
+exporters:
+  otlp_http: {endpoint: %s, encoding: json, compression: none, sending_queue: {enabled: false}}
+service:
+  extensions: [health_check]
+  telemetry: {metrics: {level: none}}
+  pipelines:
+    traces: {receivers: [ebpf_network], exporters: [otlp_http]}
+`, health, receiver, sink.URL)})
+	return sink
+}
+
 type tcpSpan struct {
 	span     ptrace.Span
 	resource pcommon.Map
@@ -97,26 +120,7 @@ func TestEBPFTCPConnectionSpans(t *testing.T) {
 	server := pythonServer(t, selectedPort)
 	pythonServer(t, otherPort) // not selected: no spans
 
-	sink := harness.NewSink(t)
-	health := harness.FreeAddr(t)
-	harness.Start(t, binary, harness.Options{HealthEndpoint: health, Config: fmt.Sprintf(`
-extensions:
-  health_check: {endpoint: %s}
-receivers:
-  ebpf_network:
-    ports: [%d]
-    executable_regex: ^curl$
-    tcp_connections: true
-    http: {enabled: false}
-    refresh_interval: 1s
-exporters:
-  otlp_http: {endpoint: %s, encoding: json, compression: none, sending_queue: {enabled: false}}
-service:
-  extensions: [health_check]
-  telemetry: {metrics: {level: none}}
-  pipelines:
-    traces: {receivers: [ebpf_network], exporters: [otlp_http]}
-`, health, selectedPort, sink.URL)})
+	sink := startEBPFCollector(t, fmt.Sprintf("{ports: [%d], executable_regex: ^curl$, tcp_connections: true, http: {enabled: false}, refresh_interval: 1s}", selectedPort))
 
 	// A Go client (not selected) against the selected server: one server
 	// span, attributed to the Python process by its listening port.
@@ -327,24 +331,7 @@ func TestEBPFHTTPSpans(t *testing.T) {
 	waitListening(t, otherPort)
 	client := startPython(t, "-c", slowClient, fmt.Sprint(otherPort), "2")
 
-	sink := harness.NewSink(t)
-	health := harness.FreeAddr(t)
-	harness.Start(t, binary, harness.Options{HealthEndpoint: health, Config: fmt.Sprintf(`
-extensions:
-  health_check: {endpoint: %s}
-receivers:
-  ebpf_network:
-    ports: [%d]
-    pids: [%d]
-    refresh_interval: 500ms
-exporters:
-  otlp_http: {endpoint: %s, encoding: json, compression: none, sending_queue: {enabled: false}}
-service:
-  extensions: [health_check]
-  telemetry: {metrics: {level: none}}
-  pipelines:
-    traces: {receivers: [ebpf_network], exporters: [otlp_http]}
-`, health, selectedPort, client.Process.Pid, sink.URL)})
+	sink := startEBPFCollector(t, fmt.Sprintf("{ports: [%d], pids: [%d], refresh_interval: 500ms}", selectedPort, client.Process.Pid))
 	time.Sleep(time.Second) // a refresh after start: pids selected in the kernel
 
 	// Three requests on one keep-alive connection from an unselected client.
@@ -479,21 +466,7 @@ http {
 	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
 	waitListening(t, port)
 
-	sink := harness.NewSink(t)
-	health := harness.FreeAddr(t)
-	harness.Start(t, binary, harness.Options{HealthEndpoint: health, Config: fmt.Sprintf(`
-extensions:
-  health_check: {endpoint: %s}
-receivers:
-  ebpf_network: {ports: [%d], refresh_interval: 500ms}
-exporters:
-  otlp_http: {endpoint: %s, encoding: json, compression: none, sending_queue: {enabled: false}}
-service:
-  extensions: [health_check]
-  telemetry: {metrics: {level: none}}
-  pipelines:
-    traces: {receivers: [ebpf_network], exporters: [otlp_http]}
-`, health, port, sink.URL)})
+	sink := startEBPFCollector(t, fmt.Sprintf("{ports: [%d], refresh_interval: 500ms}", port))
 	time.Sleep(time.Second)
 
 	client := &http.Client{}
@@ -598,21 +571,7 @@ func TestEBPFHTTPSpansOverTLS(t *testing.T) {
 	waitListening(t, port)
 	client := startPython(t, "-c", tlsClient, fmt.Sprint(port), "3")
 
-	sink := harness.NewSink(t)
-	health := harness.FreeAddr(t)
-	harness.Start(t, binary, harness.Options{HealthEndpoint: health, Config: fmt.Sprintf(`
-extensions:
-  health_check: {endpoint: %s}
-receivers:
-  ebpf_network: {ports: [%d], pids: [%d], refresh_interval: 500ms}
-exporters:
-  otlp_http: {endpoint: %s, encoding: json, compression: none, sending_queue: {enabled: false}}
-service:
-  extensions: [health_check]
-  telemetry: {metrics: {level: none}}
-  pipelines:
-    traces: {receivers: [ebpf_network], exporters: [otlp_http]}
-`, health, port, client.Process.Pid, sink.URL)})
+	sink := startEBPFCollector(t, fmt.Sprintf("{ports: [%d], pids: [%d], refresh_interval: 500ms}", port, client.Process.Pid))
 	time.Sleep(time.Second) // selected, and the uprobes attached
 
 	httpsClient := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{InsecureSkipVerify: true}}}
@@ -663,21 +622,7 @@ func TestEBPFCurlClientSpans(t *testing.T) {
 	waitListening(t, plainPort)
 	waitListening(t, tlsPort)
 
-	sink := harness.NewSink(t)
-	health := harness.FreeAddr(t)
-	harness.Start(t, binary, harness.Options{HealthEndpoint: health, Config: fmt.Sprintf(`
-extensions:
-  health_check: {endpoint: %s}
-receivers:
-  ebpf_network: {executable_regex: ^curl$}
-exporters:
-  otlp_http: {endpoint: %s, encoding: json, compression: none, sending_queue: {enabled: false}}
-service:
-  extensions: [health_check]
-  telemetry: {metrics: {level: none}}
-  pipelines:
-    traces: {receivers: [ebpf_network], exporters: [otlp_http]}
-`, health, sink.URL)})
+	sink := startEBPFCollector(t, "{executable_regex: ^curl$}")
 
 	for _, url := range []string{
 		fmt.Sprintf("http://127.0.0.1:%d/plain?via=curl", plainPort),
@@ -732,24 +677,7 @@ func TestEBPFHTTPSpansFromGoServer(t *testing.T) {
 	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
 	waitListening(t, port)
 
-	sink := harness.NewSink(t)
-	health := harness.FreeAddr(t)
-	harness.Start(t, binary, harness.Options{HealthEndpoint: health, Config: fmt.Sprintf(`
-extensions:
-  health_check: {endpoint: %s}
-receivers:
-  ebpf_network:
-    ports: [%d]
-    service_names: {"%d": widget-api}
-    refresh_interval: 500ms
-exporters:
-  otlp_http: {endpoint: %s, encoding: json, compression: none, sending_queue: {enabled: false}}
-service:
-  extensions: [health_check]
-  telemetry: {metrics: {level: none}}
-  pipelines:
-    traces: {receivers: [ebpf_network], exporters: [otlp_http]}
-`, health, port, port, sink.URL)})
+	sink := startEBPFCollector(t, fmt.Sprintf("{ports: [%d], service_names: {\"%d\": widget-api}, refresh_interval: 500ms}", port, port))
 	time.Sleep(time.Second)
 
 	client := &http.Client{}

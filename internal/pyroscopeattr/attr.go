@@ -1,0 +1,14 @@
+// Package pyroscopeattr names the attributes the pyroscope receiver records
+// about a push, on the instrumentation scope of the profiles it produced. The
+// profile_forwarding processor reads them to send a profile on to Pyroscope
+// the way the SDK pushed it (same spy name, sample rate and sample type
+// config), so that Pyroscope files it under the same profile types.
+package pyroscopeattr
+
+const (
+	SpyName          = "pyroscope.spy_name"
+	SampleRate       = "pyroscope.sample_rate"
+	Units            = "pyroscope.units"
+	AggregationType  = "pyroscope.aggregation_type"
+	SampleTypeConfig = "pyroscope.sample_type_config"
+)

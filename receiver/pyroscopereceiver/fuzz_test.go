@@ -1,0 +1,51 @@
+package pyroscopereceiver
+
+import (
+	"errors"
+	"net/url"
+	"testing"
+	"time"
+)
+
+// FuzzParseIngest feeds arbitrary queries, content types and bodies through
+// the whole ingest path short of the pipeline. It must never panic, and every
+// refusal must be a badRequestError (answered with a 4xx).
+// The corpus it found is kept in testdata/fuzz/FuzzParseIngest.
+func FuzzParseIngest(f *testing.F) {
+	start := time.Unix(1_700_000_000, 0)
+	pprofBytes := cpuProfile(f, start)
+	multipartType, multipartGood := multipartBody(f, pprofBytes, `{"cpu":{"units":"samples"}}`)
+	f.Add("name=app%7Benv%3Dprod%7D&from=1700000000&until=1700000010&format=pprof&sampleRate=100&spyName=gospy", multipartType, multipartGood)
+	f.Add("name=app", "", pprofBytes)
+	f.Add("name=app&from=1700000000000000000", "application/octet-stream", pprofBytes[:len(pprofBytes)/2])
+	f.Add("name=a%7Bb%3Dc%2Cd%7D", "multipart/form-data; boundary=x", []byte("--x\r\nContent-Disposition: form-data; name=\"profile\"\r\n\r\nabc\r\n--x--\r\n"))
+
+	f.Fuzz(func(t *testing.T, rawQuery, contentType string, body []byte) {
+		query, err := url.ParseQuery(rawQuery)
+		if err != nil {
+			return
+		}
+		push, err := parseIngest(query, contentType, body)
+		if err != nil {
+			var bad *badRequestError
+			if !errors.As(err, &bad) || bad.status < 400 || bad.status > 499 || bad.msg == "" {
+				t.Fatalf("refusal %v is not a 4xx with a reason", err)
+			}
+			return
+		}
+		if push.serviceName == "" || push.profile == nil {
+			t.Fatalf("accepted a push without service name or profile: %+v", push)
+		}
+		profiles, err := toProfiles(push, start)
+		if err != nil {
+			return // answered 400 by the handler
+		}
+		if profiles.ResourceProfiles().Len() != 1 {
+			t.Fatalf("%d resources, want 1", profiles.ResourceProfiles().Len())
+		}
+		name, _ := profiles.ResourceProfiles().At(0).Resource().Attributes().Get("service.name")
+		if name.Str() != push.serviceName {
+			t.Fatalf("service.name %q, want %q", name.Str(), push.serviceName)
+		}
+	})
+}

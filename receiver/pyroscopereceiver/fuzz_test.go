@@ -5,6 +5,8 @@ import (
 	"net/url"
 	"testing"
 	"time"
+
+	"github.com/otel-ai-collector/otel-ai-collector/integration/harness"
 )
 
 // FuzzParseIngest feeds arbitrary queries, content types and bodies through
@@ -13,7 +15,7 @@ import (
 // The corpus it found is kept in testdata/fuzz/FuzzParseIngest.
 func FuzzParseIngest(f *testing.F) {
 	start := time.Unix(1_700_000_000, 0)
-	pprofBytes := cpuProfile(f, start)
+	pprofBytes := harness.CPUProfile(f, start)
 	multipartType, multipartGood := multipartBody(f, pprofBytes, `{"cpu":{"units":"samples"}}`)
 	f.Add("name=app%7Benv%3Dprod%7D&from=1700000000&until=1700000010&format=pprof&sampleRate=100&spyName=gospy", multipartType, multipartGood)
 	f.Add("name=app", "", pprofBytes)

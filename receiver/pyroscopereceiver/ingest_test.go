@@ -6,6 +6,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/otel-ai-collector/otel-ai-collector/integration/harness"
 )
 
 func TestParseAppName(t *testing.T) {
@@ -34,7 +36,7 @@ func TestParseAppName(t *testing.T) {
 }
 
 func TestParseIngestRefusesMalformedPushes(t *testing.T) {
-	good := cpuProfile(t, time.Unix(1_700_000_000, 0))
+	good := harness.CPUProfile(t, time.Unix(1_700_000_000, 0))
 	multipartType, multipartGood := multipartBody(t, good, "")
 	badConfigType, multipartBadConfig := multipartBody(t, good, "{not json")
 	noProfileType, multipartNoProfile := multipartBody(t, nil, `{"cpu":{}}`)
@@ -84,7 +86,7 @@ func TestParseIngestRefusesMalformedPushes(t *testing.T) {
 
 func TestParseIngestTimeUnits(t *testing.T) {
 	want := time.Unix(1_700_000_000, 0)
-	body := cpuProfile(t, want)
+	body := harness.CPUProfile(t, want)
 	for _, v := range []string{"1700000000", "1700000000000", "1700000000000000", "1700000000000000000"} {
 		query := url.Values{"name": {"app"}, "from": {v}}
 		push, err := parseIngest(query, "", body)

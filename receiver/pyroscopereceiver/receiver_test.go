@@ -21,6 +21,8 @@ import (
 
 	"github.com/otel-ai-collector/otel-ai-collector/internal/pyroscopeattr"
 	"github.com/otel-ai-collector/otel-ai-collector/receiver/pyroscopereceiver/internal/metadata"
+
+	"github.com/otel-ai-collector/otel-ai-collector/integration/harness"
 )
 
 // startReceiver runs the receiver on a free loopback port and returns its
@@ -78,7 +80,7 @@ func TestIngestGoSDKPush(t *testing.T) {
 
 	from := time.Unix(1_700_000_000, 0)
 	until := from.Add(15 * time.Second)
-	contentType, body := multipartBody(t, cpuProfile(t, from), `{"cpu":{"units":"samples","sampled":true}}`)
+	contentType, body := multipartBody(t, harness.CPUProfile(t, from), `{"cpu":{"units":"samples","sampled":true}}`)
 	query := url.Values{
 		"name":            {"checkout{env=prod,process.runtime.name=go}"},
 		"from":            {strconv.FormatInt(from.UnixNano(), 10)},
@@ -137,7 +139,7 @@ func TestIngestGoSDKPush(t *testing.T) {
 func TestIngestRawBodyAndErrors(t *testing.T) {
 	sink := new(consumertest.ProfilesSink)
 	base := startReceiver(t, sink)
-	body := cpuProfile(t, time.Now())
+	body := harness.CPUProfile(t, time.Now())
 
 	// A raw pprof body, as clients other than the Go SDK send it.
 	if status, msg := push(t, base, url.Values{"name": {"worker"}}, "application/octet-stream", body); status != http.StatusOK {
@@ -169,7 +171,7 @@ func TestIngestRawBodyAndErrors(t *testing.T) {
 
 func TestIngestPipelineErrorIs503(t *testing.T) {
 	base := startReceiver(t, consumertest.NewErr(errors.New("queue is full")))
-	status, msg := push(t, base, url.Values{"name": {"app"}}, "", cpuProfile(t, time.Now()))
+	status, msg := push(t, base, url.Values{"name": {"app"}}, "", harness.CPUProfile(t, time.Now()))
 	if status != http.StatusServiceUnavailable || !strings.Contains(msg, "queue is full") {
 		t.Errorf("got %d %q, want 503 naming the cause", status, msg)
 	}

@@ -1,0 +1,246 @@
+package profileforwardingprocessor
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"mime/multipart"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/google/pprof/profile"
+	pprofconv "github.com/open-telemetry/opentelemetry-collector-contrib/pkg/translator/pprof"
+	"go.opentelemetry.io/collector/consumer/consumererror"
+	"go.opentelemetry.io/collector/pdata/pcommon"
+	"go.opentelemetry.io/collector/pdata/pprofile"
+
+	"github.com/otel-ai-collector/otel-ai-collector/internal/pyroscopeattr"
+)
+
+// pyroscopePush is one POST to Pyroscope's /ingest.
+type pyroscopePush struct {
+	name             string // service{labels}
+	from, until      time.Time
+	spyName          string
+	sampleRate       int64
+	units            string
+	aggregationType  string
+	sampleTypeConfig string
+	pprof            []byte // gzipped pprof
+}
+
+// forwarder turns OTLP profiles into Pyroscope pushes and sends them.
+type forwarder struct {
+	naming   *naming
+	ingest   *url.URL
+	client   *http.Client
+	maxError int // bytes of Pyroscope's answer quoted in errors
+}
+
+// pushes converts one request's profiles: a push per resource and scope, as
+// pprof holding every profile (sample type) of that scope, which is how the
+// pyroscope receiver received it. A scope whose profiles differ in their
+// samples (as OTLP profilers may send) is pushed one profile at a time.
+func (f *forwarder) pushes(pd pprofile.Profiles) ([]pyroscopePush, error) {
+	var pushes []pyroscopePush
+	var errs []error
+	single := pd.ResourceProfiles().Len() == 1 && pd.ResourceProfiles().At(0).ScopeProfiles().Len() == 1
+	for _, rp := range pd.ResourceProfiles().All() {
+		attrs := rp.Resource().Attributes()
+		name := appName(f.naming.serviceName(attrs), f.naming.labels(attrs))
+		for _, sp := range rp.ScopeProfiles().All() {
+			if sp.Profiles().Len() == 0 {
+				continue
+			}
+			scoped := pd
+			if !single {
+				scoped = extractScope(pd, rp.Resource(), sp)
+			}
+			converted, err := toPprof(scoped)
+			if err == nil {
+				pushes = append(pushes, f.newPush(name, sp, sp.Profiles().At(0), converted))
+				continue
+			}
+			// One push per profile (sample type) instead.
+			for i := range sp.Profiles().Len() {
+				one := extractProfile(pd, rp.Resource(), sp, i)
+				converted, err := toPprof(one)
+				if err != nil {
+					errs = append(errs, fmt.Errorf("profile of %s cannot be turned into pprof: %w", name, err))
+					continue
+				}
+				pushes = append(pushes, f.newPush(name, sp, sp.Profiles().At(i), converted))
+			}
+		}
+	}
+	return pushes, errors.Join(errs...)
+}
+
+func (f *forwarder) newPush(name string, sp pprofile.ScopeProfiles, first pprofile.Profile, converted *profile.Profile) pyroscopePush {
+	scope := sp.Scope().Attributes()
+	push := pyroscopePush{
+		name:             name,
+		spyName:          stringAttr(scope, pyroscopeattr.SpyName),
+		units:            stringAttr(scope, pyroscopeattr.Units),
+		aggregationType:  stringAttr(scope, pyroscopeattr.AggregationType),
+		sampleTypeConfig: stringAttr(scope, pyroscopeattr.SampleTypeConfig),
+	}
+	if v, ok := scope.Get(pyroscopeattr.SampleRate); ok {
+		push.sampleRate = v.Int()
+	}
+	if push.spyName == "" {
+		// Pyroscope keeps it as the pyroscope_spy label only.
+		push.spyName = "otlp"
+	}
+	if push.sampleRate == 0 && converted.Period > 0 && converted.PeriodType != nil && converted.PeriodType.Unit == "nanoseconds" {
+		push.sampleRate = int64(time.Second) / converted.Period
+	}
+	push.from = first.Time().AsTime()
+	if first.Time() == 0 {
+		push.from = time.Now()
+	}
+	push.until = push.from.Add(time.Duration(first.DurationNano()))
+	if !push.until.After(push.from) {
+		// Pyroscope wants a range; a point in time becomes one second.
+		push.until = push.from.Add(time.Second)
+	}
+	var buf bytes.Buffer
+	// Write cannot fail on a bytes.Buffer for a profile CheckValid accepted.
+	_ = converted.Write(&buf)
+	push.pprof = buf.Bytes()
+	return push
+}
+
+// send posts one push the way the Pyroscope Go SDK does: the pprof and the
+// sample type config as multipart form fields, the rest in the query.
+func (f *forwarder) send(ctx context.Context, push pyroscopePush) error {
+	var body bytes.Buffer
+	form := multipart.NewWriter(&body)
+	part, err := form.CreateFormFile("profile", "profile.pprof")
+	if err != nil {
+		return consumererror.NewPermanent(err)
+	}
+	_, _ = part.Write(push.pprof)
+	if push.sampleTypeConfig != "" {
+		part, err = form.CreateFormFile("sample_type_config", "sample_type_config.json")
+		if err != nil {
+			return consumererror.NewPermanent(err)
+		}
+		_, _ = part.Write([]byte(push.sampleTypeConfig))
+	}
+	if err := form.Close(); err != nil {
+		return consumererror.NewPermanent(err)
+	}
+
+	query := url.Values{}
+	query.Set("name", push.name)
+	query.Set("from", strconv.FormatInt(push.from.UnixNano(), 10))
+	query.Set("until", strconv.FormatInt(push.until.UnixNano(), 10))
+	query.Set("format", "pprof")
+	query.Set("spyName", push.spyName)
+	if push.sampleRate > 0 {
+		query.Set("sampleRate", strconv.FormatInt(push.sampleRate, 10))
+	}
+	if push.units != "" {
+		query.Set("units", push.units)
+	}
+	if push.aggregationType != "" {
+		query.Set("aggregationType", push.aggregationType)
+	}
+	target := *f.ingest
+	target.RawQuery = query.Encode()
+
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, target.String(), &body)
+	if err != nil {
+		return consumererror.NewPermanent(err)
+	}
+	req.Header.Set("Content-Type", form.FormDataContentType())
+	resp, err := f.client.Do(req)
+	if err != nil {
+		return fmt.Errorf("pushing %s to Pyroscope: %w", push.name, err)
+	}
+	defer resp.Body.Close()
+	answer, _ := io.ReadAll(io.LimitReader(resp.Body, int64(f.maxError)))
+	if resp.StatusCode >= 200 && resp.StatusCode < 300 {
+		return nil
+	}
+	err = fmt.Errorf("pushing %s: Pyroscope answered %s: %s", push.name, resp.Status, strings.TrimSpace(string(answer)))
+	// 4xx other than 408/429 will fail the same way on every retry.
+	if resp.StatusCode >= 400 && resp.StatusCode < 500 && resp.StatusCode != http.StatusTooManyRequests && resp.StatusCode != http.StatusRequestTimeout {
+		return consumererror.NewPermanent(err)
+	}
+	return err
+}
+
+// push is the exporter's push function: convert, then send every push. A
+// transient failure returns at once so that the queue retries the request;
+// pushes Pyroscope already took are then sent again, which only happens for
+// requests with several resources or scopes (one push per Pyroscope SDK push
+// never does).
+func (f *forwarder) push(ctx context.Context, pd pprofile.Profiles) error {
+	pushes, convErr := f.pushes(pd)
+	var permanent []error
+	if convErr != nil {
+		permanent = append(permanent, convErr)
+	}
+	for _, push := range pushes {
+		if err := f.send(ctx, push); err != nil {
+			if !consumererror.IsPermanent(err) {
+				return err
+			}
+			permanent = append(permanent, err)
+		}
+	}
+	if len(permanent) > 0 {
+		return consumererror.NewPermanent(errors.Join(permanent...))
+	}
+	return nil
+}
+
+// toPprof runs the stock translator. It indexes the dictionary tables without
+// bounds checks, so a profile with a stale index (as a buggy profiler may send
+// over OTLP) would panic and take the collector down; that profile is refused
+// instead.
+func toPprof(pd pprofile.Profiles) (converted *profile.Profile, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			converted, err = nil, fmt.Errorf("malformed profile (an index points outside the dictionary): %v", r)
+		}
+	}()
+	return pprofconv.ConvertPprofileToPprof(&pd)
+}
+
+// extractScope copies one resource's scope into Profiles of its own, with
+// the dictionary its indices point into.
+func extractScope(pd pprofile.Profiles, resource pcommon.Resource, sp pprofile.ScopeProfiles) pprofile.Profiles {
+	out := pprofile.NewProfiles()
+	pd.Dictionary().CopyTo(out.Dictionary())
+	rp := out.ResourceProfiles().AppendEmpty()
+	resource.CopyTo(rp.Resource())
+	sp.CopyTo(rp.ScopeProfiles().AppendEmpty())
+	return out
+}
+
+// extractProfile is extractScope for a single profile of the scope.
+func extractProfile(pd pprofile.Profiles, resource pcommon.Resource, sp pprofile.ScopeProfiles, i int) pprofile.Profiles {
+	out := pprofile.NewProfiles()
+	pd.Dictionary().CopyTo(out.Dictionary())
+	rp := out.ResourceProfiles().AppendEmpty()
+	resource.CopyTo(rp.Resource())
+	osp := rp.ScopeProfiles().AppendEmpty()
+	sp.Scope().CopyTo(osp.Scope())
+	sp.Profiles().At(i).CopyTo(osp.Profiles().AppendEmpty())
+	return out
+}
+
+func stringAttr(m pcommon.Map, key string) string {
+	if v, ok := m.Get(key); ok {
+		return v.AsString()
+	}
+	return ""
+}

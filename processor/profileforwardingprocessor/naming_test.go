@@ -10,10 +10,10 @@ import (
 
 func TestUnitFromCgroup(t *testing.T) {
 	for cgroup, want := range map[string]string{
-		"0::/system.slice/nginx.service\n":                                                  "nginx",
-		"0::/user.slice/user-1000.slice/user@1000.service/app.slice/worker.service\n":       "worker",
-		"0::/user.slice/user-1000.slice/user@1000.service/app.slice/app-foo-1234.scope\n":   "user@1000",
-		"0::/user.slice/user-1000.slice/session-2.scope\n":                                  "",
+		"0::/system.slice/nginx.service\n":                                                "nginx",
+		"0::/user.slice/user-1000.slice/user@1000.service/app.slice/worker.service\n":     "worker",
+		"0::/user.slice/user-1000.slice/user@1000.service/app.slice/app-foo-1234.scope\n": "user@1000",
+		"0::/user.slice/user-1000.slice/session-2.scope\n":                                "",
 		"12:pids:/system.slice/old.service\n0::/system.slice/otel-ai-collector.service\n": "otel-ai-collector",
 	} {
 		if got := unitFromCgroup(cgroup); got != want {

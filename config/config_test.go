@@ -26,7 +26,11 @@ func TestShippedConfigsValidate(t *testing.T) {
 	t.Setenv("OTEL_AI_COLLECTOR_HOSTNAME", "workstation-1")
 	t.Setenv("OTEL_AI_COLLECTOR_REMOTE_ENDPOINT", "https://gateway.example:4318")
 	t.Setenv("OTEL_AI_COLLECTOR_EBPF_PORTS", "8080")
-	// The environment the binary exports before loading its configuration.
+	t.Setenv("OTEL_AI_COLLECTOR_PYROSCOPE_ENDPOINT", "http://pyroscope.example:4040")
+	// The feature gate and environment the binary sets before loading its configuration.
+	if err := defaultconfig.EnableProfiles(); err != nil {
+		t.Fatal(err)
+	}
 	if _, err := defaultconfig.Apply(nil); err != nil {
 		t.Fatal(err)
 	}
@@ -37,6 +41,8 @@ func TestShippedConfigsValidate(t *testing.T) {
 		"gateway, host":  {"embedded:default.yaml", "embedded:remote.yaml", "embedded:host-metrics.yaml", "embedded:journald.yaml", "embedded:remote-gateway.yaml"},
 		"direct example": {"embedded:default.yaml", "embedded:remote.yaml", "embedded:host-metrics.yaml", "file:examples/remote-direct.yaml"},
 		"gRPC gateway":   {"embedded:default.yaml", "embedded:remote.yaml", "embedded:journald.yaml", "file:examples/remote-gateway-grpc.yaml"},
+		"profiling":      {"embedded:default.yaml", "embedded:profiling.yaml"},
+		"all layers":     {"embedded:default.yaml", "embedded:remote.yaml", "embedded:host-metrics.yaml", "embedded:journald.yaml", "embedded:ebpf.yaml", "embedded:profiling.yaml", "embedded:remote-gateway.yaml"},
 	} {
 		t.Run(name, func(t *testing.T) {
 			provider, err := otelcol.NewConfigProvider(otelcol.ConfigProviderSettings{

@@ -31,6 +31,7 @@ const (
 	envEBPFExecutable  = "OTEL_AI_COLLECTOR_EBPF_EXECUTABLE_REGEX"
 	envEBPFUnits       = "OTEL_AI_COLLECTOR_EBPF_UNITS"
 	envEBPFUnitsList   = "OTEL_AI_COLLECTOR_EBPF_UNITS_LIST"
+	envPyroscope       = "OTEL_AI_COLLECTOR_PYROSCOPE_ENDPOINT"
 )
 
 // DefaultAIServices are the resource service.name values of AI coding CLIs
@@ -49,6 +50,7 @@ const (
 	HostMetricsURI   = "embedded:host-metrics.yaml"   // with remote export, unless switched off
 	JournaldURI      = "embedded:journald.yaml"       // with remote export, if the journal is readable
 	EBPFURI          = "embedded:ebpf.yaml"           // with remote export, when eBPF selectors are set
+	ProfilingURI     = "embedded:profiling.yaml"      // when OTEL_AI_COLLECTOR_PYROSCOPE_ENDPOINT is set
 	RemoteGatewayURI = "embedded:remote-gateway.yaml" // mode layer, unless OTEL_AI_COLLECTOR_REMOTE_CONFIG names another
 )
 
@@ -90,11 +92,20 @@ func remoteEnabled() bool {
 	return os.Getenv(envRemoteEndpoint) != "" || os.Getenv(envRemoteConfig) != ""
 }
 
+// profilingEnabled reports whether profiles go to a Pyroscope; independent of
+// remote export, whose gateway may not take profiles.
+func profilingEnabled() bool {
+	return strings.TrimSpace(os.Getenv(envPyroscope)) != ""
+}
+
 // defaultLayers chooses the embedded layers for the environment, and any
 // --set flags they need.
 func defaultLayers() (layers, extra, warnings []string, err error) {
 	layers = []string{LocalURI}
 	if !remoteEnabled() {
+		if profilingEnabled() {
+			layers = append(layers, ProfilingURI)
+		}
 		return layers, nil, nil, nil
 	}
 	layers = append(layers, RemoteURI)
@@ -127,6 +138,9 @@ func defaultLayers() (layers, extra, warnings []string, err error) {
 
 	if ebpfSelected() {
 		layers = append(layers, EBPFURI)
+	}
+	if profilingEnabled() {
+		layers = append(layers, ProfilingURI)
 	}
 
 	// The mode layer comes last: it may replace service::extensions.

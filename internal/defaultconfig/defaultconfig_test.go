@@ -98,11 +98,15 @@ func TestApplyChoosesLayers(t *testing.T) {
 			[]string{"--config=" + LocalURI, "--config=" + RemoteURI, "--config=file:" + modeFile}},
 		{"eBPF selected", map[string]string{envRemoteEndpoint: "http://gw:4318", envJournald: "off", envHostMetrics: "off", envEBPFPorts: "8080"}, nil,
 			[]string{"--config=" + LocalURI, "--config=" + RemoteURI, "--config=" + EBPFURI, "--config=" + RemoteGatewayURI}},
+		{"profiling only", map[string]string{envPyroscope: "http://pyroscope:4040"}, nil,
+			[]string{"--config=" + LocalURI, "--config=" + ProfilingURI}},
+		{"profiling with remote export", map[string]string{envRemoteEndpoint: "http://gw:4318", envJournald: "off", envHostMetrics: "off", envPyroscope: "http://pyroscope:4040"}, nil,
+			[]string{"--config=" + LocalURI, "--config=" + RemoteURI, "--config=" + ProfilingURI, "--config=" + RemoteGatewayURI}},
 		{"explicit --config", map[string]string{envRemoteEndpoint: "http://gw:4318"}, []string{"--config=mine.yaml"},
 			[]string{"--config=mine.yaml"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			for _, name := range []string{envRemoteEndpoint, envRemoteConfig, envJournald, envHostMetrics, envEBPFPorts} {
+			for _, name := range []string{envRemoteEndpoint, envRemoteConfig, envJournald, envHostMetrics, envEBPFPorts, envPyroscope} {
 				t.Setenv(name, tc.env[name])
 			}
 			args, err := Apply(tc.args)

@@ -16,7 +16,6 @@ import (
 	"net/http"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -659,16 +658,7 @@ func TestEBPFCurlClientSpans(t *testing.T) {
 // netpoller), named by a per-selector service name.
 func TestEBPFHTTPSpansFromGoServer(t *testing.T) {
 	requireRoot(t)
-	root, err := harness.RepoRoot()
-	if err != nil {
-		t.Fatal(err)
-	}
-	server := filepath.Join(t.TempDir(), "goserver")
-	build := exec.Command("go", "build", "-o", server, "./bench/httpserver")
-	build.Dir = root
-	if out, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
+	server := harness.BuildProgram(t, "./bench/httpserver")
 	port := harness.FreePort(t)
 	cmd := exec.Command(server, "-addr", fmt.Sprintf("127.0.0.1:%d", port))
 	if err := cmd.Start(); err != nil {

@@ -8,6 +8,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"testing"
 )
 
 // EnvBinary names a prebuilt collector binary to test instead of building one
@@ -70,4 +71,21 @@ func RunTests(m interface{ Run() int }, binary *string) int {
 		return 1
 	}
 	return m.Run()
+}
+
+// BuildProgram builds a main package of this module (e.g.
+// "./integration/pyroscopeclient") into the test's temporary directory.
+func BuildProgram(t testing.TB, pkg string) string {
+	t.Helper()
+	root, err := RepoRoot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := filepath.Join(t.TempDir(), filepath.Base(pkg))
+	build := exec.Command("go", "build", "-o", out, pkg)
+	build.Dir = root
+	if output, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("go build %s: %v\n%s", pkg, err, output)
+	}
+	return out
 }

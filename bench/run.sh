@@ -24,4 +24,8 @@ ls -l build/otel-ai-collector build/otelcol-previous-setup
 	go test -run '^$' -bench 'LocalPathLatency' -benchtime 200x -timeout 30m ./bench/
 	# Each sub-benchmark is one timed load run.
 	go test -run '^$' -bench 'SustainedLoad' -benchtime 1x -timeout 30m ./bench/
+	# Profiling: in-process costs side by side, then the binary end to end.
+	go test -run '^$' -bench 'BenchmarkIngest|BenchmarkForwardProfile' -benchtime 2s \
+		./receiver/pyroscopereceiver/ ./processor/profileforwardingprocessor/
+	go test -run '^$' -bench 'ProfileIngest' -benchtime 1x -timeout 10m ./bench/
 } | tee build/bench.txt

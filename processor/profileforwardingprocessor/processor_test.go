@@ -36,7 +36,7 @@ func otlpProfiles(t testing.TB, start time.Time, resource map[string]any) pprofi
 	return *converted
 }
 
-func startProcessor(t *testing.T, endpoint string, next *consumertest.ProfilesSink, edit func(*Config)) *forwardingProcessor {
+func startProcessor(t testing.TB, endpoint string, next *consumertest.ProfilesSink, edit func(*Config)) *forwardingProcessor {
 	t.Helper()
 	cfg := createDefaultConfig().(*Config)
 	cfg.Endpoint = endpoint

@@ -27,7 +27,7 @@ import (
 
 // startReceiver runs the receiver on a free loopback port and returns its
 // base URL.
-func startReceiver(t *testing.T, next xconsumer.Profiles) string {
+func startReceiver(t testing.TB, next xconsumer.Profiles) string {
 	t.Helper()
 	listener, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {

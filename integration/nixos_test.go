@@ -207,6 +207,25 @@ func TestNixOSModuleConfigurations(t *testing.T) {
 		expect(t, "capabilities", e.Capabilities, []string{"CAP_BPF", "CAP_PERFMON", "CAP_SYS_PTRACE", "CAP_DAC_READ_SEARCH"})
 	})
 
+	t.Run("profiling to Pyroscope with a tenant, TLS and a bearer token", func(t *testing.T) {
+		e := evalCase(t, "profiling")
+		e.validate(t)
+		expect(t, "layers", e.Layers, []string{"embedded:default.yaml", "embedded:profiling.yaml"})
+		expect(t, "Pyroscope endpoint", e.Environment["OTEL_AI_COLLECTOR_PYROSCOPE_ENDPOINT"], "https://pyroscope.example")
+		expect(t, "ingest address", e.Environment["OTEL_AI_COLLECTOR_PYROSCOPE_INGEST_ENDPOINT"], "127.0.0.1:4041")
+		expect(t, "queue bytes", e.Environment["OTEL_AI_COLLECTOR_PYROSCOPE_QUEUE_BYTES"], "10485760")
+		forwarding := get(e.Overlay, "processors", "profile_forwarding").(map[string]any)
+		expect(t, "tenant header", get(forwarding, "headers", "X-Scope-OrgID"), "workstations")
+		expect(t, "CA", get(forwarding, "tls", "ca_file"), "/etc/ssl/lgtm-ca.pem")
+		expect(t, "authenticator", get(forwarding, "auth", "authenticator"), "bearertokenauth/pyroscope")
+		expect(t, "fallback service name", forwarding["default_service_name"], "workstation-app")
+		expect(t, "token file via credentials", get(e.Overlay, "extensions", "bearertokenauth/pyroscope", "filename"),
+			"/run/credentials/otel-ai-collector.service/pyroscope-token")
+		expect(t, "LoadCredential", e.Credentials, []string{"pyroscope-token:/run/secrets/pyroscope-token"})
+		expect(t, "extensions", get(e.Overlay, "service", "extensions"), []any{"health_check", "zpages", "file_storage/queue", "bearertokenauth/pyroscope"})
+		expect(t, "no capabilities", len(e.Capabilities), 0)
+	})
+
 	t.Run("every feature off", func(t *testing.T) {
 		e := evalCase(t, "all-off")
 		e.validate(t)
@@ -240,7 +259,8 @@ func TestNixOSModuleHasNoDeadOptions(t *testing.T) {
 	}
 	module := readText(t, filepath.Join(root, "nixos", "module.nix"))
 	config := readText(t, filepath.Join(root, "nixos", "config.nix"))
-	endpointFields := regexp.MustCompile(`^remote\.(gateway|tempo|mimir|loki)\.`)
+	// Declared by endpointOptions / connectionOptions, once for every peer.
+	endpointFields := regexp.MustCompile(`^remote\.(gateway|tempo|mimir|loki)\.|^profiling\.pyroscope\.(headers|tls|bearerTokenFile)`)
 	var names []string
 	for _, p := range paths {
 		dotted := strings.Join(p, ".")
@@ -248,9 +268,8 @@ func TestNixOSModuleHasNoDeadOptions(t *testing.T) {
 		leaf := p[len(p)-1]
 		switch {
 		case endpointFields.MatchString(dotted):
-			// Declared once by endpointOptions for all four endpoints.
 			if !strings.Contains(module, "d."+strings.Join(p[2:], ".")) {
-				t.Errorf("option %s: endpointOptions has no default d.%s", dotted, strings.Join(p[2:], "."))
+				t.Errorf("option %s: endpointOptions/connectionOptions have no default d.%s", dotted, strings.Join(p[2:], "."))
 			}
 			if !strings.Contains(config, "."+leaf) {
 				t.Errorf("option %s is not read by config.nix", dotted)

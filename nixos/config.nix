@@ -27,6 +27,7 @@ let
     else null;
   remoteOn =
     (remote.mode == "gateway" && gatewayEndpoint != null) || remote.mode == "direct";
+  profilingOn = cfg.profiling.enable;
 
   # One persistent queue per exporter and signal, in the state directory.
   queue = {
@@ -48,25 +49,31 @@ let
 
   credentialDir = "/run/credentials/otel-ai-collector.service";
 
-  # An exporter for one endpoint. `path` is the signal path Mimir and Loki
-  # serve OTLP/HTTP under when the endpoint is their base URL.
+  # A bearer token file as a bearertokenauth extension reading it from the
+  # service's credentials directory.
+  authFor = name: ep: optional (ep.bearerTokenFile != null) {
+    id = "bearertokenauth/${name}";
+    credential = "${name}-token:${ep.bearerTokenFile}";
+    settings.filename = "${credentialDir}/${name}-token";
+  };
+
+  # HTTP client settings shared by the exporters and profile_forwarding.
+  connectionSettings = name: ep:
+    let tls = tlsSettings ep.tls; in
+    optionalAttrs (ep.headers != { }) { headers = ep.headers; }
+    // optionalAttrs (tls != { }) { inherit tls; }
+    // optionalAttrs (ep.bearerTokenFile != null) { auth.authenticator = "bearertokenauth/${name}"; };
+
+  # An exporter for one endpoint.
   exporterFor = name: ep:
-    let
-      type = if ep.protocol == "grpc" then "otlp_grpc" else "otlp_http";
-      tls = tlsSettings ep.tls;
+    let type = if ep.protocol == "grpc" then "otlp_grpc" else "otlp_http";
     in {
       id = "${type}/${name}";
-      auth = optional (ep.bearerTokenFile != null) {
-        id = "bearertokenauth/${name}";
-        credential = "${name}-token:${ep.bearerTokenFile}";
-        settings.filename = "${credentialDir}/${name}-token";
-      };
+      auth = authFor name ep;
       settings =
         { endpoint = ep.endpoint; sending_queue = queue; retry_on_failure = retry; timeout = "10s"; }
         // optionalAttrs (type == "otlp_http") { compression = "gzip"; }
-        // optionalAttrs (ep.headers != { }) { headers = ep.headers; }
-        // optionalAttrs (tls != { }) { inherit tls; }
-        // optionalAttrs (ep.bearerTokenFile != null) { auth.authenticator = "bearertokenauth/${name}"; };
+        // connectionSettings name ep;
     };
 
   # Which exporter each remote signal goes to.
@@ -79,19 +86,27 @@ let
       let gw = exporterFor "remote" (remote.gateway // { endpoint = gatewayEndpoint; });
       in { traces = gw; metrics = gw; logs = gw; };
   remoteExporters = map (signal: routes.${signal}) [ "traces" "metrics" "logs" ];
+  pyroscopeAuth = if profilingOn then authFor "pyroscope" cfg.profiling.pyroscope else [ ];
   # Gateway mode routes all signals to one exporter: keep each auth once.
   byId = xs: listToAttrs (map (x: { name = x.id; value = x; }) xs);
-  authById = byId (concatLists (map (e: e.auth) remoteExporters));
+  authById = byId ((if remoteOn then concatLists (map (e: e.auth) remoteExporters) else [ ]) ++ pyroscopeAuth);
   authExtensions = map (id: authById.${id}) (attrNames authById);
 
   modeLayer = optionalAttrs remoteOn {
     exporters = listToAttrs (map (e: { name = e.id; value = e.settings; }) remoteExporters);
-    extensions = listToAttrs (map (a: { name = a.id; value = a.settings; }) authExtensions);
     service.pipelines = listToAttrs (map
       (signal: {
         name = "${signal}/export";
         value = { receivers = [ "forward/remote_${signal}" ]; exporters = [ routes.${signal}.id ]; };
       }) [ "traces" "metrics" "logs" ]);
+  };
+
+  # profile_forwarding's connection to Pyroscope; the rest is in the
+  # embedded profiling layer.
+  profilingLayer = optionalAttrs profilingOn {
+    processors.profile_forwarding =
+      { default_service_name = cfg.profiling.defaultServiceName; }
+      // connectionSettings "pyroscope" cfg.profiling.pyroscope;
   };
 
   # The previous module's optional exporters, on every signal from the OTLP
@@ -107,13 +122,14 @@ let
     service.pipelines."traces/file" = { receivers = [ "otlp" ]; exporters = [ "file" ]; };
   };
 
+  extensionsLayer.extensions = listToAttrs (map (a: { name = a.id; value = a.settings; }) authExtensions);
   extensionsLayer.service.extensions =
     [ "health_check" ]
     ++ optional cfg.enableZPages "zpages"
-    ++ optional remoteOn "file_storage/queue"
+    ++ optional (remoteOn || profilingOn) "file_storage/queue"
     ++ map (a: a.id) authExtensions;
 
-  generated = foldl' recursiveUpdate { } [ modeLayer debugLayer fileLayer extensionsLayer ];
+  generated = foldl' recursiveUpdate { } [ modeLayer profilingLayer debugLayer fileLayer extensionsLayer ];
 
   stateDir = "/var/lib/otel-ai-collector";
 in
@@ -127,7 +143,8 @@ in
       ++ optional remoteOn "embedded:remote.yaml"
       ++ optional (remoteOn && cfg.hostMetrics.enable) "embedded:host-metrics.yaml"
       ++ optional (remoteOn && cfg.journald.enable) "embedded:journald.yaml"
-      ++ optional (remoteOn && cfg.ebpf.enable) "embedded:ebpf.yaml";
+      ++ optional (remoteOn && cfg.ebpf.enable) "embedded:ebpf.yaml"
+      ++ optional profilingOn "embedded:profiling.yaml";
 
   overlay = if cfg.configFile != null then null else recursiveUpdate generated cfg.settings;
 
@@ -151,6 +168,11 @@ in
     OTEL_AI_COLLECTOR_EBPF_UNITS = concatStringsSep "," cfg.ebpf.units;
   } // optionalAttrs (cfg.ebpf.enable && cfg.ebpf.executableRegex != null) {
     OTEL_AI_COLLECTOR_EBPF_EXECUTABLE_REGEX = cfg.ebpf.executableRegex;
+  } // optionalAttrs profilingOn {
+    OTEL_AI_COLLECTOR_PYROSCOPE_ENDPOINT = cfg.profiling.pyroscope.endpoint;
+    OTEL_AI_COLLECTOR_PYROSCOPE_INGEST_ENDPOINT = cfg.profiling.ingestAddress;
+    OTEL_AI_COLLECTOR_PYROSCOPE_QUEUE_BYTES = toString cfg.profiling.queueSizeBytes;
+    OTEL_AI_COLLECTOR_PYROSCOPE_MAX_RETRY_TIME = remote.maxRetryTime;
   } // optionalAttrs (remoteOn && remote.mode == "gateway") {
     OTEL_AI_COLLECTOR_REMOTE_ENDPOINT = gatewayEndpoint;
   };

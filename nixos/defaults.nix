@@ -52,6 +52,20 @@
     executableRegex = null;
     units = [ ];
   };
+  profiling = {
+    # Pyroscope SDK pushes on ingestAddress and OTLP profiles on the OTLP
+    # receivers, forwarded to pyroscope.endpoint (Pyroscope's base URL).
+    enable = false;
+    ingestAddress = "127.0.0.1:4040";
+    pyroscope = {
+      endpoint = null;
+      headers = { };
+      tls = { caFile = null; certFile = null; keyFile = null; insecureSkipVerify = false; };
+      bearerTokenFile = null;
+    };
+    queueSizeBytes = 104857600;
+    defaultServiceName = "unknown_service";
+  };
   memoryMax = "512M";
   settings = { };
   configFile = null;

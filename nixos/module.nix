@@ -24,18 +24,8 @@ let
     echo ${lib.escapeShellArgs configArgs} > $out
   '';
 
-  endpointOptions = name: d: {
-    endpoint = mkOption {
-      type = types.nullOr types.str;
-      default = d.endpoint;
-      example = "https://${name}.lgtm.example/otlp";
-      description = "Endpoint of ${name}: host:port for gRPC, base URL for OTLP/HTTP (for Mimir and Loki their `/otlp` base).";
-    };
-    protocol = mkOption {
-      type = types.enum [ "http" "grpc" ];
-      default = d.protocol;
-      description = "OTLP transport to ${name}.";
-    };
+  # Headers, TLS and a bearer token for one HTTP(S) or gRPC peer.
+  connectionOptions = name: d: {
     headers = mkOption {
       type = types.attrsOf types.str;
       default = d.headers;
@@ -55,6 +45,20 @@ let
       description = "File holding a bearer token for ${name}, passed to the service with LoadCredential (never copied into the Nix store).";
     };
   };
+
+  endpointOptions = name: d: {
+    endpoint = mkOption {
+      type = types.nullOr types.str;
+      default = d.endpoint;
+      example = "https://${name}.lgtm.example/otlp";
+      description = "Endpoint of ${name}: host:port for gRPC, base URL for OTLP/HTTP (for Mimir and Loki their `/otlp` base).";
+    };
+    protocol = mkOption {
+      type = types.enum [ "http" "grpc" ];
+      default = d.protocol;
+      description = "OTLP transport to ${name}.";
+    };
+  } // connectionOptions name d;
 in
 {
   options.services.otel-ai-collector = {
@@ -133,6 +137,37 @@ in
       executableRegex = mkOption { type = types.nullOr types.str; default = defaults.ebpf.executableRegex; example = "^(python3.*|node)$"; description = "Select processes whose executable file name matches."; };
       units = mkOption { type = types.listOf types.str; default = defaults.ebpf.units; example = [ "ipc-daemon.service" ]; description = "Select processes running in these systemd units (system or user)."; };
     };
+    profiling = {
+      enable = mkOption {
+        type = types.bool;
+        default = defaults.profiling.enable;
+        description = "Continuous profiling: take Pyroscope SDK pushes on profiling.ingestAddress and OTLP profiles on the OTLP receivers, and forward them to profiling.pyroscope.endpoint under their service name with host labels, through a persistent queue in the state directory.";
+      };
+      ingestAddress = mkOption {
+        type = types.str;
+        default = defaults.profiling.ingestAddress;
+        example = "127.0.0.1:4041";
+        description = "Where Pyroscope SDKs push (Pyroscope's /ingest API). 127.0.0.1:4040 is the SDKs' default server address, so applications set up for a local Pyroscope need no change; choose another if a Pyroscope server runs on this machine.";
+      };
+      pyroscope = {
+        endpoint = mkOption {
+          type = types.nullOr types.str;
+          default = defaults.profiling.pyroscope.endpoint;
+          example = "https://pyroscope.lgtm.example";
+          description = "Pyroscope's base URL; profiles are pushed to its /ingest API as pprof.";
+        };
+      } // connectionOptions "Pyroscope" defaults.profiling.pyroscope;
+      queueSizeBytes = mkOption {
+        type = types.ints.positive;
+        default = defaults.profiling.queueSizeBytes;
+        description = "Bound of the persistent queue to Pyroscope in bytes; when full, new profiles are refused with a retryable error. Retried as long as remote.maxRetryTime.";
+      };
+      defaultServiceName = mkOption {
+        type = types.str;
+        default = defaults.profiling.defaultServiceName;
+        description = "Service name of profiles that name none and whose process has no systemd unit or executable name.";
+      };
+    };
     memoryMax = mkOption { type = types.str; default = defaults.memoryMax; description = "systemd MemoryMax of the service."; };
     settings = mkOption {
       type = format.type;
@@ -157,6 +192,10 @@ in
       {
         assertion = !cfg.ebpf.enable || lib.versionAtLeast config.boot.kernelPackages.kernel.version "5.8";
         message = "services.otel-ai-collector: ebpf needs Linux 5.8 or newer (BPF ring buffer, tp_btf) with BTF; this system has ${config.boot.kernelPackages.kernel.version}.";
+      }
+      {
+        assertion = !cfg.profiling.enable || cfg.profiling.pyroscope.endpoint != null;
+        message = "services.otel-ai-collector: profiling.enable needs profiling.pyroscope.endpoint (Pyroscope's base URL).";
       }
       {
         assertion = cfg.remote.mode != "direct" || (cfg.remote.tempo.endpoint != null && cfg.remote.mimir.endpoint != null && cfg.remote.loki.endpoint != null);

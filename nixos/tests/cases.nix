@@ -51,6 +51,23 @@
     ebpf = { enable = true; ports = [ 4320 8080 ]; executableRegex = "^(python3.*|node)$"; units = [ "ipc-daemon.service" ]; };
   };
 
+  profiling = {
+    enable = true;
+    enableK8sExporter = false;
+    profiling = {
+      enable = true;
+      ingestAddress = "127.0.0.1:4041";
+      pyroscope = {
+        endpoint = "https://pyroscope.example";
+        headers = { X-Scope-OrgID = "workstations"; };
+        tls.caFile = "/etc/ssl/lgtm-ca.pem";
+        bearerTokenFile = "/run/secrets/pyroscope-token";
+      };
+      queueSizeBytes = 10485760;
+      defaultServiceName = "workstation-app";
+    };
+  };
+
   all-off = {
     enable = true;
     enableFileExporter = false;

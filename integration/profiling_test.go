@@ -16,7 +16,6 @@ import (
 	"time"
 
 	"github.com/google/pprof/profile"
-	pprofconv "github.com/open-telemetry/opentelemetry-collector-contrib/pkg/translator/pprof"
 	"go.opentelemetry.io/collector/pdata/pprofile"
 	"go.opentelemetry.io/collector/pdata/pprofile/pprofileotlp"
 	"google.golang.org/grpc"
@@ -178,7 +177,7 @@ func TestOTLPProfilesReachPyroscopeWithServiceName(t *testing.T) {
 		{"process.executable.name": "batch-worker", "process.pid": 999999},
 	} {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		_, err := client.Export(ctx, pprofileotlp.NewExportRequestFromProfiles(otlpCPUProfiles(t, resource)))
+		_, err := client.Export(ctx, pprofileotlp.NewExportRequestFromProfiles(harness.OTLPCPUProfiles(t, time.Now(), resource)))
 		cancel()
 		if err != nil {
 			t.Fatalf("OTLP profiles export: %v", err)
@@ -298,24 +297,6 @@ service:
 	if len(got) != pushes {
 		t.Errorf("Pyroscope got %d pushes, want %d", len(got), pushes)
 	}
-}
-
-// otlpCPUProfiles is the harness's CPU pprof as OTLP profiles with the given
-// resource attributes.
-func otlpCPUProfiles(t *testing.T, resource map[string]any) pprofile.Profiles {
-	t.Helper()
-	parsed, err := profile.ParseData(harness.CPUProfile(t, time.Now()))
-	if err != nil {
-		t.Fatal(err)
-	}
-	converted, err := pprofconv.ConvertPprofToProfiles(parsed)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := converted.ResourceProfiles().At(0).Resource().Attributes().FromRaw(resource); err != nil {
-		t.Fatal(err)
-	}
-	return *converted
 }
 
 // passthroughLabels reads the file exporter's JSON lines and counts the

@@ -16,6 +16,8 @@ import (
 	"time"
 
 	"github.com/google/pprof/profile"
+	pprofconv "github.com/open-telemetry/opentelemetry-collector-contrib/pkg/translator/pprof"
+	"go.opentelemetry.io/collector/pdata/pprofile"
 )
 
 // PyroscopePush is one push a Pyroscope stand-in received, decoded.
@@ -224,4 +226,23 @@ func CPUProfile(t testing.TB, start time.Time) []byte {
 		t.Fatal(err)
 	}
 	return buf.Bytes()
+}
+
+// OTLPCPUProfiles is CPUProfile converted to OTLP profiles by the stock
+// translator (as the pyroscope receiver does), with the given resource
+// attributes.
+func OTLPCPUProfiles(t testing.TB, start time.Time, resource map[string]any) pprofile.Profiles {
+	t.Helper()
+	parsed, err := profile.ParseData(CPUProfile(t, start))
+	if err != nil {
+		t.Fatal(err)
+	}
+	converted, err := pprofconv.ConvertPprofToProfiles(parsed)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := converted.ResourceProfiles().At(0).Resource().Attributes().FromRaw(resource); err != nil {
+		t.Fatal(err)
+	}
+	return *converted
 }

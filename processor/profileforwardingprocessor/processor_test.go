@@ -5,8 +5,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/google/pprof/profile"
-	pprofconv "github.com/open-telemetry/opentelemetry-collector-contrib/pkg/translator/pprof"
 	"go.opentelemetry.io/collector/component/componenttest"
 	"go.opentelemetry.io/collector/config/configretry"
 	"go.opentelemetry.io/collector/consumer/consumertest"
@@ -17,24 +15,6 @@ import (
 	"github.com/otel-ai-collector/otel-ai-collector/internal/pyroscopeattr"
 	"github.com/otel-ai-collector/otel-ai-collector/processor/profileforwardingprocessor/internal/metadata"
 )
-
-// otlpProfiles converts the harness's CPU pprof to OTLP profiles and sets
-// the given resource attributes.
-func otlpProfiles(t testing.TB, start time.Time, resource map[string]any) pprofile.Profiles {
-	t.Helper()
-	parsed, err := profile.ParseData(harness.CPUProfile(t, start))
-	if err != nil {
-		t.Fatal(err)
-	}
-	converted, err := pprofconv.ConvertPprofToProfiles(parsed)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := converted.ResourceProfiles().At(0).Resource().Attributes().FromRaw(resource); err != nil {
-		t.Fatal(err)
-	}
-	return *converted
-}
 
 func startProcessor(t testing.TB, endpoint string, next *consumertest.ProfilesSink, edit func(*Config)) *forwardingProcessor {
 	t.Helper()
@@ -65,7 +45,7 @@ func TestForwardsToPyroscopeAndPassesOn(t *testing.T) {
 	p := startProcessor(t, pyroscope.URL, next, nil)
 
 	start := time.Unix(1_700_000_000, 0)
-	in := otlpProfiles(t, start, map[string]any{"service.name": "api", "env": "prod", "process.pid": 1234})
+	in := harness.OTLPCPUProfiles(t, start, map[string]any{"service.name": "api", "env": "prod", "process.pid": 1234})
 	scope := in.ResourceProfiles().At(0).ScopeProfiles().At(0)
 	scope.Scope().Attributes().PutStr(pyroscopeattr.SpyName, "gospy")
 	scope.Scope().Attributes().PutStr(pyroscopeattr.SampleTypeConfig, `{"cpu":{"units":"samples"}}`)
@@ -119,7 +99,7 @@ func TestRetriesUntilPyroscopeIsBack(t *testing.T) {
 	next := new(consumertest.ProfilesSink)
 	p := startProcessor(t, pyroscope.URL, next, nil)
 	for i := range 5 {
-		if err := p.ConsumeProfiles(context.Background(), otlpProfiles(t, time.Now(), map[string]any{"service.name": "api", "n": i})); err != nil {
+		if err := p.ConsumeProfiles(context.Background(), harness.OTLPCPUProfiles(t, time.Now(), map[string]any{"service.name": "api", "n": i})); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -140,13 +120,13 @@ func TestUnconvertibleProfileIsDroppedNotRetried(t *testing.T) {
 	pyroscope := harness.StartPyroscope(t)
 	next := new(consumertest.ProfilesSink)
 	p := startProcessor(t, pyroscope.URL, next, nil)
-	broken := otlpProfiles(t, time.Now(), map[string]any{"service.name": "api"})
+	broken := harness.OTLPCPUProfiles(t, time.Now(), map[string]any{"service.name": "api"})
 	// A stack index past the stack table cannot be turned into pprof.
 	broken.ResourceProfiles().At(0).ScopeProfiles().At(0).Profiles().At(0).Samples().At(0).SetStackIndex(99)
 	if err := p.ConsumeProfiles(context.Background(), broken); err != nil {
 		t.Fatal(err)
 	}
-	good := otlpProfiles(t, time.Now(), map[string]any{"service.name": "api"})
+	good := harness.OTLPCPUProfiles(t, time.Now(), map[string]any{"service.name": "api"})
 	if err := p.ConsumeProfiles(context.Background(), good); err != nil {
 		t.Fatal(err)
 	}

@@ -6,6 +6,7 @@ package defaultconfig
 import (
 	"encoding/json"
 	"fmt"
+	"net/url"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -98,10 +99,27 @@ func profilingEnabled() bool {
 	return strings.TrimSpace(os.Getenv(envPyroscope)) != ""
 }
 
+// checkPyroscopeEndpoint refuses a Pyroscope endpoint that is not a base URL,
+// naming the variable (the processor's own error could only name its
+// `endpoint` setting).
+func checkPyroscopeEndpoint() error {
+	value := strings.TrimSpace(os.Getenv(envPyroscope))
+	u, err := url.Parse(value)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return fmt.Errorf("%s=%q is not Pyroscope's base URL; set it like http://pyroscope:4040", envPyroscope, value)
+	}
+	return nil
+}
+
 // defaultLayers chooses the embedded layers for the environment, and any
 // --set flags they need.
 func defaultLayers() (layers, extra, warnings []string, err error) {
 	layers = []string{LocalURI}
+	if profilingEnabled() {
+		if err := checkPyroscopeEndpoint(); err != nil {
+			return nil, nil, nil, err
+		}
+	}
 	if !remoteEnabled() {
 		if profilingEnabled() {
 			layers = append(layers, ProfilingURI)

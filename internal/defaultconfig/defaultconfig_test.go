@@ -120,7 +120,7 @@ func TestApplyChoosesLayers(t *testing.T) {
 	}
 }
 
-func TestApplyRejectsBadSwitchesAndMissingModeFile(t *testing.T) {
+func TestApplyRejectsBadSettings(t *testing.T) {
 	t.Setenv(envStateDir, t.TempDir())
 	t.Setenv(envRemoteEndpoint, "http://gw:4318")
 	t.Setenv(envHostMetrics, "maybe")
@@ -132,6 +132,11 @@ func TestApplyRejectsBadSwitchesAndMissingModeFile(t *testing.T) {
 	t.Setenv(envRemoteConfig, "/nonexistent/direct.yaml")
 	if _, err := Apply(nil); err == nil || !strings.Contains(err.Error(), envRemoteConfig) {
 		t.Errorf("missing mode file: error %v should name %s", err, envRemoteConfig)
+	}
+	t.Setenv(envRemoteConfig, "")
+	t.Setenv(envPyroscope, "pyroscope:4040")
+	if _, err := Apply(nil); err == nil || !strings.Contains(err.Error(), envPyroscope) {
+		t.Errorf("Pyroscope endpoint without scheme: error %v should name %s", err, envPyroscope)
 	}
 }
 

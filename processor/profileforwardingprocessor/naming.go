@@ -18,9 +18,10 @@ const (
 	attrProcessPID     = "process.pid"
 	attrExecutableName = "process.executable.name"
 	attrExecutablePath = "process.executable.path"
-	// Pyroscope's own name for the service label; a resource attribute of
-	// that name must not become a second, conflicting label.
+	// Pyroscope's own names for the service; a resource attribute of either
+	// name must not become a second, conflicting service label.
 	labelServiceName = "service_name"
+	labelAppName     = "__name__"
 )
 
 // naming decides the service name and labels a profile is filed under in
@@ -109,7 +110,7 @@ func unitFromCgroup(cgroup string) string {
 func (n *naming) labels(attrs pcommon.Map) map[string]string {
 	labels := make(map[string]string, attrs.Len()+1)
 	for key, value := range attrs.All() {
-		if key == attrServiceName || key == labelServiceName || n.exclude[key] {
+		if key == attrServiceName || key == labelServiceName || key == labelAppName || n.exclude[key] {
 			continue
 		}
 		switch value.Type() {

@@ -60,7 +60,7 @@ func TestLabels(t *testing.T) {
 	n := &naming{hostName: "ws1", exclude: map[string]bool{"process.pid": true}}
 	attrs := pcommon.NewMap()
 	_ = attrs.FromRaw(map[string]any{
-		"service.name": "api", "service_name": "x", "process.pid": 7,
+		"service.name": "api", "service_name": "x", "__name__": "y", "process.pid": 7,
 		"env": "prod,eu", "deployment.environment.name": "staging", "weird-key": "v", "nested": map[string]any{"a": 1},
 	})
 	got := n.labels(attrs)

@@ -11,4 +11,6 @@ const (
 	Units            = "pyroscope.units"
 	AggregationType  = "pyroscope.aggregation_type"
 	SampleTypeConfig = "pyroscope.sample_type_config"
+	// ProfileName is the push API's __name__ label, e.g. process_cpu.
+	ProfileName = "pyroscope.profile_name"
 )

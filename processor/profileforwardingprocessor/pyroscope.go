@@ -94,10 +94,6 @@ func (f *forwarder) newPush(name string, sp pprofile.ScopeProfiles, first pprofi
 	if v, ok := scope.Get(pyroscopeattr.SampleRate); ok {
 		push.sampleRate = v.Int()
 	}
-	if push.spyName == "" {
-		// Pyroscope keeps it as the pyroscope_spy label only.
-		push.spyName = "otlp"
-	}
 	if push.sampleRate == 0 && converted.Period > 0 && converted.PeriodType != nil && converted.PeriodType.Unit == "nanoseconds" {
 		push.sampleRate = int64(time.Second) / converted.Period
 	}
@@ -148,7 +144,11 @@ func (f *forwarder) send(ctx context.Context, push pyroscopePush) error {
 	query.Set("from", strconv.FormatInt(push.from.UnixNano(), 10))
 	query.Set("until", strconv.FormatInt(push.until.UnixNano(), 10))
 	query.Set("format", "pprof")
-	query.Set("spyName", push.spyName)
+	// Without a spy name Pyroscope records "unknown", as for any client
+	// that sends none; a made-up one could trigger its per-spy fixes.
+	if push.spyName != "" {
+		query.Set("spyName", push.spyName)
+	}
 	if push.sampleRate > 0 {
 		query.Set("sampleRate", strconv.FormatInt(push.sampleRate, 10))
 	}

@@ -51,3 +51,40 @@ func FuzzParseIngest(f *testing.F) {
 		}
 	})
 }
+
+// FuzzParsePushRequest feeds arbitrary bodies to the push API's protobuf
+// decoding and conversion: no panic, every refusal a 4xx with a reason,
+// every accepted sample a service name and a profile. Corpus:
+// testdata/fuzz/FuzzParsePushRequest.
+func FuzzParsePushRequest(f *testing.F) {
+	start := time.Unix(1_700_000_000, 0)
+	pprofBytes := harness.CPUProfile(f, start)
+	f.Add(encodePushRequest(pushSeries{
+		labels:  map[string]string{"__name__": "process_cpu", "service_name": "indexer", "env": "prod"},
+		samples: [][]byte{pprofBytes},
+	}))
+	f.Add(encodePushRequest(
+		pushSeries{labels: map[string]string{"service_name": "a"}, samples: [][]byte{pprofBytes, pprofBytes}},
+		pushSeries{labels: map[string]string{"service_name": "b", "x": "y"}, samples: [][]byte{pprofBytes[:20]}},
+	))
+	f.Add([]byte{0x0a, 0x05, 0x0a, 0x03, 0x0a, 0x01, 0x61})
+
+	f.Fuzz(func(t *testing.T, body []byte) {
+		pushes, err := parsePushRequest("application/proto", body)
+		if err != nil {
+			var bad *badRequestError
+			if !errors.As(err, &bad) || bad.status < 400 || bad.status > 499 || bad.msg == "" {
+				t.Fatalf("refusal %v is not a 4xx with a reason", err)
+			}
+			return
+		}
+		for _, push := range pushes {
+			if push.serviceName == "" || push.profile == nil {
+				t.Fatalf("accepted a sample without service name or profile: %+v", push)
+			}
+			if _, err := toProfiles(push, start); err != nil {
+				continue // answered 400 by the handler
+			}
+		}
+	})
+}

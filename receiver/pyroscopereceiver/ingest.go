@@ -17,7 +17,8 @@ import (
 	"github.com/google/pprof/profile"
 )
 
-// ingestRequest is one push to /ingest, parsed and checked.
+// ingestRequest is one profile pushed to /ingest or the push API, parsed
+// and checked.
 type ingestRequest struct {
 	serviceName     string
 	labels          map[string]string
@@ -30,7 +31,9 @@ type ingestRequest struct {
 	// types (units, aggregation, display name), kept as the JSON it sent so
 	// that it reaches Pyroscope exactly as the SDK meant it.
 	sampleTypeConfig []byte
-	profile          *profile.Profile
+	// profileName is the push API's __name__ label (e.g. process_cpu).
+	profileName string
+	profile     *profile.Profile
 }
 
 // badRequestError is a push the sender must fix; it is answered with a 4xx
@@ -102,18 +105,9 @@ func parseIngest(query url.Values, contentType string, body []byte) (*ingestRequ
 	if len(raw) == 0 {
 		return nil, badRequest(statusBadRequest, "the push carries no profile: send the pprof as the body or as the multipart field \"profile\"")
 	}
-	// ParseData takes both gzip-compressed and plain pprof, as Pyroscope does.
-	prof, err := profile.ParseData(raw)
-	if err != nil {
-		return nil, badRequest(statusBadRequest, "the profile is not valid pprof: %v", err)
+	if req.profile, err = parsePprof(raw); err != nil {
+		return nil, badRequest(statusBadRequest, "%v", err)
 	}
-	if err := prof.CheckValid(); err != nil {
-		return nil, badRequest(statusBadRequest, "the pprof profile is inconsistent: %v", err)
-	}
-	if len(prof.SampleType) == 0 {
-		return nil, badRequest(statusBadRequest, "the pprof profile declares no sample types")
-	}
-	req.profile = prof
 	return req, nil
 }
 

@@ -2,6 +2,7 @@ package pyroscopereceiver
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -57,8 +58,9 @@ func newReceiver(set receiver.Settings, cfg *Config, next xconsumer.Profiles) (*
 func (r *pyroscopeReceiver) Start(ctx context.Context, host component.Host) error {
 	mux := http.NewServeMux()
 	mux.HandleFunc("/ingest", r.handleIngest)
+	mux.HandleFunc(pushAPIPath, r.handlePush)
 	mux.HandleFunc("/", func(w http.ResponseWriter, req *http.Request) {
-		http.Error(w, fmt.Sprintf("%s is not served here: this Pyroscope-compatible receiver only takes POST /ingest", req.URL.Path), http.StatusNotFound)
+		http.Error(w, fmt.Sprintf("%s is not served here: this Pyroscope-compatible receiver takes POST /ingest and POST %s", req.URL.Path, pushAPIPath), http.StatusNotFound)
 	})
 
 	listener, err := r.cfg.ToListener(ctx)
@@ -91,59 +93,136 @@ func (r *pyroscopeReceiver) Shutdown(ctx context.Context) error {
 }
 
 func (r *pyroscopeReceiver) handleIngest(w http.ResponseWriter, req *http.Request) {
-	ctx := req.Context()
-	if req.Method != http.MethodPost {
-		w.Header().Set("Allow", http.MethodPost)
-		r.refuse(ctx, w, "bad_request", http.StatusMethodNotAllowed, "use POST to push profiles to /ingest")
-		return
+	err := requirePost(w, req)
+	var body []byte
+	if err == nil {
+		body, err = readBody(req)
 	}
-	body, err := io.ReadAll(req.Body)
+	var push *ingestRequest
+	if err == nil {
+		push, err = parseIngest(req.URL.Query(), req.Header.Get("Content-Type"), body)
+	}
+	if err == nil {
+		err = r.consume(req.Context(), []*ingestRequest{push})
+	}
 	if err != nil {
-		var tooLarge *http.MaxBytesError
-		if errors.As(err, &tooLarge) {
-			r.refuse(ctx, w, "bad_request", http.StatusRequestEntityTooLarge,
-				fmt.Sprintf("the push is larger than max_request_body_size (%d bytes)", tooLarge.Limit))
-			return
-		}
-		r.refuse(ctx, w, "bad_request", http.StatusBadRequest, "reading the request body failed: "+err.Error())
+		http.Error(w, err.Error(), r.failure(req.Context(), err))
 		return
 	}
-	push, err := parseIngest(req.URL.Query(), req.Header.Get("Content-Type"), body)
-	if err != nil {
-		var bad *badRequestError
-		if errors.As(err, &bad) {
-			r.refuse(ctx, w, "bad_request", bad.status, bad.msg)
-			return
-		}
-		r.refuse(ctx, w, "bad_request", http.StatusBadRequest, err.Error())
-		return
-	}
-	profiles, err := toProfiles(push, time.Now())
-	if err != nil {
-		r.refuse(ctx, w, "bad_request", http.StatusBadRequest, "the profile cannot be represented as OTLP profiles: "+err.Error())
-		return
-	}
-	if err := r.next.ConsumeProfiles(ctx, profiles); err != nil {
-		status := http.StatusServiceUnavailable
-		if consumererror.IsPermanent(err) {
-			status = http.StatusInternalServerError
-		}
-		r.set.Logger.Warn("Pyroscope push refused by the pipeline",
-			zap.String("service", push.serviceName), zap.Error(err))
-		r.refuse(ctx, w, "pipeline", status, "the collector could not accept the profile: "+err.Error())
-		return
-	}
-	r.accepted.Add(ctx, 1)
 	// The Go SDK treats anything but 200 as a failed upload.
 	w.WriteHeader(http.StatusOK)
 }
 
-func (r *pyroscopeReceiver) refuse(ctx context.Context, w http.ResponseWriter, reason string, status int, msg string) {
-	r.refused.Add(ctx, 1, metric.WithAttributes(attribute.String("reason", reason)))
-	if reason == "bad_request" {
-		r.set.Logger.Debug("Pyroscope push refused", zap.Int("status", status), zap.String("reason", msg))
+// handlePush serves the push API as a Connect unary endpoint: 200 with an
+// empty PushResponse, or a Connect error (JSON code and message).
+func (r *pyroscopeReceiver) handlePush(w http.ResponseWriter, req *http.Request) {
+	err := requirePost(w, req)
+	var body []byte
+	if err == nil {
+		body, err = readBody(req)
 	}
-	http.Error(w, msg, status)
+	var pushes []*ingestRequest
+	if err == nil {
+		pushes, err = parsePushRequest(req.Header.Get("Content-Type"), body)
+	}
+	if err == nil {
+		err = r.consume(req.Context(), pushes)
+	}
+	if err != nil {
+		writeConnectError(w, r.failure(req.Context(), err), err.Error())
+		return
+	}
+	w.Header().Set("Content-Type", "application/proto")
+	w.WriteHeader(http.StatusOK)
+}
+
+func requirePost(w http.ResponseWriter, req *http.Request) error {
+	if req.Method == http.MethodPost {
+		return nil
+	}
+	w.Header().Set("Allow", http.MethodPost)
+	return badRequest(http.StatusMethodNotAllowed, "use POST to push profiles to %s", req.URL.Path)
+}
+
+// readBody reads a request body within max_request_body_size.
+func readBody(req *http.Request) ([]byte, error) {
+	body, err := io.ReadAll(req.Body)
+	if err != nil {
+		var tooLarge *http.MaxBytesError
+		if errors.As(err, &tooLarge) {
+			return nil, badRequest(http.StatusRequestEntityTooLarge, "the push is larger than max_request_body_size (%d bytes)", tooLarge.Limit)
+		}
+		return nil, badRequest(http.StatusBadRequest, "reading the request body failed: %v", err)
+	}
+	return body, nil
+}
+
+// pipelineError is a push the pipeline refused.
+type pipelineError struct {
+	service string
+	err     error
+}
+
+func (e *pipelineError) Error() string {
+	return "the collector could not accept the profile of " + e.service + ": " + e.err.Error()
+}
+
+// consume converts every push first, so that a malformed one refuses the
+// request before any reached the pipeline, then hands each to the pipeline.
+func (r *pyroscopeReceiver) consume(ctx context.Context, pushes []*ingestRequest) error {
+	batches := make([]pprofile.Profiles, len(pushes))
+	for i, push := range pushes {
+		profiles, err := toProfiles(push, time.Now())
+		if err != nil {
+			return badRequest(http.StatusBadRequest, "the profile of %s cannot be represented as OTLP profiles: %v", push.serviceName, err)
+		}
+		batches[i] = profiles
+	}
+	for i, profiles := range batches {
+		if err := r.next.ConsumeProfiles(ctx, profiles); err != nil {
+			return &pipelineError{service: pushes[i].serviceName, err: err}
+		}
+	}
+	r.accepted.Add(ctx, int64(len(pushes)))
+	return nil
+}
+
+// failure counts and logs a refused request and returns its HTTP status:
+// the 4xx of a malformed push (logged at debug: the sender gets the
+// reason), else 503 for a retryable pipeline error and 500 for a permanent
+// one.
+func (r *pyroscopeReceiver) failure(ctx context.Context, err error) int {
+	var bad *badRequestError
+	if errors.As(err, &bad) {
+		r.refused.Add(ctx, 1, metric.WithAttributes(attribute.String("reason", "bad_request")))
+		r.set.Logger.Debug("Pyroscope push refused", zap.Int("status", bad.status), zap.String("reason", bad.msg))
+		return bad.status
+	}
+	r.refused.Add(ctx, 1, metric.WithAttributes(attribute.String("reason", "pipeline")))
+	r.set.Logger.Warn("Pyroscope push refused by the pipeline", zap.Error(err))
+	var refused *pipelineError
+	if errors.As(err, &refused) && consumererror.IsPermanent(refused.err) {
+		return http.StatusInternalServerError
+	}
+	return http.StatusServiceUnavailable
+}
+
+// writeConnectError answers as a Connect server does: the HTTP status and a
+// JSON body with the Connect code and the message.
+func writeConnectError(w http.ResponseWriter, status int, msg string) {
+	code := "internal"
+	switch status {
+	case http.StatusBadRequest, http.StatusRequestEntityTooLarge, http.StatusUnsupportedMediaType:
+		code = "invalid_argument"
+	case http.StatusMethodNotAllowed:
+		code = "unimplemented"
+	case http.StatusServiceUnavailable:
+		code = "unavailable"
+	}
+	body, _ := json.Marshal(map[string]string{"code": code, "message": msg})
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	_, _ = w.Write(body)
 }
 
 // toProfiles converts a parsed push into OTLP profiles: one resource with
@@ -172,6 +251,7 @@ func toProfiles(push *ingestRequest, received time.Time) (pprofile.Profiles, err
 	putIfSet(scopeAttrs, pyroscopeattr.Units, push.units)
 	putIfSet(scopeAttrs, pyroscopeattr.AggregationType, push.aggregationType)
 	putIfSet(scopeAttrs, pyroscopeattr.SampleTypeConfig, string(push.sampleTypeConfig))
+	putIfSet(scopeAttrs, pyroscopeattr.ProfileName, push.profileName)
 
 	// The push's from/until are the time range Pyroscope files the profile
 	// under; they win over the pprof's own fields, which some SDKs leave zero.

@@ -156,7 +156,7 @@ func TestIngestRawBodyAndErrors(t *testing.T) {
 	if resp.StatusCode != http.StatusMethodNotAllowed {
 		t.Errorf("GET /ingest: %d, want 405", resp.StatusCode)
 	}
-	resp, err = http.Post(base+"/push.v1.PusherService/Push", "application/proto", bytes.NewReader(body))
+	resp, err = http.Post(base+"/render", "application/proto", bytes.NewReader(body))
 	if err != nil {
 		t.Fatal(err)
 	}

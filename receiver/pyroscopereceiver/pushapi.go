@@ -1,0 +1,198 @@
+package pyroscopereceiver
+
+import (
+	"fmt"
+	"mime"
+
+	"github.com/google/pprof/profile"
+	"google.golang.org/protobuf/encoding/protowire"
+)
+
+// Pyroscope's push API, push.v1.PusherService/Push, is what the Rust-based
+// SDKs (pyroscope-io for Python, pyroscope-rs, .NET 0.14+) and Grafana Alloy
+// send: a Connect unary call whose body is a protobuf PushRequest:
+//
+//	PushRequest      { repeated RawProfileSeries series = 1; }
+//	RawProfileSeries { repeated LabelPair labels = 1; repeated RawSample samples = 2; }
+//	RawSample        { bytes raw_profile = 1; string ID = 2; }
+//	LabelPair        { string name = 1; string value = 2; }
+//
+// Labels carry the service (service_name) and the profile type (__name__,
+// e.g. process_cpu); raw_profile is a pprof. The messages are small and
+// stable, so they are decoded with protowire rather than generated code.
+const (
+	pushAPIPath        = "/push.v1.PusherService/Push"
+	labelServiceName   = "service_name"
+	labelProfileName   = "__name__"
+	maxSeriesPerPush   = 1000
+	maxLabelsPerSeries = 100
+)
+
+type pushSeries struct {
+	labels  map[string]string
+	samples [][]byte
+}
+
+// parsePushRequest turns a PushRequest body into one ingestRequest per
+// sample. Refusals are badRequestErrors.
+func parsePushRequest(contentType string, body []byte) ([]*ingestRequest, error) {
+	mediaType, _, err := mime.ParseMediaType(contentType)
+	if err != nil || mediaType != "application/proto" {
+		return nil, badRequest(statusUnsupportedMediaType,
+			"Content-Type %q is not supported on %s: send application/proto (Connect unary, protobuf)", contentType, pushAPIPath)
+	}
+	series, err := decodePushRequest(body)
+	if err != nil {
+		return nil, badRequest(statusBadRequest, "the PushRequest is not valid protobuf: %v", err)
+	}
+	if len(series) == 0 {
+		return nil, badRequest(statusBadRequest, "the PushRequest has no series")
+	}
+	var pushes []*ingestRequest
+	for i, s := range series {
+		service := s.labels[labelServiceName]
+		if service == "" {
+			return nil, badRequest(statusBadRequest, "series %d has no %s label", i, labelServiceName)
+		}
+		for _, r := range service {
+			if !isServiceNameRune(r) {
+				return nil, badRequest(statusBadRequest, "series %d: service name %q contains %q: use letters, digits and _ . - /", i, service, r)
+			}
+		}
+		labels := make(map[string]string, len(s.labels))
+		for name, value := range s.labels {
+			if name == labelServiceName || name == labelProfileName {
+				continue
+			}
+			for _, r := range name {
+				if !isLabelNameRune(r) {
+					return nil, badRequest(statusBadRequest, "series %d: label name %q contains %q: use letters, digits, _ and .", i, name, r)
+				}
+			}
+			labels[name] = value
+		}
+		if len(s.samples) == 0 {
+			return nil, badRequest(statusBadRequest, "series %d (%s) has no samples", i, service)
+		}
+		for j, raw := range s.samples {
+			prof, err := parsePprof(raw)
+			if err != nil {
+				return nil, badRequest(statusBadRequest, "series %d (%s), sample %d: %v", i, service, j, err)
+			}
+			pushes = append(pushes, &ingestRequest{
+				serviceName: service,
+				labels:      labels,
+				profileName: s.labels[labelProfileName],
+				profile:     prof,
+			})
+		}
+	}
+	return pushes, nil
+}
+
+// parsePprof decodes and checks a pprof profile, gzipped or not.
+func parsePprof(raw []byte) (*profile.Profile, error) {
+	if len(raw) == 0 {
+		return nil, fmt.Errorf("the profile is empty")
+	}
+	prof, err := profile.ParseData(raw)
+	if err != nil {
+		return nil, fmt.Errorf("the profile is not valid pprof: %w", err)
+	}
+	if err := prof.CheckValid(); err != nil {
+		return nil, fmt.Errorf("the pprof profile is inconsistent: %w", err)
+	}
+	if len(prof.SampleType) == 0 {
+		return nil, fmt.Errorf("the pprof profile declares no sample types")
+	}
+	return prof, nil
+}
+
+func decodePushRequest(b []byte) ([]pushSeries, error) {
+	var series []pushSeries
+	err := forEachField(b, func(num protowire.Number, typ protowire.Type, v []byte) error {
+		if num != 1 || typ != protowire.BytesType {
+			return nil // unknown fields are skipped, as protobuf does
+		}
+		if len(series) == maxSeriesPerPush {
+			return fmt.Errorf("more than %d series", maxSeriesPerPush)
+		}
+		s, err := decodeSeries(v)
+		if err != nil {
+			return err
+		}
+		series = append(series, s)
+		return nil
+	})
+	return series, err
+}
+
+func decodeSeries(b []byte) (pushSeries, error) {
+	s := pushSeries{labels: map[string]string{}}
+	err := forEachField(b, func(num protowire.Number, typ protowire.Type, v []byte) error {
+		if typ != protowire.BytesType {
+			return nil
+		}
+		switch num {
+		case 1:
+			if len(s.labels) == maxLabelsPerSeries {
+				return fmt.Errorf("more than %d labels in a series", maxLabelsPerSeries)
+			}
+			var name, value string
+			if err := forEachField(v, func(num protowire.Number, typ protowire.Type, v []byte) error {
+				if typ == protowire.BytesType && num == 1 {
+					name = string(v)
+				} else if typ == protowire.BytesType && num == 2 {
+					value = string(v)
+				}
+				return nil
+			}); err != nil {
+				return err
+			}
+			if name == "" {
+				return fmt.Errorf("a label has no name")
+			}
+			s.labels[name] = value
+		case 2:
+			var raw []byte
+			if err := forEachField(v, func(num protowire.Number, typ protowire.Type, v []byte) error {
+				if typ == protowire.BytesType && num == 1 {
+					raw = v
+				}
+				return nil
+			}); err != nil {
+				return err
+			}
+			s.samples = append(s.samples, raw)
+		}
+		return nil
+	})
+	return s, err
+}
+
+// forEachField calls fn for every field of a protobuf message; v is the
+// payload of length-delimited fields (nil for the other wire types, which
+// the push API does not use).
+func forEachField(b []byte, fn func(num protowire.Number, typ protowire.Type, v []byte) error) error {
+	for len(b) > 0 {
+		num, typ, n := protowire.ConsumeTag(b)
+		if n < 0 {
+			return protowire.ParseError(n)
+		}
+		b = b[n:]
+		var v []byte
+		if typ == protowire.BytesType {
+			v, n = protowire.ConsumeBytes(b)
+		} else {
+			n = protowire.ConsumeFieldValue(num, typ, b)
+		}
+		if n < 0 {
+			return protowire.ParseError(n)
+		}
+		b = b[n:]
+		if err := fn(num, typ, v); err != nil {
+			return err
+		}
+	}
+	return nil
+}

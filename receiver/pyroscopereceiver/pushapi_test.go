@@ -1,0 +1,154 @@
+package pyroscopereceiver
+
+import (
+	"bytes"
+	"compress/gzip"
+	"encoding/json"
+	"io"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"go.opentelemetry.io/collector/consumer/consumertest"
+	"google.golang.org/protobuf/encoding/protowire"
+
+	"github.com/otel-ai-collector/otel-ai-collector/integration/harness"
+	"github.com/otel-ai-collector/otel-ai-collector/internal/pyroscopeattr"
+)
+
+// encodePushRequest builds a PushRequest the way pyroscope-rs does: one
+// series per label set, one sample each.
+func encodePushRequest(series ...pushSeries) []byte {
+	var req []byte
+	for _, s := range series {
+		var msg []byte
+		for _, name := range sortedLabelKeys(s.labels) {
+			var label []byte
+			label = protowire.AppendTag(label, 1, protowire.BytesType)
+			label = protowire.AppendString(label, name)
+			label = protowire.AppendTag(label, 2, protowire.BytesType)
+			label = protowire.AppendString(label, s.labels[name])
+			msg = protowire.AppendTag(msg, 1, protowire.BytesType)
+			msg = protowire.AppendBytes(msg, label)
+		}
+		for _, raw := range s.samples {
+			var sample []byte
+			sample = protowire.AppendTag(sample, 1, protowire.BytesType)
+			sample = protowire.AppendBytes(sample, raw)
+			sample = protowire.AppendTag(sample, 2, protowire.BytesType)
+			sample = protowire.AppendString(sample, "5f0c7b0e-0000-4000-8000-000000000000")
+			msg = protowire.AppendTag(msg, 2, protowire.BytesType)
+			msg = protowire.AppendBytes(msg, sample)
+		}
+		req = protowire.AppendTag(req, 1, protowire.BytesType)
+		req = protowire.AppendBytes(req, msg)
+	}
+	return req
+}
+
+func postPush(t *testing.T, base, contentType string, body []byte, gzipped bool) (int, map[string]string) {
+	t.Helper()
+	if gzipped {
+		var buf bytes.Buffer
+		zw := gzip.NewWriter(&buf)
+		_, _ = zw.Write(body)
+		_ = zw.Close()
+		body = buf.Bytes()
+	}
+	req, err := http.NewRequest(http.MethodPost, base+pushAPIPath, bytes.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Content-Type", contentType)
+	if gzipped {
+		req.Header.Set("Content-Encoding", "gzip")
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	answer, _ := io.ReadAll(resp.Body)
+	var connectErr map[string]string
+	if resp.StatusCode != http.StatusOK {
+		if err := json.Unmarshal(answer, &connectErr); err != nil {
+			t.Fatalf("error body %q is not a Connect error: %v", answer, err)
+		}
+	}
+	return resp.StatusCode, connectErr
+}
+
+// A push shaped like pyroscope-rs's (the Python SDK's engine): gzip
+// Content-Encoding, application/proto, labels with __name__ and service_name,
+// an uncompressed pprof with its own time range.
+func TestPushAPIRustSDKShape(t *testing.T) {
+	sink := new(consumertest.ProfilesSink)
+	base := startReceiver(t, sink)
+	start := time.Unix(1_700_000_000, 0)
+	body := encodePushRequest(pushSeries{
+		labels: map[string]string{
+			"__name__": "process_cpu", "service_name": "indexer", "env": "prod",
+			"otel.scope.name": "pyroscope-rs", "process.runtime.name": "python",
+		},
+		samples: [][]byte{harness.CPUProfile(t, start)},
+	})
+	if status, errBody := postPush(t, base, "application/proto", body, true); status != http.StatusOK {
+		t.Fatalf("status %d: %v", status, errBody)
+	}
+	if len(sink.AllProfiles()) != 1 {
+		t.Fatalf("%d batches, want 1", len(sink.AllProfiles()))
+	}
+	got := sink.AllProfiles()[0]
+	attrs := got.ResourceProfiles().At(0).Resource().Attributes()
+	for key, want := range map[string]string{"service.name": "indexer", "env": "prod", "process.runtime.name": "python"} {
+		if v, ok := attrs.Get(key); !ok || v.Str() != want {
+			t.Errorf("resource %s = %q, want %q", key, v.AsString(), want)
+		}
+	}
+	for _, key := range []string{"service_name", "__name__"} {
+		if _, ok := attrs.Get(key); ok {
+			t.Errorf("label %s became a resource attribute", key)
+		}
+	}
+	scope := got.ResourceProfiles().At(0).ScopeProfiles().At(0)
+	if v, _ := scope.Scope().Attributes().Get(pyroscopeattr.ProfileName); v.Str() != "process_cpu" {
+		t.Errorf("profile name %q, want process_cpu", v.Str())
+	}
+	if p := scope.Profiles().At(0); !p.Time().AsTime().Equal(start) || time.Duration(p.DurationNano()) != 10*time.Second {
+		t.Errorf("time range from the pprof: %s + %s", p.Time().AsTime(), time.Duration(p.DurationNano()))
+	}
+}
+
+func TestPushAPIRefusals(t *testing.T) {
+	sink := new(consumertest.ProfilesSink)
+	base := startReceiver(t, sink)
+	good := harness.CPUProfile(t, time.Now())
+	for _, tc := range []struct {
+		name        string
+		contentType string
+		body        []byte
+		status      int
+		code        string
+		mentions    string
+	}{
+		{"JSON", "application/json", []byte(`{"series":[]}`), 415, "invalid_argument", "application/proto"},
+		{"gRPC", "application/grpc", nil, 415, "invalid_argument", "application/proto"},
+		{"not protobuf", "application/proto", []byte{0xff, 0xff, 0xff}, 400, "invalid_argument", "protobuf"},
+		{"no series", "application/proto", nil, 400, "invalid_argument", "no series"},
+		{"no service_name", "application/proto", encodePushRequest(pushSeries{labels: map[string]string{"__name__": "process_cpu"}, samples: [][]byte{good}}), 400, "invalid_argument", "service_name"},
+		{"no samples", "application/proto", encodePushRequest(pushSeries{labels: map[string]string{"service_name": "a"}}), 400, "invalid_argument", "no samples"},
+		{"not pprof", "application/proto", encodePushRequest(pushSeries{labels: map[string]string{"service_name": "a"}, samples: [][]byte{[]byte("nope")}}), 400, "invalid_argument", "pprof"},
+		{"bad label name", "application/proto", encodePushRequest(pushSeries{labels: map[string]string{"service_name": "a", "my-label": "x"}, samples: [][]byte{good}}), 400, "invalid_argument", "label name"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			status, connectErr := postPush(t, base, tc.contentType, tc.body, false)
+			if status != tc.status || connectErr["code"] != tc.code || !strings.Contains(connectErr["message"], tc.mentions) {
+				t.Errorf("got %d %v, want %d %s mentioning %q", status, connectErr, tc.status, tc.code, tc.mentions)
+			}
+		})
+	}
+	if n := len(sink.AllProfiles()); n != 0 {
+		t.Errorf("%d refused pushes reached the pipeline", n)
+	}
+}

@@ -3,9 +3,11 @@ package integration
 import (
 	"bufio"
 	"bytes"
+	"compress/gzip"
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net/http"
 	"os"
 	"os/exec"
@@ -124,6 +126,60 @@ func TestProfilesFromPyroscopeGoSDK(t *testing.T) {
 	}
 	if !burnSeen {
 		t.Error("main.burnCPU is in none of the profiles Pyroscope received")
+	}
+}
+
+// A push API request shaped like pyroscope-rs's (the engine of the Python
+// SDK: gzip, application/proto, __name__ and service_name labels) reaches
+// Pyroscope under its service name and labels, as a CPU profile.
+func TestPyroscopePushAPIThroughCollector(t *testing.T) {
+	pyroscope := harness.StartPyroscope(t)
+	_, ingest := startProfilingCollector(t, pyroscope, nil)
+	start := time.Now().Add(-10 * time.Second).Truncate(time.Second)
+	body := harness.EncodePushRequest(harness.PushSeries{
+		Labels: map[string]string{
+			"__name__": "process_cpu", "service_name": "py-indexer", "env": "prod",
+			"otel.scope.name": "pyroscope-rs", "process.runtime.name": "python",
+		},
+		Samples: [][]byte{harness.CPUProfile(t, start)},
+	})
+	var gz bytes.Buffer
+	zw := gzip.NewWriter(&gz)
+	_, _ = zw.Write(body)
+	_ = zw.Close()
+	req, err := http.NewRequest(http.MethodPost, ingest+"/push.v1.PusherService/Push", &gz)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Content-Type", "application/proto")
+	req.Header.Set("Content-Encoding", "gzip")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	answer, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("push API: %d %s", resp.StatusCode, answer)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+	defer cancel()
+	pushes, err := pyroscope.WaitForPushes(ctx, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := pushes[0]
+	if got.Service != "py-indexer" || got.Labels["env"] != "prod" || got.Labels["process.runtime.name"] != "python" || got.Labels["host.name"] != "workstation-7" {
+		t.Errorf("pushed as %q", got.Name)
+	}
+	if _, ok := got.Labels["__name__"]; ok {
+		t.Errorf("__name__ sent as a label: %q", got.Name)
+	}
+	if !hasSampleType(got.Profile, "cpu", "nanoseconds") || !harness.HasFunction(got.Profile, "main.burn") {
+		t.Errorf("profile lost its CPU samples or functions: %v", got.Profile.SampleType)
+	}
+	if !got.From.Equal(start) || got.Until.Sub(got.From) != 10*time.Second {
+		t.Errorf("time range %s..%s, want the pprof's %s + 10s", got.From, got.Until, start)
 	}
 }
 

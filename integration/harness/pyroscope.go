@@ -9,6 +9,7 @@ import (
 	"mime/multipart"
 	"net/http"
 	"net/http/httptest"
+	"sort"
 	"strconv"
 	"strings"
 	"sync"
@@ -18,6 +19,7 @@ import (
 	"github.com/google/pprof/profile"
 	pprofconv "github.com/open-telemetry/opentelemetry-collector-contrib/pkg/translator/pprof"
 	"go.opentelemetry.io/collector/pdata/pprofile"
+	"google.golang.org/protobuf/encoding/protowire"
 )
 
 // PyroscopePush is one push a Pyroscope stand-in received, decoded.
@@ -245,4 +247,45 @@ func OTLPCPUProfiles(t testing.TB, start time.Time, resource map[string]any) ppr
 		t.Fatal(err)
 	}
 	return *converted
+}
+
+// PushSeries is one series of a push API request.
+type PushSeries struct {
+	Labels  map[string]string
+	Samples [][]byte // pprof
+}
+
+// EncodePushRequest builds a push.v1 PushRequest the way pyroscope-rs (the
+// engine of the Python SDK) does, with protowire.
+func EncodePushRequest(series ...PushSeries) []byte {
+	var req []byte
+	for _, s := range series {
+		var msg []byte
+		names := make([]string, 0, len(s.Labels))
+		for name := range s.Labels {
+			names = append(names, name)
+		}
+		sort.Strings(names)
+		for _, name := range names {
+			var label []byte
+			label = protowire.AppendTag(label, 1, protowire.BytesType)
+			label = protowire.AppendString(label, name)
+			label = protowire.AppendTag(label, 2, protowire.BytesType)
+			label = protowire.AppendString(label, s.Labels[name])
+			msg = protowire.AppendTag(msg, 1, protowire.BytesType)
+			msg = protowire.AppendBytes(msg, label)
+		}
+		for _, raw := range s.Samples {
+			var sample []byte
+			sample = protowire.AppendTag(sample, 1, protowire.BytesType)
+			sample = protowire.AppendBytes(sample, raw)
+			sample = protowire.AppendTag(sample, 2, protowire.BytesType)
+			sample = protowire.AppendString(sample, "5f0c7b0e-0000-4000-8000-000000000000")
+			msg = protowire.AppendTag(msg, 2, protowire.BytesType)
+			msg = protowire.AppendBytes(msg, sample)
+		}
+		req = protowire.AppendTag(req, 1, protowire.BytesType)
+		req = protowire.AppendBytes(req, msg)
+	}
+	return req
 }

@@ -11,40 +11,18 @@ import (
 	"time"
 
 	"go.opentelemetry.io/collector/consumer/consumertest"
-	"google.golang.org/protobuf/encoding/protowire"
 
 	"github.com/otel-ai-collector/otel-ai-collector/integration/harness"
 	"github.com/otel-ai-collector/otel-ai-collector/internal/pyroscopeattr"
 )
 
-// encodePushRequest builds a PushRequest the way pyroscope-rs does: one
-// series per label set, one sample each.
+// encodePushRequest is harness.EncodePushRequest for this package's type.
 func encodePushRequest(series ...pushSeries) []byte {
-	var req []byte
-	for _, s := range series {
-		var msg []byte
-		for _, name := range sortedLabelKeys(s.labels) {
-			var label []byte
-			label = protowire.AppendTag(label, 1, protowire.BytesType)
-			label = protowire.AppendString(label, name)
-			label = protowire.AppendTag(label, 2, protowire.BytesType)
-			label = protowire.AppendString(label, s.labels[name])
-			msg = protowire.AppendTag(msg, 1, protowire.BytesType)
-			msg = protowire.AppendBytes(msg, label)
-		}
-		for _, raw := range s.samples {
-			var sample []byte
-			sample = protowire.AppendTag(sample, 1, protowire.BytesType)
-			sample = protowire.AppendBytes(sample, raw)
-			sample = protowire.AppendTag(sample, 2, protowire.BytesType)
-			sample = protowire.AppendString(sample, "5f0c7b0e-0000-4000-8000-000000000000")
-			msg = protowire.AppendTag(msg, 2, protowire.BytesType)
-			msg = protowire.AppendBytes(msg, sample)
-		}
-		req = protowire.AppendTag(req, 1, protowire.BytesType)
-		req = protowire.AppendBytes(req, msg)
+	converted := make([]harness.PushSeries, len(series))
+	for i, s := range series {
+		converted[i] = harness.PushSeries{Labels: s.labels, Samples: s.samples}
 	}
-	return req
+	return harness.EncodePushRequest(converted...)
 }
 
 func postPush(t *testing.T, base, contentType string, body []byte, gzipped bool) (int, map[string]string) {

@@ -187,7 +187,7 @@ func TestPyroscopePushAPIThroughCollector(t *testing.T) {
 // a 4xx that says why.
 func TestPyroscopeIngestRefusesMalformedPushes(t *testing.T) {
 	pyroscope := harness.StartPyroscope(t)
-	_, ingest := startProfilingCollector(t, pyroscope, nil)
+	c, ingest := startProfilingCollector(t, pyroscope, nil)
 	for _, tc := range []struct {
 		query  string
 		body   []byte
@@ -212,6 +212,11 @@ func TestPyroscopeIngestRefusesMalformedPushes(t *testing.T) {
 	}
 	if n := len(pyroscope.Pushes()); n != 0 {
 		t.Errorf("%d malformed pushes reached Pyroscope", n)
+	}
+	// Counted, so that a misconfigured SDK shows up on the collector's side.
+	refused, err := c.Metric("otelcol_receiver_pyroscope_refused_pushes_total", `reason="bad_request"`)
+	if err != nil || refused != 4 {
+		t.Errorf("otelcol_receiver_pyroscope_refused_pushes_total = %v (%v), want 4", refused, err)
 	}
 }
 

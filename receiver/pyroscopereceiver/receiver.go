@@ -40,13 +40,13 @@ type pyroscopeReceiver struct {
 
 func newReceiver(set receiver.Settings, cfg *Config, next xconsumer.Profiles) (*pyroscopeReceiver, error) {
 	meter := set.TelemetrySettings.MeterProvider.Meter(metadata.ScopeName)
-	accepted, err := meter.Int64Counter("receiver_pyroscope_accepted_pushes",
+	accepted, err := meter.Int64Counter("otelcol_receiver_pyroscope_accepted_pushes",
 		metric.WithDescription("Pyroscope pushes turned into profiles and accepted by the pipeline."),
 		metric.WithUnit("{push}"))
 	if err != nil {
 		return nil, err
 	}
-	refused, err := meter.Int64Counter("receiver_pyroscope_refused_pushes",
+	refused, err := meter.Int64Counter("otelcol_receiver_pyroscope_refused_pushes",
 		metric.WithDescription("Pyroscope pushes answered with an error, by reason (bad_request or pipeline)."),
 		metric.WithUnit("{push}"))
 	if err != nil {

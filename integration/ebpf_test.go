@@ -694,7 +694,7 @@ func TestEBPFHTTPSpansFromGoServer(t *testing.T) {
 		expect(t, "path", attr(s.span.Attributes(), "url.path"), path)
 		expect(t, "status", intAttr(s.span.Attributes(), "http.response.status_code"), int64(200))
 		expect(t, "service.name override", attr(s.resource, "service.name"), "widget-api")
-		expect(t, "executable", attr(s.resource, "process.executable.name"), "goserver")
+		expect(t, "executable", attr(s.resource, "process.executable.name"), "httpserver") // the name BuildProgram gives it
 		expect(t, "pid", intAttr(s.resource, "process.pid"), int64(cmd.Process.Pid))
 	}
 }

@@ -169,6 +169,9 @@ func (e *pipelineError) Error() string {
 
 // consume converts every push first, so that a malformed one refuses the
 // request before any reached the pipeline, then hands each to the pipeline.
+// Should the pipeline refuse a later sample of a push API request with
+// several, the request is refused and the sender's retry repeats the ones
+// before it; the SDKs send one sample per request.
 func (r *pyroscopeReceiver) consume(ctx context.Context, pushes []*ingestRequest) error {
 	batches := make([]pprofile.Profiles, len(pushes))
 	for i, push := range pushes {

@@ -64,7 +64,8 @@ func TestProfilesFromPyroscopeGoSDK(t *testing.T) {
 	client := harness.BuildProgram(t, "./integration/pyroscopeclient")
 
 	cmd := exec.Command(client, "-server", ingest, "-app", "burner", "-tags", "team=infra,region=eu-1",
-		"-duration", "5s", "-upload-rate", "2s")
+		"-duration", "5s", "-upload-rate", "2s",
+		"-profile-types", "cpu,alloc_objects,alloc_space,inuse_objects,inuse_space")
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
 	out, err := cmd.Output()
@@ -83,8 +84,8 @@ func TestProfilesFromPyroscopeGoSDK(t *testing.T) {
 		}
 		uploads = append(uploads, u)
 	}
-	if len(uploads) < 2 {
-		t.Fatalf("the SDK uploaded %d times in 5 s at a 2 s rate, want at least 2", len(uploads))
+	if len(uploads) < 4 {
+		t.Fatalf("the SDK uploaded %d times in 5 s at a 2 s rate (CPU and heap), want at least 4", len(uploads))
 	}
 
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
@@ -96,17 +97,40 @@ func TestProfilesFromPyroscopeGoSDK(t *testing.T) {
 	if len(pushes) != len(uploads) {
 		t.Errorf("Pyroscope got %d pushes for %d SDK uploads", len(pushes), len(uploads))
 	}
-	// Pushes go through a queue with several consumers: match by time range.
+	// Pushes go through a queue with several consumers: match by time range
+	// and kind (CPU and heap uploads of one interval share the range).
 	byRange := map[string]harness.PyroscopePush{}
 	for _, p := range pushes {
-		byRange[fmt.Sprint(p.From.UnixNano(), p.Until.UnixNano())] = p
+		byRange[fmt.Sprintf("%d %d %v", p.From.UnixNano(), p.Until.UnixNano(), isHeap(p.Profile))] = p
 	}
-	burnSeen := false
+	burnSeen, allocSeen, heapPushes := false, false, 0
 	for _, u := range uploads {
-		p, ok := byRange[u.From+" "+u.Until]
+		heap := strings.Contains(u.Name, "godeltaprof")
+		p, ok := byRange[fmt.Sprintf("%s %s %v", u.From, u.Until, heap)]
 		if !ok {
-			t.Errorf("no push to Pyroscope with the SDK's time range from=%s until=%s", u.From, u.Until)
+			t.Errorf("no push to Pyroscope with the SDK's time range from=%s until=%s (heap: %v)", u.From, u.Until, heap)
 			continue
+		}
+		if heap {
+			// Allocation profiles: the four heap sample types and the SDK's
+			// sample type config (units, in-use averaged) arrive intact.
+			heapPushes++
+			for _, st := range []string{"alloc_objects", "alloc_space", "inuse_objects", "inuse_space"} {
+				unit := map[bool]string{true: "bytes", false: "count"}[strings.HasSuffix(st, "space")]
+				if !hasSampleType(p.Profile, st, unit) {
+					t.Errorf("heap push lacks %s/%s: %v", st, unit, p.Profile.SampleType)
+				}
+			}
+			var config map[string]map[string]any
+			if err := json.Unmarshal([]byte(p.SampleTypeConfig), &config); err != nil || config["inuse_space"]["aggregation"] != "average" || config["alloc_space"]["units"] != "bytes" {
+				t.Errorf("sample_type_config %q (%v), want the SDK's heap config", p.SampleTypeConfig, err)
+			}
+			allocSeen = allocSeen || harness.HasFunction(p.Profile, "main.allocate")
+		} else {
+			if !hasSampleType(p.Profile, "cpu", "nanoseconds") {
+				t.Errorf("sample types %v, want cpu/nanoseconds among them", p.Profile.SampleType)
+			}
+			burnSeen = burnSeen || harness.HasFunction(p.Profile, "main.burnCPU")
 		}
 		if p.Service != "burner" {
 			t.Errorf("service %q, want burner (SDK name %q)", p.Service, u.Name)
@@ -119,15 +143,16 @@ func TestProfilesFromPyroscopeGoSDK(t *testing.T) {
 		if p.SpyName != "gospy" {
 			t.Errorf("spy name %q, want gospy", p.SpyName)
 		}
-		if !hasSampleType(p.Profile, "cpu", "nanoseconds") {
-			t.Errorf("sample types %v, want cpu/nanoseconds among them", p.Profile.SampleType)
-		}
-		burnSeen = burnSeen || harness.HasFunction(p.Profile, "main.burnCPU")
 	}
 	if !burnSeen {
-		t.Error("main.burnCPU is in none of the profiles Pyroscope received")
+		t.Error("main.burnCPU is in none of the CPU profiles Pyroscope received")
+	}
+	if heapPushes == 0 || !allocSeen {
+		t.Errorf("%d heap profiles, main.allocate in them: %v", heapPushes, allocSeen)
 	}
 }
+
+func isHeap(p *profile.Profile) bool { return hasSampleType(p, "alloc_space", "bytes") }
 
 // A push API request shaped like pyroscope-rs's (the engine of the Python
 // SDK: gzip, application/proto, __name__ and service_name labels) reaches

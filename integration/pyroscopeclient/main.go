@@ -1,6 +1,6 @@
 // Command pyroscopeclient is a real Pyroscope Go SDK user for the integration
 // tests: it profiles itself with github.com/grafana/pyroscope-go while
-// burning CPU in burnCPU, pushes to -server, and prints one JSON line per
+// burning CPU in burnCPU and allocating in allocate, pushes to -server, and prints one JSON line per
 // upload (the query it sent and the answer's status) so that tests can
 // compare what the SDK sent with what reached Pyroscope.
 package main
@@ -57,8 +57,23 @@ func burnCPU(until time.Time) uint64 {
 		for i := 0; i < 1_000_000; i++ {
 			x = x*6364136223846793005 + 1442695040888963407
 		}
+		allocate()
 	}
 	return x
+}
+
+// retained keeps some of allocate's memory alive, so that it shows in the
+// in-use heap as well as in the allocations.
+var retained [][]byte
+
+//go:noinline
+func allocate() {
+	buf := make([]byte, 256<<10)
+	buf[0] = 1
+	retained = append(retained, buf)
+	if len(retained) > 64 {
+		retained = retained[1:]
+	}
 }
 
 func main() {
@@ -67,7 +82,13 @@ func main() {
 	tags := flag.String("tags", "", "comma-separated key=value tags")
 	duration := flag.Duration("duration", 5*time.Second, "how long to burn CPU")
 	uploadRate := flag.Duration("upload-rate", 2*time.Second, "how often the SDK uploads")
+	types := flag.String("profile-types", "cpu", "comma-separated pyroscope.ProfileType values, e.g. cpu,alloc_space,inuse_space")
 	flag.Parse()
+
+	var profileTypes []pyroscope.ProfileType
+	for _, t := range strings.Split(*types, ",") {
+		profileTypes = append(profileTypes, pyroscope.ProfileType(strings.TrimSpace(t)))
+	}
 
 	tagMap := map[string]string{}
 	for _, kv := range strings.Split(*tags, ",") {
@@ -80,7 +101,7 @@ func main() {
 		ServerAddress:   *server,
 		Tags:            tagMap,
 		UploadRate:      *uploadRate,
-		ProfileTypes:    []pyroscope.ProfileType{pyroscope.ProfileCPU},
+		ProfileTypes:    profileTypes,
 		HTTPClient:      &recordingClient{client: &http.Client{Timeout: 10 * time.Second}},
 	})
 	if err != nil {

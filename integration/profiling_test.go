@@ -294,7 +294,8 @@ func TestOTLPProfilesReachPyroscopeWithServiceName(t *testing.T) {
 // Pyroscope is down while profiles arrive, and the collector is killed with
 // SIGKILL before it comes back: after a restart every profile accepted
 // during the outage reaches Pyroscope exactly once, and the pass-through
-// consumer saw each one exactly once, while Pyroscope was still down.
+// consumer saw each one exactly once, while Pyroscope was still down. AI
+// telemetry meanwhile reaches otel-ai-monitor without delay.
 func TestProfilesSurvivePyroscopeOutageAndKill(t *testing.T) {
 	pyroscope := harness.StartPyroscope(t)
 	pyroscope.SetDown(true)
@@ -316,12 +317,14 @@ service:
 `, passthrough)), 0o644); err != nil {
 		t.Fatal(err)
 	}
+	monitor := harness.NewSink(t)
 	opts := harness.Options{
 		StateDir: stateDir,
 		Args:     []string{"--config=embedded:default.yaml", "--config=embedded:profiling.yaml", "--config=file:" + overlay},
 		Env: map[string]string{
 			"OTEL_AI_COLLECTOR_PYROSCOPE_ENDPOINT":        pyroscope.URL,
 			"OTEL_AI_COLLECTOR_PYROSCOPE_INGEST_ENDPOINT": ingest,
+			"OTEL_AI_COLLECTOR_MONITOR_ENDPOINT":          monitor.URL,
 		},
 	}
 	c := harness.Start(t, binary, opts)
@@ -359,6 +362,18 @@ service:
 	if got := len(pyroscope.Pushes()); got != 0 {
 		t.Fatalf("%d pushes reached Pyroscope while it was down", got)
 	}
+	// Other signals are not held up by the outage: an AI log record reaches
+	// otel-ai-monitor at once while profiles wait in their queue.
+	sent := time.Now()
+	if status, body, err := harness.PostLogs(c.OTLPHTTPEndpoint, harness.NewLogs("claude-code", "during the Pyroscope outage")); err != nil || status != http.StatusOK {
+		t.Fatalf("AI log during the outage: %d %s %v", status, body, err)
+	}
+	logCtx, logCancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer logCancel()
+	if _, err := monitor.WaitFor(logCtx, func(reqs []harness.Request) bool { return len(reqs) > 0 }); err != nil {
+		t.Fatalf("the AI log did not reach the monitor within 2 s of a Pyroscope outage: %v", err)
+	}
+	t.Logf("AI log at the monitor %s after it was sent, Pyroscope down", time.Since(sent).Round(time.Millisecond))
 	c.Kill()
 
 	pyroscope.SetDown(false)

@@ -9,6 +9,8 @@ import (
 	"strings"
 
 	"go.opentelemetry.io/collector/pdata/pcommon"
+
+	"github.com/otel-ai-collector/otel-ai-collector/internal/pyroscopeattr"
 )
 
 // Resource attributes the processor reads (OpenTelemetry semantic conventions).
@@ -152,13 +154,12 @@ func appName(service string, labels map[string]string) string {
 	return b.String()
 }
 
-// Pyroscope's name grammar has no escaping: label names are letters, digits,
-// "_" and "."; service names also "-" and "/"; values end at "," or "}".
-// Anything else becomes "_" rather than a push Pyroscope refuses.
+// Pyroscope's name grammar (pyroscopeattr) has no escaping: anything outside
+// it becomes "_" rather than a push Pyroscope refuses.
 
 func sanitizeLabelName(s string) string {
 	return strings.Map(func(r rune) rune {
-		if isLabelNameRune(r) {
+		if pyroscopeattr.IsLabelNameRune(r) {
 			return r
 		}
 		return '_'
@@ -167,7 +168,7 @@ func sanitizeLabelName(s string) string {
 
 func sanitizeServiceName(s string) string {
 	return strings.Map(func(r rune) rune {
-		if isLabelNameRune(r) || r == '-' || r == '/' {
+		if pyroscopeattr.IsServiceNameRune(r) {
 			return r
 		}
 		return '_'
@@ -182,8 +183,4 @@ func sanitizeLabelValue(s string) string {
 		}
 		return r
 	}, strings.TrimSpace(s))
-}
-
-func isLabelNameRune(r rune) bool {
-	return (r >= 'a' && r <= 'z') || (r >= 'A' && r <= 'Z') || (r >= '0' && r <= '9') || r == '_' || r == '.'
 }

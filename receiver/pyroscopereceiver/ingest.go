@@ -15,6 +15,8 @@ import (
 	"time"
 
 	"github.com/google/pprof/profile"
+
+	"github.com/otel-ai-collector/otel-ai-collector/internal/pyroscopeattr"
 )
 
 // ingestRequest is one profile pushed to /ingest or the push API, parsed
@@ -157,10 +159,8 @@ func splitBody(contentType string, body []byte) (profileBytes, sampleTypeConfig 
 	return profileBytes, sampleTypeConfig, nil
 }
 
-// parseAppName parses Pyroscope's application name, `service{key=value,...}`.
-// The grammar follows the Pyroscope SDKs: the service name may use letters,
-// digits and "_ . - /"; label names letters, digits, "_" and "."; values run
-// to the next "," or "}".
+// parseAppName parses Pyroscope's application name, `service{key=value,...}`
+// (grammar in pyroscopeattr).
 func parseAppName(name string) (string, map[string]string, error) {
 	if name == "" {
 		return "", nil, badRequest(statusBadRequest, "query parameter \"name\" is missing: send name=<service>{label=value,...}")
@@ -171,7 +171,7 @@ func parseAppName(name string) (string, map[string]string, error) {
 		return "", nil, badRequest(statusBadRequest, "name %q has no service name before its labels", name)
 	}
 	for _, r := range service {
-		if !isServiceNameRune(r) {
+		if !pyroscopeattr.IsServiceNameRune(r) {
 			return "", nil, badRequest(statusBadRequest, "service name %q contains %q: use letters, digits and _ . - /", service, r)
 		}
 	}
@@ -196,21 +196,13 @@ func parseAppName(name string) (string, map[string]string, error) {
 			return "", nil, badRequest(statusBadRequest, "name %q: label %q has a brace in its value", name, key)
 		}
 		for _, r := range key {
-			if !isLabelNameRune(r) {
+			if !pyroscopeattr.IsLabelNameRune(r) {
 				return "", nil, badRequest(statusBadRequest, "name %q: label name %q contains %q: use letters, digits, _ and .", name, key, r)
 			}
 		}
 		labels[key] = value
 	}
 	return service, labels, nil
-}
-
-func isLabelNameRune(r rune) bool {
-	return (r >= 'a' && r <= 'z') || (r >= 'A' && r <= 'Z') || (r >= '0' && r <= '9') || r == '_' || r == '.'
-}
-
-func isServiceNameRune(r rune) bool {
-	return isLabelNameRune(r) || r == '-' || r == '/'
 }
 
 // parseTimeParam reads from/until. Pyroscope takes Unix time in seconds,

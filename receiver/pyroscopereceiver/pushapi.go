@@ -6,6 +6,8 @@ import (
 
 	"github.com/google/pprof/profile"
 	"google.golang.org/protobuf/encoding/protowire"
+
+	"github.com/otel-ai-collector/otel-ai-collector/internal/pyroscopeattr"
 )
 
 // Pyroscope's push API, push.v1.PusherService/Push, is what the Rust-based
@@ -55,7 +57,7 @@ func parsePushRequest(contentType string, body []byte) ([]*ingestRequest, error)
 			return nil, badRequest(statusBadRequest, "series %d has no %s label", i, labelServiceName)
 		}
 		for _, r := range service {
-			if !isServiceNameRune(r) {
+			if !pyroscopeattr.IsServiceNameRune(r) {
 				return nil, badRequest(statusBadRequest, "series %d: service name %q contains %q: use letters, digits and _ . - /", i, service, r)
 			}
 		}
@@ -65,7 +67,7 @@ func parsePushRequest(contentType string, body []byte) ([]*ingestRequest, error)
 				continue
 			}
 			for _, r := range name {
-				if !isLabelNameRune(r) {
+				if !pyroscopeattr.IsLabelNameRune(r) {
 					return nil, badRequest(statusBadRequest, "series %d: label name %q contains %q: use letters, digits, _ and .", i, name, r)
 				}
 			}

@@ -2,7 +2,8 @@
 // about a push, on the instrumentation scope of the profiles it produced. The
 // profile_forwarding processor reads them to send a profile on to Pyroscope
 // the way the SDK pushed it (same spy name, sample rate and sample type
-// config), so that Pyroscope files it under the same profile types.
+// config), so that Pyroscope files it under the same profile types. It also
+// holds Pyroscope's name grammar (names.go), which both apply.
 package pyroscopeattr
 
 const (

@@ -158,17 +158,17 @@ func appName(service string, labels map[string]string) string {
 // it becomes "_" rather than a push Pyroscope refuses.
 
 func sanitizeLabelName(s string) string {
-	return strings.Map(func(r rune) rune {
-		if pyroscopeattr.IsLabelNameRune(r) {
-			return r
-		}
-		return '_'
-	}, s)
+	return replaceOutside(s, pyroscopeattr.IsLabelNameRune)
 }
 
 func sanitizeServiceName(s string) string {
+	return replaceOutside(s, pyroscopeattr.IsServiceNameRune)
+}
+
+// replaceOutside replaces every rune that allowed refuses with "_".
+func replaceOutside(s string, allowed func(rune) bool) string {
 	return strings.Map(func(r rune) rune {
-		if pyroscopeattr.IsServiceNameRune(r) {
+		if allowed(r) {
 			return r
 		}
 		return '_'

@@ -55,9 +55,8 @@ func newProcessor(ctx context.Context, set processor.Settings, cfg *Config, next
 		set:  set,
 		next: next,
 		forwarder: &forwarder{
-			naming:   &naming{defaultServiceName: cfg.DefaultServiceName, hostName: hostName, exclude: exclude, procRoot: "/proc"},
-			ingest:   ingest,
-			maxError: 1024,
+			naming: &naming{defaultServiceName: cfg.DefaultServiceName, hostName: hostName, exclude: exclude, procRoot: "/proc"},
+			ingest: ingest,
 		},
 		inMemoryQueue: cfg.QueueConfig.HasValue() && cfg.QueueConfig.Get().StorageID == nil,
 	}

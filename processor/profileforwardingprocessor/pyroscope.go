@@ -35,12 +35,14 @@ type pyroscopePush struct {
 	pprof            []byte // gzipped pprof
 }
 
+// maxAnswerQuoted is how much of Pyroscope's answer an error quotes.
+const maxAnswerQuoted = 1024
+
 // forwarder turns OTLP profiles into Pyroscope pushes and sends them.
 type forwarder struct {
-	naming   *naming
-	ingest   *url.URL
-	client   *http.Client
-	maxError int // bytes of Pyroscope's answer quoted in errors
+	naming *naming
+	ingest *url.URL
+	client *http.Client
 }
 
 // pushes converts one request's profiles: a push per resource and scope, as
@@ -171,7 +173,7 @@ func (f *forwarder) send(ctx context.Context, push pyroscopePush) error {
 		return fmt.Errorf("pushing %s to Pyroscope: %w", push.name, err)
 	}
 	defer resp.Body.Close()
-	answer, _ := io.ReadAll(io.LimitReader(resp.Body, int64(f.maxError)))
+	answer, _ := io.ReadAll(io.LimitReader(resp.Body, maxAnswerQuoted))
 	if resp.StatusCode >= 200 && resp.StatusCode < 300 {
 		return nil
 	}

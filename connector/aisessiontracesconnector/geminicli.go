@@ -1,0 +1,65 @@
+package aisessiontracesconnector
+
+// Gemini CLI's log events, from packages/core/src/telemetry
+// (testdata/gemini-cli/README.md): the name is in the event.name attribute,
+// prompt_id ("<session>########<n>") marks the turn, api_response and
+// api_error are the model calls (api_request only announces one), and one
+// tool_call record holds both the permission decision and the result. Its
+// duration_ms runs from scheduling, so it includes the wait for approval,
+// which the log does not separate.
+var geminiCLI = &cliProfile{
+	name:        "gemini-cli",
+	provider:    "gcp.gemini",
+	prefix:      "gemini_cli.",
+	sessionKeys: []string{"session.id"},
+	parse:       parseGeminiCLI,
+}
+
+func parseGeminiCLI(e *event, a attrs) string {
+	e.promptID = a.str("prompt_id")
+	switch e.name {
+	case "gemini_cli.user_prompt":
+		e.kind = kindPrompt
+	case "gemini_cli.api_response":
+		e.kind = kindModelCall
+		e.model = a.str("model")
+		if status := a.str("status_code"); status != "" && status[0] != '2' {
+			e.failed = true
+			e.errorType = status
+			e.errorText = a.str("error")
+		}
+		// input_token_count includes the cached tokens; thoughts are
+		// apart from the output.
+		return firstBad(
+			readDuration(e, a, "duration_ms"),
+			readTokens(e, a, []string{"input_token_count"}, []string{"output_token_count"}, []string{"cached_content_token_count"}, nil, []string{"thoughts_token_count"}),
+		)
+	case "gemini_cli.api_error":
+		e.kind = kindModelCall
+		e.model = a.str("model")
+		e.failed = true
+		e.errorText = a.str("error", "error.message")
+		e.errorType = nonEmpty(a.str("status_code"), nonEmpty(a.str("error_type", "error.type"), "_OTHER"))
+		return readDuration(e, a, "duration_ms")
+	case "gemini_cli.tool_call":
+		e.toolName = a.str("function_name")
+		e.decision = normalizeDecision(a.str("decision"))
+		if e.decision == "reject" {
+			// Cancelled by the user: it never ran.
+			e.kind = kindToolDecision
+			e.source = "user"
+			return ""
+		}
+		e.kind = kindToolResult
+		if ok, present := a.boolean("success"); present && !ok {
+			e.failed = true
+			e.errorText = a.str("error", "error.message")
+			e.errorType = nonEmpty(a.str("error_type", "error.type"), "tool_error")
+		}
+		return readDuration(e, a, "duration_ms")
+	case "gemini_cli.conversation_finished":
+		// Sent when the CLI goes idle after a turn (in YOLO mode only).
+		e.kind = kindTurnEnd
+	}
+	return ""
+}

@@ -1,0 +1,167 @@
+package aisessiontracesconnector
+
+import (
+	"context"
+	"os"
+	"sort"
+	"sync"
+	"testing"
+	"time"
+
+	"go.opentelemetry.io/collector/component"
+	"go.opentelemetry.io/collector/component/componenttest"
+	"go.opentelemetry.io/collector/connector/connectortest"
+	"go.opentelemetry.io/collector/consumer/consumertest"
+	"go.opentelemetry.io/collector/pdata/pcommon"
+	"go.opentelemetry.io/collector/pdata/plog"
+	"go.opentelemetry.io/collector/pdata/ptrace"
+
+	"github.com/otel-ai-collector/otel-ai-collector/connector/aisessiontracesconnector/internal/metadata"
+)
+
+// fakeClock is the connector's wall clock in tests, so idle timeouts are
+// reached by moving it rather than by sleeping.
+type fakeClock struct {
+	mu  sync.Mutex
+	now time.Time
+}
+
+func (f *fakeClock) Now() time.Time {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.now
+}
+
+func (f *fakeClock) Advance(d time.Duration) {
+	f.mu.Lock()
+	f.now = f.now.Add(d)
+	f.mu.Unlock()
+}
+
+type harness struct {
+	t     *testing.T
+	c     *aiConnector
+	sink  *consumertest.TracesSink
+	clock *fakeClock
+}
+
+// newHarness starts a connector on host (nil: no extensions) with a fake
+// clock; it is shut down when the test ends unless the test does it.
+func newHarness(t *testing.T, cfg *Config, host component.Host) *harness {
+	t.Helper()
+	if host == nil {
+		host = componenttest.NewNopHost()
+	}
+	sink := &consumertest.TracesSink{}
+	c, err := newConnector(connectortest.NewNopSettings(metadata.Type), cfg, sink)
+	if err != nil {
+		t.Fatal(err)
+	}
+	clock := &fakeClock{now: time.Date(2026, 11, 20, 12, 0, 0, 0, time.UTC)}
+	c.now = clock.Now
+	if err := c.Start(context.Background(), host); err != nil {
+		t.Fatal(err)
+	}
+	h := &harness{t: t, c: c, sink: sink, clock: clock}
+	t.Cleanup(func() { _ = c.Shutdown(context.Background()) })
+	return h
+}
+
+func defaultTestConfig() *Config { return createDefaultConfig().(*Config) }
+
+func (h *harness) consume(ld plog.Logs) {
+	h.t.Helper()
+	if err := h.c.ConsumeLogs(context.Background(), ld); err != nil {
+		h.t.Fatal(err)
+	}
+}
+
+// idle moves the clock past the idle timeout and runs the idle check.
+func (h *harness) idle() {
+	h.clock.Advance(h.c.cfg.TurnIdleTimeout + time.Second)
+	h.c.expire()
+	h.c.flushPending(context.Background())
+}
+
+func loadFixture(t testing.TB, path string) plog.Logs {
+	t.Helper()
+	raw, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ld, err := (&plog.JSONUnmarshaler{}).UnmarshalLogs(raw)
+	if err != nil {
+		t.Fatalf("%s: %v", path, err)
+	}
+	return ld
+}
+
+// gotSpan is a span as the tests compare it.
+type gotSpan struct {
+	resource pcommon.Map
+	span     ptrace.Span
+}
+
+// spans lists every span the sink received, de-duplicated by span id (the
+// last copy wins), sorted by start time then name.
+func spansOf(batches []ptrace.Traces) []gotSpan {
+	byID := map[pcommon.SpanID]gotSpan{}
+	var order []pcommon.SpanID
+	for _, td := range batches {
+		for i := 0; i < td.ResourceSpans().Len(); i++ {
+			rs := td.ResourceSpans().At(i)
+			for j := 0; j < rs.ScopeSpans().Len(); j++ {
+				spans := rs.ScopeSpans().At(j).Spans()
+				for k := 0; k < spans.Len(); k++ {
+					s := spans.At(k)
+					if _, seen := byID[s.SpanID()]; !seen {
+						order = append(order, s.SpanID())
+					}
+					byID[s.SpanID()] = gotSpan{resource: rs.Resource().Attributes(), span: s}
+				}
+			}
+		}
+	}
+	out := make([]gotSpan, 0, len(order))
+	for _, id := range order {
+		out = append(out, byID[id])
+	}
+	sort.SliceStable(out, func(i, j int) bool {
+		a, b := out[i].span, out[j].span
+		if a.StartTimestamp() != b.StartTimestamp() {
+			return a.StartTimestamp() < b.StartTimestamp()
+		}
+		return a.Name() < b.Name()
+	})
+	return out
+}
+
+func spanCount(batches []ptrace.Traces) int {
+	n := 0
+	for _, td := range batches {
+		n += td.SpanCount()
+	}
+	return n
+}
+
+func ts(s string) time.Time {
+	t, err := time.Parse(time.RFC3339Nano, s)
+	if err != nil {
+		panic(err)
+	}
+	return t
+}
+
+func attrStr(m pcommon.Map, key string) string {
+	if v, ok := m.Get(key); ok {
+		return v.AsString()
+	}
+	return ""
+}
+
+func attrInt(m pcommon.Map, key string) int64 {
+	if v, ok := m.Get(key); ok && v.Type() == pcommon.ValueTypeInt {
+		return v.Int()
+	}
+	return -1
+}

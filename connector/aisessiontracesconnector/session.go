@@ -1,0 +1,313 @@
+package aisessiontracesconnector
+
+import (
+	"sort"
+	"strconv"
+	"time"
+)
+
+// How much history a session keeps: the turns before the open one are
+// remembered (closed) so that a sender's retry or a late event of an earlier
+// turn lands under that turn's root instead of starting a new tree.
+const (
+	closedTurnsKept   = 4
+	seenSpansPerTurn  = 4096 // child spans counted into a turn's totals, for de-duplication
+	decisionsPerTurn  = 64   // accepted tool decisions waiting for their result
+	promptAttrsMaxLen = 64 << 10
+)
+
+// sessionState is what the connector remembers of one AI CLI session. It is
+// stored as JSON in the storage extension, one key a session.
+type sessionState struct {
+	CLI      string       `json:"cli"`
+	ID       string       `json:"id"`
+	Resource attrMap      `json:"resource"`
+	LastSeen int64        `json:"last_seen"` // wall clock, unix ns, of the last event received
+	Turns    []*turnState `json:"turns"`     // oldest first; only the last may be open
+	Turned   int          `json:"turned"`    // turns started so far (numbers the next one)
+	Ended    bool         `json:"ended"`     // the CLI reported the session's end
+	Native   bool         `json:"native"`    // the CLI traces this session itself
+}
+
+// turnState is one turn of a session: from a user prompt to the next one,
+// the session's end, or an idle timeout.
+type turnState struct {
+	Key           string            `json:"key"`              // identity; the trace id derives from it
+	PromptKey     string            `json:"prompt_key"`       // the prompt event's key, once seen
+	Number        int               `json:"number"`           // 1-based within the session
+	Start         int64             `json:"start"`            // unix ns: the prompt's time (or the first child's start)
+	End           int64             `json:"end"`              // unix ns: the latest child end
+	Open          bool              `json:"open"`             // no root emitted yet, more events may come
+	Implicit      bool              `json:"implicit"`         // no prompt event seen: opened by a child
+	PromptID      string            `json:"prompt_id"`        // the CLI's per-turn id, where it has one
+	Prompt        attrMap           `json:"prompt,omitempty"` // the prompt event's attributes, as sent
+	Usage         usage             `json:"usage"`
+	ModelCalls    int               `json:"model_calls"`
+	ToolCalls     int               `json:"tool_calls"`
+	Errors        int               `json:"errors"`
+	Rejected      int               `json:"rejected"`
+	Models        []string          `json:"models,omitempty"`
+	LastFailed    bool              `json:"last_failed"` // the turn's latest model call failed
+	LastError     string            `json:"last_error,omitempty"`
+	Seen          []uint64          `json:"seen,omitempty"` // child span ids already counted
+	Decisions     []pendingDecision `json:"decisions,omitempty"`
+	Closed        string            `json:"closed,omitempty"`         // why the turn ended
+	CallStart     int64             `json:"call_start,omitempty"`     // unix ns: a model call under way began (Codex)
+	RejectedCalls []string          `json:"rejected_calls,omitempty"` // tool calls rejected: their results are not spans
+}
+
+// pendingDecision is an accepted tool call whose result has not arrived yet.
+type pendingDecision struct {
+	CallID   string `json:"call_id,omitempty"`
+	Tool     string `json:"tool"`
+	Decision string `json:"decision"`
+	Source   string `json:"source,omitempty"`
+	Time     int64  `json:"time"`
+}
+
+func (t *turnState) startTime() time.Time { return time.Unix(0, t.Start) }
+
+func (t *turnState) endTime() time.Time {
+	if t.End < t.Start {
+		return time.Unix(0, t.Start)
+	}
+	return time.Unix(0, t.End)
+}
+
+func (t *turnState) extend(start, end time.Time) {
+	if t.Implicit && start.UnixNano() < t.Start {
+		t.Start = start.UnixNano()
+	}
+	if end.UnixNano() > t.End {
+		t.End = end.UnixNano()
+	}
+}
+
+// count adds a child span's figures to the turn once per span id, so a
+// sender's retry of the same events does not double the totals.
+func (t *turnState) count(spanID uint64, apply func()) {
+	for _, seen := range t.Seen {
+		if seen == spanID {
+			return
+		}
+	}
+	if len(t.Seen) < seenSpansPerTurn {
+		t.Seen = append(t.Seen, spanID)
+	}
+	apply()
+}
+
+func (t *turnState) addModel(model string) {
+	if model == "" {
+		return
+	}
+	for _, m := range t.Models {
+		if m == model {
+			return
+		}
+	}
+	if len(t.Models) < 8 {
+		t.Models = append(t.Models, model)
+	}
+}
+
+// takeDecision finds the accepted decision for a tool result: by call id
+// where the CLI links them, else the oldest decision for the same tool.
+func (t *turnState) takeDecision(callID, tool string) (pendingDecision, bool) {
+	for i, d := range t.Decisions {
+		linked := callID != "" && d.CallID == callID
+		unlinked := (callID == "" || d.CallID == "") && d.Tool == tool
+		if linked || unlinked {
+			t.Decisions = append(t.Decisions[:i], t.Decisions[i+1:]...)
+			return d, true
+		}
+	}
+	return pendingDecision{}, false
+}
+
+// rejected remembers a rejected call, so the result some CLIs still send
+// for it (Codex: "rejected by user") does not become a second span.
+func (t *turnState) rejected(callID string) {
+	if callID == "" {
+		return
+	}
+	if len(t.RejectedCalls) >= decisionsPerTurn {
+		t.RejectedCalls = t.RejectedCalls[1:]
+	}
+	t.RejectedCalls = append(t.RejectedCalls, callID)
+}
+
+func (t *turnState) wasRejected(callID string) bool {
+	for _, id := range t.RejectedCalls {
+		if callID != "" && id == callID {
+			return true
+		}
+	}
+	return false
+}
+
+func (t *turnState) keepDecision(d pendingDecision) {
+	if len(t.Decisions) >= decisionsPerTurn {
+		t.Decisions = t.Decisions[1:]
+	}
+	t.Decisions = append(t.Decisions, d)
+}
+
+// openTurn is the session's open turn, if any.
+func (s *sessionState) openTurn() *turnState {
+	if n := len(s.Turns); n > 0 && s.Turns[n-1].Open {
+		return s.Turns[n-1]
+	}
+	return nil
+}
+
+func promptKey(e *event) string {
+	if e.promptID != "" {
+		return "p:" + e.promptID
+	}
+	return "t:" + strconv.FormatInt(e.time.UnixNano(), 10)
+}
+
+func (s *sessionState) findTurn(key string) *turnState {
+	for i := len(s.Turns) - 1; i >= 0; i-- {
+		if t := s.Turns[i]; t.Key == key || t.PromptKey == key {
+			return t
+		}
+	}
+	return nil
+}
+
+// closer receives the turns a session closes, to emit their roots.
+type closer func(s *sessionState, t *turnState, reason string)
+
+// onPrompt handles a user prompt: the start of a turn. It returns the turn,
+// and whether the prompt was already known (a retry).
+func (s *sessionState) onPrompt(e *event, closeTurn closer) (*turnState, bool) {
+	key := promptKey(e)
+	at := e.time.UnixNano()
+	if t := s.findTurn(key); t != nil {
+		if t.Implicit { // its children came first (they carry the prompt id)
+			s.adopt(t, e, key)
+		}
+		return t, true
+	}
+	// Children without a prompt id that arrived before their prompt opened
+	// an implicit turn; the prompt, older than they are, takes it over.
+	if open := s.openTurn(); open != nil && open.Implicit && e.promptID == "" && open.Start >= at {
+		s.adopt(open, e, key)
+		return open, true
+	}
+	s.Turned++
+	t := &turnState{Key: key, PromptKey: key, Number: s.Turned, Start: at, End: at, Open: true, PromptID: e.promptID}
+	t.Prompt = promptAttributes(e)
+	if open := s.openTurn(); open != nil {
+		if open.Start <= at {
+			closeTurn(s, open, "next_prompt")
+		} else {
+			// A prompt older than the open turn: an earlier turn whose
+			// prompt arrives late. It cannot be open any more.
+			s.insertClosed(t, closeTurn)
+			return t, false
+		}
+	}
+	s.appendTurn(t)
+	return t, false
+}
+
+func (s *sessionState) adopt(t *turnState, e *event, key string) {
+	t.PromptKey = key
+	t.Implicit = false
+	t.PromptID = e.promptID
+	if at := e.time.UnixNano(); at < t.Start {
+		t.Start = at
+	}
+	t.Prompt = promptAttributes(e)
+}
+
+// turnFor finds the turn an event belongs to, opening an implicit one when
+// the session has none that fits (the prompt was never seen, e.g. the
+// collector started mid-session, or it has not arrived yet).
+func (s *sessionState) turnFor(e *event, closeTurn closer) *turnState {
+	if e.promptID != "" {
+		if t := s.findTurn("p:" + e.promptID); t != nil {
+			return t
+		}
+		return s.openImplicit(e, "p:"+e.promptID, closeTurn)
+	}
+	at := e.time.UnixNano()
+	for i := len(s.Turns) - 1; i >= 0; i-- {
+		if s.Turns[i].Start <= at {
+			return s.Turns[i]
+		}
+	}
+	if len(s.Turns) > 0 && len(s.Turns) > closedTurnsKept {
+		return s.Turns[0]
+	}
+	if open := s.openTurn(); open != nil && open.Implicit {
+		return open // an even earlier child of the same implicit turn
+	}
+	return s.openImplicit(e, "t:"+strconv.FormatInt(e.start().UnixNano(), 10), closeTurn)
+}
+
+func (s *sessionState) openImplicit(e *event, key string, closeTurn closer) *turnState {
+	at := e.start().UnixNano()
+	s.Turned++
+	t := &turnState{Key: key, Number: s.Turned, Start: at, End: at, Open: true, Implicit: true, PromptID: e.promptID}
+	if open := s.openTurn(); open != nil {
+		if open.Start <= at {
+			closeTurn(s, open, "next_prompt")
+		} else {
+			s.insertClosed(t, closeTurn)
+			return t
+		}
+	}
+	s.appendTurn(t)
+	return t
+}
+
+// insertClosed records a turn that is older than the open one: it is closed
+// at once (its root emitted), and kept in order for the events that follow.
+func (s *sessionState) insertClosed(t *turnState, closeTurn closer) {
+	t.Open = false
+	s.Turns = append(s.Turns, t)
+	sort.SliceStable(s.Turns, func(i, j int) bool { return s.Turns[i].Start < s.Turns[j].Start })
+	closeTurn(s, t, "late")
+	s.trim()
+}
+
+func (s *sessionState) appendTurn(t *turnState) {
+	s.Turns = append(s.Turns, t)
+	s.trim()
+}
+
+// trim forgets the oldest closed turns beyond what is kept.
+func (s *sessionState) trim() {
+	for len(s.Turns) > closedTurnsKept+1 && !s.Turns[0].Open {
+		s.Turns = s.Turns[1:]
+	}
+}
+
+// closeOpen ends the open turn, if any.
+func (s *sessionState) closeOpen(reason string, closeTurn closer) {
+	if t := s.openTurn(); t != nil {
+		closeTurn(s, t, reason)
+	}
+}
+
+// promptAttributes keeps the prompt event's attributes for the root span,
+// exactly as the CLI sent them (prompt text only where the CLI sent it). A
+// prompt larger than the bound keeps its other attributes and says how many
+// bytes of which attribute were left out.
+func promptAttributes(e *event) attrMap {
+	am := newAttrMap(e.record.Attributes())
+	if am.size() <= promptAttrsMaxLen {
+		return am
+	}
+	for i, a := range am {
+		if a.Str != nil && len(*a.Str) > 1024 {
+			omitted := int64(len(*a.Str))
+			am[i] = typedAttr{Key: a.Key + ".omitted_bytes", Int: &omitted}
+		}
+	}
+	return am
+}

@@ -1,0 +1,72 @@
+package aisessiontracesconnector
+
+import (
+	"context"
+
+	"go.opentelemetry.io/collector/component"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/metric"
+
+	"github.com/otel-ai-collector/otel-ai-collector/connector/aisessiontracesconnector/internal/metadata"
+)
+
+// telemetry is the connector's own metrics (metadata.yaml), exported with
+// the collector's as otelcol_connector_ai_session_traces_*.
+type telemetry struct {
+	meter    metric.Meter
+	events   metric.Int64Counter
+	spans    metric.Int64Counter
+	turns    metric.Int64Counter
+	evictedN metric.Int64Counter
+}
+
+func newTelemetry(set component.TelemetrySettings) (*telemetry, error) {
+	meter := set.MeterProvider.Meter(metadata.ScopeName)
+	t := &telemetry{meter: meter}
+	var err error
+	if t.events, err = meter.Int64Counter("otelcol_connector_ai_session_traces_events",
+		metric.WithDescription("AI CLI log events read, by CLI and outcome: span, turn_start, decision, session_end, repeated (a prompt seen before), ignored (not a span), native (the CLI traces the session itself), malformed_<reason>. [ai_session_traces connector]"),
+		metric.WithUnit("{event}")); err != nil {
+		return nil, err
+	}
+	if t.spans, err = meter.Int64Counter("otelcol_connector_ai_session_traces_spans",
+		metric.WithDescription("Spans emitted, by kind: turn, chat, tool. [ai_session_traces connector]"),
+		metric.WithUnit("{span}")); err != nil {
+		return nil, err
+	}
+	if t.turns, err = meter.Int64Counter("otelcol_connector_ai_session_traces_turns_closed",
+		metric.WithDescription("Turns whose root span was emitted, by what ended them: next_prompt, session_end, idle, evicted, late, shutdown. [ai_session_traces connector]"),
+		metric.WithUnit("{turn}")); err != nil {
+		return nil, err
+	}
+	if t.evictedN, err = meter.Int64Counter("otelcol_connector_ai_session_traces_evicted_sessions",
+		metric.WithDescription("Sessions forgotten because max_sessions was reached (least recently active first); their open turn was ended. [ai_session_traces connector]"),
+		metric.WithUnit("{session}")); err != nil {
+		return nil, err
+	}
+	return t, nil
+}
+
+func (t *telemetry) observeSessions(count func() int64) {
+	_, _ = t.meter.Int64ObservableGauge("otelcol_connector_ai_session_traces_sessions",
+		metric.WithDescription("AI sessions whose state is held (bounded by max_sessions). [ai_session_traces connector]"),
+		metric.WithUnit("{session}"),
+		metric.WithInt64Callback(func(_ context.Context, o metric.Int64Observer) error {
+			o.Observe(count())
+			return nil
+		}))
+}
+
+func (t *telemetry) event(ctx context.Context, cli, outcome string) {
+	t.events.Add(ctx, 1, metric.WithAttributes(attribute.String("cli", cli), attribute.String("outcome", outcome)))
+}
+
+func (t *telemetry) span(kind string) {
+	t.spans.Add(context.Background(), 1, metric.WithAttributes(attribute.String("kind", kind)))
+}
+
+func (t *telemetry) turnClosed(reason string) {
+	t.turns.Add(context.Background(), 1, metric.WithAttributes(attribute.String("reason", reason)))
+}
+
+func (t *telemetry) evicted() { t.evictedN.Add(context.Background(), 1) }

@@ -18,6 +18,7 @@ import (
 	filelogreceiver "github.com/open-telemetry/opentelemetry-collector-contrib/receiver/filelogreceiver"
 	hostmetricsreceiver "github.com/open-telemetry/opentelemetry-collector-contrib/receiver/hostmetricsreceiver"
 	journaldreceiver "github.com/open-telemetry/opentelemetry-collector-contrib/receiver/journaldreceiver"
+	aisessiontracesconnector "github.com/otel-ai-collector/otel-ai-collector/connector/aisessiontracesconnector"
 	besteffortconnector "github.com/otel-ai-collector/otel-ai-collector/connector/besteffortconnector"
 	profileforwardingprocessor "github.com/otel-ai-collector/otel-ai-collector/processor/profileforwardingprocessor"
 	ebpfreceiver "github.com/otel-ai-collector/otel-ai-collector/receiver/ebpfreceiver"
@@ -147,15 +148,17 @@ func Components() (otelcol.Factories, error) {
 		routingconnector.NewFactory(),
 		spanmetricsconnector.NewFactory(),
 		besteffortconnector.NewFactory(),
+		aisessiontracesconnector.NewFactory(),
 	)
 	if err != nil {
 		return otelcol.Factories{}, err
 	}
 	factories.ConnectorModules = makeModulesMap(factories.Connectors, map[component.Type]string{
-		forwardconnector.NewFactory().Type():     "go.opentelemetry.io/collector/connector/forwardconnector v0.158.0",
-		routingconnector.NewFactory().Type():     "github.com/open-telemetry/opentelemetry-collector-contrib/connector/routingconnector v0.157.0",
-		spanmetricsconnector.NewFactory().Type(): "github.com/open-telemetry/opentelemetry-collector-contrib/connector/spanmetricsconnector v0.158.0",
-		besteffortconnector.NewFactory().Type():  "github.com/otel-ai-collector/otel-ai-collector v0.0.0",
+		forwardconnector.NewFactory().Type():         "go.opentelemetry.io/collector/connector/forwardconnector v0.158.0",
+		routingconnector.NewFactory().Type():         "github.com/open-telemetry/opentelemetry-collector-contrib/connector/routingconnector v0.157.0",
+		spanmetricsconnector.NewFactory().Type():     "github.com/open-telemetry/opentelemetry-collector-contrib/connector/spanmetricsconnector v0.158.0",
+		besteffortconnector.NewFactory().Type():      "github.com/otel-ai-collector/otel-ai-collector v0.0.0",
+		aisessiontracesconnector.NewFactory().Type(): "github.com/otel-ai-collector/otel-ai-collector v0.0.0",
 	})
 
 	return factories, nil

@@ -36,13 +36,15 @@ func TestShippedConfigsValidate(t *testing.T) {
 	}
 
 	for name, uris := range map[string][]string{
-		"local only":     {"embedded:default.yaml"},
-		"gateway":        {"embedded:default.yaml", "embedded:remote.yaml", "embedded:remote-gateway.yaml"},
-		"gateway, host":  {"embedded:default.yaml", "embedded:remote.yaml", "embedded:host-metrics.yaml", "embedded:journald.yaml", "embedded:remote-gateway.yaml"},
-		"direct example": {"embedded:default.yaml", "embedded:remote.yaml", "embedded:host-metrics.yaml", "file:examples/remote-direct.yaml"},
-		"gRPC gateway":   {"embedded:default.yaml", "embedded:remote.yaml", "embedded:journald.yaml", "file:examples/remote-gateway-grpc.yaml"},
-		"profiling":      {"embedded:default.yaml", "embedded:profiling.yaml"},
-		"all layers":     {"embedded:default.yaml", "embedded:remote.yaml", "embedded:host-metrics.yaml", "embedded:journald.yaml", "embedded:ebpf.yaml", "embedded:profiling.yaml", "embedded:remote-gateway.yaml"},
+		"local only":        {"embedded:default.yaml"},
+		"gateway":           {"embedded:default.yaml", "embedded:remote.yaml", "embedded:remote-gateway.yaml"},
+		"AI traces":         {"embedded:default.yaml", "embedded:remote.yaml", "embedded:ai-traces.yaml", "embedded:remote-gateway.yaml"},
+		"AI traces, direct": {"embedded:default.yaml", "embedded:remote.yaml", "embedded:ai-traces.yaml", "file:examples/remote-direct.yaml"},
+		"gateway, host":     {"embedded:default.yaml", "embedded:remote.yaml", "embedded:host-metrics.yaml", "embedded:journald.yaml", "embedded:remote-gateway.yaml"},
+		"direct example":    {"embedded:default.yaml", "embedded:remote.yaml", "embedded:host-metrics.yaml", "file:examples/remote-direct.yaml"},
+		"gRPC gateway":      {"embedded:default.yaml", "embedded:remote.yaml", "embedded:journald.yaml", "file:examples/remote-gateway-grpc.yaml"},
+		"profiling":         {"embedded:default.yaml", "embedded:profiling.yaml"},
+		"all layers":        {"embedded:default.yaml", "embedded:remote.yaml", "embedded:ai-traces.yaml", "embedded:host-metrics.yaml", "embedded:journald.yaml", "embedded:ebpf.yaml", "embedded:profiling.yaml", "embedded:remote-gateway.yaml"},
 	} {
 		t.Run(name, func(t *testing.T) {
 			provider, err := otelcol.NewConfigProvider(otelcol.ConfigProviderSettings{

@@ -12,6 +12,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"time"
 )
 
 // Environment interface of the embedded default configuration (README.md).
@@ -33,6 +34,8 @@ const (
 	envEBPFUnits       = "OTEL_AI_COLLECTOR_EBPF_UNITS"
 	envEBPFUnitsList   = "OTEL_AI_COLLECTOR_EBPF_UNITS_LIST"
 	envPyroscope       = "OTEL_AI_COLLECTOR_PYROSCOPE_ENDPOINT"
+	envAITraces        = "OTEL_AI_COLLECTOR_AI_TRACES"
+	envAITracesIdle    = "OTEL_AI_COLLECTOR_AI_TRACES_IDLE"
 )
 
 // DefaultAIServices are the resource service.name values of AI coding CLIs
@@ -48,6 +51,7 @@ var DefaultJournaldUnits = []string{"otel-ai-collector.service", "otel-ai-monito
 const (
 	LocalURI         = "embedded:default.yaml"        // local AI path, always
 	RemoteURI        = "embedded:remote.yaml"         // remote processing, when remote export is on
+	AITracesURI      = "embedded:ai-traces.yaml"      // with remote export, unless switched off
 	HostMetricsURI   = "embedded:host-metrics.yaml"   // with remote export, unless switched off
 	JournaldURI      = "embedded:journald.yaml"       // with remote export, if the journal is readable
 	EBPFURI          = "embedded:ebpf.yaml"           // with remote export, when eBPF selectors are set
@@ -128,6 +132,17 @@ func defaultLayers() (layers, extra, warnings []string, err error) {
 	}
 	layers = append(layers, RemoteURI)
 
+	aiTraces, err := switchedOn(envAITraces)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	if aiTraces {
+		if err := checkAITracesIdle(); err != nil {
+			return nil, nil, nil, err
+		}
+		layers = append(layers, AITracesURI)
+	}
+
 	hostMetrics, err := switchedOn(envHostMetrics)
 	if err != nil {
 		return nil, nil, nil, err
@@ -171,6 +186,20 @@ func defaultLayers() (layers, extra, warnings []string, err error) {
 		layers = append(layers, RemoteGatewayURI)
 	}
 	return layers, extra, warnings, nil
+}
+
+// checkAITracesIdle refuses a turn idle timeout the connector would refuse,
+// naming the variable.
+func checkAITracesIdle() error {
+	value, set := os.LookupEnv(envAITracesIdle)
+	if !set {
+		return nil
+	}
+	d, err := time.ParseDuration(strings.TrimSpace(value))
+	if err != nil || d < time.Second {
+		return fmt.Errorf("%s=%q: use a Go duration of at least 1s, e.g. 30s or 2m", envAITracesIdle, value)
+	}
+	return nil
 }
 
 // switchedOn reads an on/off switch that defaults to on.

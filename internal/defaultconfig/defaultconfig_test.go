@@ -91,22 +91,24 @@ func TestApplyChoosesLayers(t *testing.T) {
 		{"local only", map[string]string{}, nil,
 			[]string{"--config=" + LocalURI}},
 		{"gateway with host metrics", map[string]string{envRemoteEndpoint: "http://gw:4318", envJournald: "off"}, []string{"validate"},
-			[]string{"validate", "--config=" + LocalURI, "--config=" + RemoteURI, "--config=" + HostMetricsURI, "--config=" + RemoteGatewayURI}},
+			[]string{"validate", "--config=" + LocalURI, "--config=" + RemoteURI, "--config=" + AITracesURI, "--config=" + HostMetricsURI, "--config=" + RemoteGatewayURI}},
 		{"host metrics off", map[string]string{envRemoteEndpoint: "http://gw:4318", envJournald: "off", envHostMetrics: "false"}, nil,
-			[]string{"--config=" + LocalURI, "--config=" + RemoteURI, "--config=" + RemoteGatewayURI}},
+			[]string{"--config=" + LocalURI, "--config=" + RemoteURI, "--config=" + AITracesURI, "--config=" + RemoteGatewayURI}},
 		{"own mode layer", map[string]string{envRemoteConfig: modeFile, envJournald: "off", envHostMetrics: "off"}, nil,
-			[]string{"--config=" + LocalURI, "--config=" + RemoteURI, "--config=file:" + modeFile}},
+			[]string{"--config=" + LocalURI, "--config=" + RemoteURI, "--config=" + AITracesURI, "--config=file:" + modeFile}},
 		{"eBPF selected", map[string]string{envRemoteEndpoint: "http://gw:4318", envJournald: "off", envHostMetrics: "off", envEBPFPorts: "8080"}, nil,
-			[]string{"--config=" + LocalURI, "--config=" + RemoteURI, "--config=" + EBPFURI, "--config=" + RemoteGatewayURI}},
+			[]string{"--config=" + LocalURI, "--config=" + RemoteURI, "--config=" + AITracesURI, "--config=" + EBPFURI, "--config=" + RemoteGatewayURI}},
 		{"profiling only", map[string]string{envPyroscope: "http://pyroscope:4040"}, nil,
 			[]string{"--config=" + LocalURI, "--config=" + ProfilingURI}},
 		{"profiling with remote export", map[string]string{envRemoteEndpoint: "http://gw:4318", envJournald: "off", envHostMetrics: "off", envPyroscope: "http://pyroscope:4040"}, nil,
-			[]string{"--config=" + LocalURI, "--config=" + RemoteURI, "--config=" + ProfilingURI, "--config=" + RemoteGatewayURI}},
+			[]string{"--config=" + LocalURI, "--config=" + RemoteURI, "--config=" + AITracesURI, "--config=" + ProfilingURI, "--config=" + RemoteGatewayURI}},
+		{"AI traces off", map[string]string{envRemoteEndpoint: "http://gw:4318", envJournald: "off", envHostMetrics: "off", envAITraces: "off"}, nil,
+			[]string{"--config=" + LocalURI, "--config=" + RemoteURI, "--config=" + RemoteGatewayURI}},
 		{"explicit --config", map[string]string{envRemoteEndpoint: "http://gw:4318"}, []string{"--config=mine.yaml"},
 			[]string{"--config=mine.yaml"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			for _, name := range []string{envRemoteEndpoint, envRemoteConfig, envJournald, envHostMetrics, envEBPFPorts, envPyroscope} {
+			for _, name := range []string{envRemoteEndpoint, envRemoteConfig, envJournald, envHostMetrics, envEBPFPorts, envPyroscope, envAITraces} {
 				t.Setenv(name, tc.env[name])
 			}
 			args, err := Apply(tc.args)
@@ -134,6 +136,14 @@ func TestApplyRejectsBadSettings(t *testing.T) {
 		t.Errorf("missing mode file: error %v should name %s", err, envRemoteConfig)
 	}
 	t.Setenv(envRemoteConfig, "")
+	for _, bad := range []string{"30", "soon", "500ms"} {
+		t.Setenv(envAITracesIdle, bad)
+		if _, err := Apply(nil); err == nil || !strings.Contains(err.Error(), envAITracesIdle) {
+			t.Errorf("turn idle timeout %q: error %v should name %s", bad, err, envAITracesIdle)
+		}
+	}
+	t.Setenv(envAITracesIdle, "")
+	os.Unsetenv(envAITracesIdle)
 	t.Setenv(envPyroscope, "pyroscope:4040")
 	if _, err := Apply(nil); err == nil || !strings.Contains(err.Error(), envPyroscope) {
 		t.Errorf("Pyroscope endpoint without scheme: error %v should name %s", err, envPyroscope)

@@ -3,7 +3,6 @@ package aisessiontracesconnector
 import (
 	"context"
 	"os"
-	"sort"
 	"sync"
 	"testing"
 	"time"
@@ -96,60 +95,12 @@ func loadFixture(t testing.TB, path string) plog.Logs {
 	return ld
 }
 
-// gotSpan is a span as the tests compare it.
-type gotSpan struct {
-	resource pcommon.Map
-	span     ptrace.Span
-}
-
-// spans lists every span the sink received, de-duplicated by span id (the
-// last copy wins), sorted by start time then name.
-func spansOf(batches []ptrace.Traces) []gotSpan {
-	byID := map[pcommon.SpanID]gotSpan{}
-	var order []pcommon.SpanID
-	for _, td := range batches {
-		for i := 0; i < td.ResourceSpans().Len(); i++ {
-			rs := td.ResourceSpans().At(i)
-			for j := 0; j < rs.ScopeSpans().Len(); j++ {
-				spans := rs.ScopeSpans().At(j).Spans()
-				for k := 0; k < spans.Len(); k++ {
-					s := spans.At(k)
-					if _, seen := byID[s.SpanID()]; !seen {
-						order = append(order, s.SpanID())
-					}
-					byID[s.SpanID()] = gotSpan{resource: rs.Resource().Attributes(), span: s}
-				}
-			}
-		}
-	}
-	out := make([]gotSpan, 0, len(order))
-	for _, id := range order {
-		out = append(out, byID[id])
-	}
-	sort.SliceStable(out, func(i, j int) bool {
-		a, b := out[i].span, out[j].span
-		if a.StartTimestamp() != b.StartTimestamp() {
-			return a.StartTimestamp() < b.StartTimestamp()
-		}
-		return a.Name() < b.Name()
-	})
-	return out
-}
-
 func spanCount(batches []ptrace.Traces) int {
 	n := 0
 	for _, td := range batches {
 		n += td.SpanCount()
 	}
 	return n
-}
-
-func ts(s string) time.Time {
-	t, err := time.Parse(time.RFC3339Nano, s)
-	if err != nil {
-		panic(err)
-	}
-	return t
 }
 
 func attrStr(m pcommon.Map, key string) string {

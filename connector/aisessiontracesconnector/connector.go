@@ -109,10 +109,12 @@ func (c *aiConnector) Shutdown(ctx context.Context) error {
 	if c.stop != nil {
 		close(c.stop)
 		<-c.done
+		c.stop = nil
 	}
 	if c.store == nil {
 		return nil
 	}
+	defer func() { c.store = nil }()
 	if !c.store.durable() {
 		// Open turns cannot outlive the process: emit their roots now
 		// rather than never.

@@ -2,6 +2,9 @@ package aisessiontracesconnector
 
 import (
 	"context"
+
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/sdk/metric/metricdata"
 	"os"
 	"sync"
 	"testing"
@@ -42,6 +45,7 @@ type harness struct {
 	c     *aiConnector
 	sink  *consumertest.TracesSink
 	clock *fakeClock
+	tel   *componenttest.Telemetry
 }
 
 // newHarness starts a connector on host (nil: no extensions) with a fake
@@ -52,7 +56,13 @@ func newHarness(t *testing.T, cfg *Config, host component.Host) *harness {
 		host = componenttest.NewNopHost()
 	}
 	sink := &consumertest.TracesSink{}
-	c, err := newConnector(connectortest.NewNopSettings(metadata.Type), cfg, sink)
+	tel := componenttest.NewTelemetry()
+	set := connectortest.NewNopSettings(metadata.Type)
+	set.TelemetrySettings = tel.NewTelemetrySettings()
+	// The same id across restarts, as in a collector: the storage file
+	// is named after it.
+	set.ID = component.NewID(metadata.Type)
+	c, err := newConnector(set, cfg, sink)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -61,7 +71,7 @@ func newHarness(t *testing.T, cfg *Config, host component.Host) *harness {
 	if err := c.Start(context.Background(), host); err != nil {
 		t.Fatal(err)
 	}
-	h := &harness{t: t, c: c, sink: sink, clock: clock}
+	h := &harness{t: t, c: c, sink: sink, clock: clock, tel: tel}
 	t.Cleanup(func() { _ = c.Shutdown(context.Background()) })
 	return h
 }
@@ -115,4 +125,31 @@ func attrInt(m pcommon.Map, key string) int64 {
 		return v.Int()
 	}
 	return -1
+}
+
+// counter sums a counter of the connector over the points whose attributes
+// include the given key/value pairs.
+func (h *harness) counter(name string, kv ...string) int64 {
+	h.t.Helper()
+	m, err := h.tel.GetMetric(name)
+	if err != nil {
+		return 0 // never recorded
+	}
+	sum, ok := m.Data.(metricdata.Sum[int64])
+	if !ok {
+		h.t.Fatalf("%s is %T", name, m.Data)
+	}
+	var total int64
+	for _, dp := range sum.DataPoints {
+		match := true
+		for i := 0; i+1 < len(kv); i += 2 {
+			if v, found := dp.Attributes.Value(attribute.Key(kv[i])); !found || v.AsString() != kv[i+1] {
+				match = false
+			}
+		}
+		if match {
+			total += dp.Value
+		}
+	}
+	return total
 }

@@ -43,3 +43,20 @@ func PostLogs(endpoint string, logs plog.Logs) (int, string, error) {
 	body, _ := io.ReadAll(resp.Body)
 	return resp.StatusCode, string(body), nil
 }
+
+// PostLogsJSON sends logs as one OTLP/HTTP JSON request, as Gemini CLI and
+// Claude Code's http/json exporters do.
+func PostLogsJSON(endpoint string, logs plog.Logs) (int, string, error) {
+	payload, err := plogotlp.NewExportRequestFromLogs(logs).MarshalJSON()
+	if err != nil {
+		return 0, "", err
+	}
+	client := &http.Client{Timeout: 10 * time.Second}
+	resp, err := client.Post(endpoint+"/v1/logs", "application/json", bytes.NewReader(payload))
+	if err != nil {
+		return 0, "", fmt.Errorf("POST %s/v1/logs: %w", endpoint, err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(body), nil
+}

@@ -40,6 +40,8 @@ type aiConnector struct {
 	pending  []*pendingRoot // closed turns whose root is not yet emitted
 	store    *stateStore
 
+	lastFlushWarning time.Time
+
 	stop chan struct{}
 	done chan struct{}
 }
@@ -179,7 +181,12 @@ func (c *aiConnector) flushPending(ctx context.Context) {
 	td := ptrace.NewTraces()
 	c.appendRoots(td)
 	if err := c.next.ConsumeTraces(ctx, td); err != nil {
-		c.logger.Warn("Could not emit the root spans of ended AI turns; will retry", zap.Int("turns", len(c.pending)), zap.Error(err))
+		// Retried every tick; said once a minute (the traces queue is
+		// full: its own metrics say why).
+		if time.Since(c.lastFlushWarning) >= time.Minute {
+			c.lastFlushWarning = time.Now()
+			c.logger.Warn("Could not emit the root spans of ended AI turns; retrying", zap.Int("turns", len(c.pending)), zap.Error(err))
+		}
 		return
 	}
 	emitted := c.rootsEmitted()

@@ -83,10 +83,15 @@ func (st *stateStore) save(ctx context.Context, changed []*sessionState, removed
 		return nil
 	}
 	var ops []*storage.Operation
+	gone := make(map[string]bool, len(removed))
 	for _, key := range removed {
+		gone[key] = true
 		ops = append(ops, storage.DeleteOperation("s/"+key))
 	}
 	for _, s := range changed {
+		if gone[sessionKey(s.CLI, s.ID)] {
+			continue // evicted later in the same batch
+		}
 		value, err := json.Marshal(s)
 		if err != nil {
 			return err

@@ -22,6 +22,26 @@ import (
 
 func nixInstantiate(t *testing.T, args ...string) []byte {
 	t.Helper()
+	out, stderr, err := runNixInstantiate(t, args...)
+	if err != nil {
+		t.Fatalf("nix-instantiate %v: %v\n%s", args, err, stderr)
+	}
+	return out
+}
+
+// nixInstantiateFails runs nix-instantiate expecting it to fail, and returns
+// its stderr.
+func nixInstantiateFails(t *testing.T, args ...string) string {
+	t.Helper()
+	out, stderr, err := runNixInstantiate(t, args...)
+	if err == nil {
+		t.Fatalf("nix-instantiate %v succeeded, want an error:\n%s", args, out)
+	}
+	return stderr
+}
+
+func runNixInstantiate(t *testing.T, args ...string) (stdout []byte, stderr string, err error) {
+	t.Helper()
 	root, err := harness.RepoRoot()
 	if err != nil {
 		t.Fatal(err)
@@ -30,15 +50,11 @@ func nixInstantiate(t *testing.T, args ...string) []byte {
 	cmd.Dir = root
 	// Debian's nix-bin runs without the nixbld group and without a daemon.
 	cmd.Env = append(os.Environ(), "NIX_CONFIG=build-users-group =\nexperimental-features = nix-command")
-	out, err := cmd.Output()
-	if err != nil {
-		stderr := ""
-		if ee, ok := err.(*exec.ExitError); ok {
-			stderr = string(ee.Stderr)
-		}
-		t.Fatalf("nix-instantiate %v: %v\n%s", args, err, stderr)
+	stdout, err = cmd.Output()
+	if ee, ok := err.(*exec.ExitError); ok {
+		stderr = string(ee.Stderr)
 	}
-	return out
+	return stdout, stderr, err
 }
 
 func TestNixFilesParse(t *testing.T) {
@@ -57,8 +73,10 @@ func TestNixFilesParse(t *testing.T) {
 	}
 }
 
-// evaluated is what nixos/config.nix returns.
+// evaluated is what nixos/config.nix returns, with the warnings the module
+// would emit (nixos/tests/eval.nix).
 type evaluated struct {
+	Warnings            []string          `json:"warnings"`
 	Layers              []string          `json:"layers"`
 	Overlay             map[string]any    `json:"overlay"`
 	Environment         map[string]string `json:"environment"`
@@ -83,6 +101,13 @@ func evalCase(t *testing.T, name string) evaluated {
 // module's build-time check does.
 func (e evaluated) validate(t *testing.T) {
 	t.Helper()
+	if out, err := e.runValidate(t); err != nil {
+		t.Fatalf("validate: %v\n%s", err, out)
+	}
+}
+
+func (e evaluated) runValidate(t *testing.T) ([]byte, error) {
+	t.Helper()
 	dir := t.TempDir()
 	overlay := filepath.Join(dir, "overlay.json") // JSON is YAML
 	data, err := json.Marshal(e.Overlay)
@@ -102,9 +127,8 @@ func (e evaluated) validate(t *testing.T) {
 	for k, v := range e.Environment {
 		cmd.Env = append(cmd.Env, k+"="+v)
 	}
-	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("validate %v: %v\n%s", args, err, out)
-	}
+	out, err := cmd.CombinedOutput()
+	return append([]byte(strings.Join(args, " ")+"\n"), out...), err
 }
 
 // get walks nested maps: get(m, "exporters", "otlp_http/remote", "endpoint").
@@ -128,7 +152,9 @@ func expect(t *testing.T, what string, got, want any) {
 }
 
 func TestNixOSModuleConfigurations(t *testing.T) {
-	remoteLayers := []string{"embedded:default.yaml", "embedded:remote.yaml", "embedded:host-metrics.yaml", "embedded:journald.yaml"}
+	// AI session traces are on by default with remote export, in the
+	// binary's own layer order (internal/defaultconfig).
+	remoteLayers := []string{"embedded:default.yaml", "embedded:remote.yaml", "embedded:ai-traces.yaml", "embedded:host-metrics.yaml", "embedded:journald.yaml"}
 
 	t.Run("previous module options only", func(t *testing.T) {
 		e := evalCase(t, "previous-module")
@@ -153,6 +179,9 @@ func TestNixOSModuleConfigurations(t *testing.T) {
 		expect(t, "journal group", e.SupplementaryGroups, []string{"systemd-journal"})
 		expect(t, "AI services", e.Environment["OTEL_AI_COLLECTOR_AI_SERVICES"], "claude-code,codex,codex-cli,codex_cli_rs,gemini,gemini-cli")
 		expect(t, "no capabilities", len(e.Capabilities), 0)
+		expect(t, "AI traces switch", e.Environment["OTEL_AI_COLLECTOR_AI_TRACES"], "on")
+		expect(t, "AI traces idle", e.Environment["OTEL_AI_COLLECTOR_AI_TRACES_IDLE"], "30s")
+		expect(t, "warnings", len(e.Warnings), 0)
 	})
 
 	t.Run("gateway with headers, TLS and a bearer token", func(t *testing.T) {
@@ -182,6 +211,7 @@ func TestNixOSModuleConfigurations(t *testing.T) {
 		expect(t, "mimir auth", get(e.Overlay, "exporters", "otlp_http/mimir", "auth", "authenticator"), "bearertokenauth/mimir")
 		expect(t, "loki tenant", get(e.Overlay, "exporters", "otlp_http/loki", "headers", "X-Scope-OrgID"), "ws")
 		expect(t, "LoadCredential", e.Credentials, []string{"mimir-token:/run/secrets/mimir"})
+		expect(t, "layers", e.Layers, remoteLayers)
 	})
 
 	t.Run("every feature on", func(t *testing.T) {
@@ -226,6 +256,48 @@ func TestNixOSModuleConfigurations(t *testing.T) {
 		expect(t, "no capabilities", len(e.Capabilities), 0)
 	})
 
+	t.Run("AI session traces with a longer turn idle timeout", func(t *testing.T) {
+		e := evalCase(t, "ai-traces-idle")
+		e.validate(t)
+		expect(t, "layers", e.Layers, remoteLayers)
+		expect(t, "AI traces switch", e.Environment["OTEL_AI_COLLECTOR_AI_TRACES"], "on")
+		expect(t, "AI traces idle", e.Environment["OTEL_AI_COLLECTOR_AI_TRACES_IDLE"], "2m")
+		expect(t, "warnings", len(e.Warnings), 0)
+		// The layer reads its idle timeout from that variable: the same
+		// layers with a timeout under 1s are refused by the connector, which
+		// is why the module checks the option at evaluation.
+		e.Environment["OTEL_AI_COLLECTOR_AI_TRACES_IDLE"] = "500ms"
+		out, err := e.runValidate(t)
+		if err == nil || !strings.Contains(string(out), "turn_idle_timeout") {
+			t.Errorf("validate with a 500ms idle timeout: err=%v, want the connector's turn_idle_timeout error\n%s", err, out)
+		}
+	})
+
+	t.Run("AI session traces off", func(t *testing.T) {
+		e := evalCase(t, "ai-traces-off")
+		e.validate(t)
+		expect(t, "layers", e.Layers, []string{"embedded:default.yaml", "embedded:remote.yaml", "embedded:host-metrics.yaml", "embedded:journald.yaml"})
+		expect(t, "AI traces switch", e.Environment["OTEL_AI_COLLECTOR_AI_TRACES"], "off")
+		expect(t, "warnings", len(e.Warnings), 0)
+	})
+
+	t.Run("AI session traces set on without remote export warn", func(t *testing.T) {
+		e := evalCase(t, "ai-traces-without-remote")
+		e.validate(t)
+		expect(t, "layers", e.Layers, []string{"embedded:default.yaml"})
+		if len(e.Warnings) != 1 || !strings.Contains(e.Warnings[0], "aiTraces.enable has no effect without remote export") {
+			t.Errorf("warnings = %q, want one saying aiTraces.enable has no effect without remote export", e.Warnings)
+		}
+	})
+
+	t.Run("a turn idle timeout the collector would refuse fails evaluation", func(t *testing.T) {
+		stderr := nixInstantiateFails(t, "--eval", "--strict", "--json", "nixos/tests/eval.nix", "--argstr", "case", "ai-traces-bad-idle")
+		want := `aiTraces.turnIdleTimeout = "500ms" is not a Go duration of at least 1s`
+		if !strings.Contains(stderr, "Failed assertions") || !strings.Contains(stderr, want) {
+			t.Errorf("nix-instantiate stderr does not have the failed assertion %q:\n%s", want, stderr)
+		}
+	})
+
 	t.Run("every feature off", func(t *testing.T) {
 		e := evalCase(t, "all-off")
 		e.validate(t)
@@ -235,7 +307,61 @@ func TestNixOSModuleConfigurations(t *testing.T) {
 		expect(t, "no groups", len(e.SupplementaryGroups), 0)
 		expect(t, "no exporters", get(e.Overlay, "exporters"), nil)
 		expect(t, "no capabilities", len(e.Capabilities), 0)
+		// aiTraces.enable is on by default but not set here: no warning.
+		expect(t, "warnings", len(e.Warnings), 0)
 	})
+}
+
+// The module's check of aiTraces.turnIdleTimeout (nixos/lib.nix, plain Nix)
+// accepts exactly what the collector accepts as
+// OTEL_AI_COLLECTOR_AI_TRACES_IDLE with its embedded default configuration,
+// and whatever it accepts also passes the module's own layers (the
+// build-time validation).
+func TestNixIdleTimeoutCheckMatchesCollector(t *testing.T) {
+	values := []string{
+		"30s", "2m", "1h30m", "1s", "1000ms", "1000000us", "1000000µs", "1000000μs", "1000000000ns",
+		"1.5s", ".5m", "1.s", "0.0167m", "+2m", "1h0m0s", "1.0000000001s",
+		"2562047h", "9223372036854775807ns", "0000000000000000000001s",
+		"999ms", "0.5s", "0.9999999999s", "999999999ns", "0", "-0", "-2m", "", ".", ".s", "s",
+		"30", "1e9", "2 m", " 30s", "30s ", "1sm", "1S", "1s2", "1h-1s", "2562048h", "9223372036854775808ns",
+		"99999999999999999999h",
+	}
+	list, err := json.Marshal(values)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := nixInstantiate(t, "--eval", "--strict", "--json", "--expr",
+		`{ values }: map (import ./nixos/lib.nix).isIdleTimeout (builtins.fromJSON values)`, "--argstr", "values", string(list))
+	var accepted []bool
+	if err := json.Unmarshal(out, &accepted); err != nil || len(accepted) != len(values) {
+		t.Fatalf("%v: %s", err, out)
+	}
+	e := evalCase(t, "ai-traces-idle")
+	nAccepted := 0
+	for i, v := range values {
+		// The embedded default, as started with no flags: remote export on,
+		// nothing else.
+		dir := t.TempDir()
+		cmd := exec.Command(binary, "validate")
+		cmd.Env = append(os.Environ(), "OTEL_AI_COLLECTOR_STATE_DIR="+dir,
+			"OTEL_AI_COLLECTOR_REMOTE_ENDPOINT=http://"+harness.FreeAddr(t),
+			"OTEL_AI_COLLECTOR_HOST_METRICS=off", "OTEL_AI_COLLECTOR_JOURNALD=off",
+			"OTEL_AI_COLLECTOR_AI_TRACES=on", "OTEL_AI_COLLECTOR_AI_TRACES_IDLE="+v)
+		collectorOut, err := cmd.CombinedOutput()
+		collectorAccepts := err == nil
+		if accepted[i] != collectorAccepts {
+			t.Errorf("%q: module check accepts=%v, collector accepts=%v\n%s", v, accepted[i], collectorAccepts, collectorOut)
+		}
+		if !accepted[i] {
+			continue
+		}
+		nAccepted++
+		e.Environment["OTEL_AI_COLLECTOR_AI_TRACES_IDLE"] = v
+		if out, err := e.runValidate(t); err != nil {
+			t.Errorf("%q: accepted by the module check, refused with the module's layers: %v\n%s", v, err, out)
+		}
+	}
+	t.Logf("%d values, %d accepted by both", len(values), nAccepted)
 }
 
 // Every option the module declares takes its default from defaults.nix, and

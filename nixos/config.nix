@@ -9,6 +9,9 @@
 #   credentials  systemd LoadCredential= entries (bearer token files)
 #   supplementaryGroups, readWritePaths
 #   capabilities Linux capabilities the enabled features need (eBPF only)
+#   assertions   { assertion, message } the module adds to NixOS's assertions
+#   noEffect     { option, message } for options set on that do nothing here;
+#                the module warns about those the host configuration defines
 cfg:
 let
   inherit (builtins) attrNames concatLists concatStringsSep filter foldl' listToAttrs map toString;
@@ -16,7 +19,7 @@ let
   optional = cond: x: if cond then [ x ] else [ ];
   optionalAttrs = cond: as: if cond then as else { };
 
-  inherit (import ./lib.nix) recursiveUpdate;
+  inherit (import ./lib.nix) recursiveUpdate isIdleTimeout;
 
   onOff = b: if b then "on" else "off";
   remote = cfg.remote;
@@ -141,6 +144,7 @@ in
     else
       [ "embedded:default.yaml" ]
       ++ optional remoteOn "embedded:remote.yaml"
+      ++ optional (remoteOn && cfg.aiTraces.enable) "embedded:ai-traces.yaml"
       ++ optional (remoteOn && cfg.hostMetrics.enable) "embedded:host-metrics.yaml"
       ++ optional (remoteOn && cfg.journald.enable) "embedded:journald.yaml"
       ++ optional (remoteOn && cfg.ebpf.enable) "embedded:ebpf.yaml"
@@ -158,6 +162,8 @@ in
     OTEL_AI_COLLECTOR_AI_SERVICES = concatStringsSep "," cfg.aiServices;
     OTEL_AI_COLLECTOR_REMOTE_QUEUE_BYTES = toString cfg.remote.queueSizeBytes;
     OTEL_AI_COLLECTOR_REMOTE_MAX_RETRY_TIME = cfg.remote.maxRetryTime;
+    OTEL_AI_COLLECTOR_AI_TRACES = onOff cfg.aiTraces.enable;
+    OTEL_AI_COLLECTOR_AI_TRACES_IDLE = cfg.aiTraces.turnIdleTimeout;
     OTEL_AI_COLLECTOR_HOST_METRICS = onOff cfg.hostMetrics.enable;
     OTEL_AI_COLLECTOR_HOST_METRICS_INTERVAL = cfg.hostMetrics.interval;
     OTEL_AI_COLLECTOR_JOURNALD = onOff cfg.journald.enable;
@@ -185,4 +191,19 @@ in
   capabilities = if remoteOn && cfg.ebpf.enable then [ "CAP_BPF" "CAP_PERFMON" "CAP_SYS_PTRACE" "CAP_DAC_READ_SEARCH" ] else [ ];
   readWritePaths = filter (p: p != stateDir) (optional cfg.enableFileExporter (dirOf cfg.fileExporterPath));
   inherit stateDir;
+
+  # Checked always, like an option type: the collector refuses the value
+  # whether or not the ai-traces layer is on (internal/defaultconfig names
+  # OTEL_AI_COLLECTOR_AI_TRACES_IDLE; the connector's Validate).
+  assertions = [
+    {
+      assertion = isIdleTimeout cfg.aiTraces.turnIdleTimeout;
+      message = "services.otel-ai-collector: aiTraces.turnIdleTimeout = \"${cfg.aiTraces.turnIdleTimeout}\" is not a Go duration of at least 1s (e.g. 30s, 2m, 1h30m); the collector would refuse it.";
+    }
+  ];
+
+  noEffect = optional (cfg.aiTraces.enable && !remoteOn) {
+    option = [ "aiTraces" "enable" ];
+    message = "services.otel-ai-collector: aiTraces.enable has no effect without remote export (remote.mode = \"none\", or gateway mode with neither remote.gateway.endpoint nor enableK8sExporter); AI session traces are built on the remote path only.";
+  };
 }

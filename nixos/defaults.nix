@@ -37,6 +37,12 @@
     queueSizeBytes = 104857600;
     maxRetryTime = "24h";
   };
+  aiTraces = {
+    # One trace per AI CLI turn, built from the CLIs' log events on the
+    # remote path; a turn ends after turnIdleTimeout without events.
+    enable = true;
+    turnIdleTimeout = "30s";
+  };
   hostMetrics = {
     enable = true;
     interval = "15s";

@@ -2,10 +2,11 @@
 # (same option names, types and defaults), plus options for every capability
 # of otel-ai-collector. The option-to-configuration logic is config.nix
 # (plain Nix, tested offline); defaults live in defaults.nix.
-{ config, lib, pkgs, ... }:
+{ config, options, lib, pkgs, ... }:
 let
   inherit (lib) mkOption mkEnableOption mkIf types literalExpression;
   cfg = config.services.otel-ai-collector;
+  opts = options.services.otel-ai-collector;
   defaults = import ./defaults.nix;
   generated = import ./config.nix cfg;
   format = pkgs.formats.yaml { };
@@ -122,6 +123,19 @@ in
         description = "How long a batch is retried before it is dropped; 0 retries forever.";
       };
     };
+    aiTraces = {
+      enable = mkOption {
+        type = types.bool;
+        default = defaults.aiTraces.enable;
+        description = "Turn the log events of Claude Code, Codex and Gemini CLI into one trace per turn (an invoke_agent root span with chat and execute_tool children, GenAI semantic conventions) on the remote traces path, with per-model and per-tool RED metrics; open turns are kept in the state directory across restarts. Takes effect only with remote export on (remote.mode \"direct\", or \"gateway\" with an endpoint); otel-ai-monitor gets the raw events either way.";
+      };
+      turnIdleTimeout = mkOption {
+        type = types.str;
+        default = defaults.aiTraces.turnIdleTimeout;
+        example = "2m";
+        description = "A turn whose session sent nothing for this long ends and its root span is emitted (a turn also ends at the session's next prompt or end). A Go duration of at least 1s, such as 30s, 2m or 1h30m.";
+      };
+    };
     hostMetrics = {
       enable = mkOption { type = types.bool; default = defaults.hostMetrics.enable; description = "Export host metrics (cpu, memory, load, disk, filesystem, network, paging, processes, uptime) with the remote path."; };
       interval = mkOption { type = types.str; default = defaults.hostMetrics.interval; description = "Host metrics sampling interval."; };
@@ -201,7 +215,13 @@ in
         assertion = cfg.remote.mode != "direct" || (cfg.remote.tempo.endpoint != null && cfg.remote.mimir.endpoint != null && cfg.remote.loki.endpoint != null);
         message = "services.otel-ai-collector: remote.mode = \"direct\" needs remote.tempo.endpoint, remote.mimir.endpoint and remote.loki.endpoint.";
       }
-    ];
+    ] ++ generated.assertions;
+
+    # Options switched on that do nothing in this configuration, when the
+    # host sets them: an option left at its default (on) stays quiet.
+    warnings = map (w: w.message) (lib.filter
+      (w: (lib.getAttrFromPath w.option opts).highestPrio < (lib.mkOptionDefault null).priority)
+      generated.noEffect);
 
     systemd.services.otel-ai-collector = {
       description = "otel-ai-collector: OpenTelemetry collector for AI-coding workstations";

@@ -68,6 +68,31 @@
     };
   };
 
+  # AI session traces (on by default with remote export): a longer turn
+  # idle timeout; switched off; set on without remote export; and an idle
+  # timeout the collector would refuse.
+  ai-traces-idle = {
+    enable = true;
+    remote.gateway.endpoint = "https://gateway.example:4318";
+    aiTraces.turnIdleTimeout = "2m";
+  };
+
+  ai-traces-off = {
+    enable = true;
+    aiTraces.enable = false;
+  };
+
+  ai-traces-without-remote = {
+    enable = true;
+    remote.mode = "none";
+    aiTraces.enable = true;
+  };
+
+  ai-traces-bad-idle = {
+    enable = true;
+    aiTraces.turnIdleTimeout = "500ms";
+  };
+
   all-off = {
     enable = true;
     enableFileExporter = false;

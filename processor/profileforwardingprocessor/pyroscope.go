@@ -121,7 +121,8 @@ func (f *forwarder) newPush(name string, sp pprofile.ScopeProfiles, first pprofi
 }
 
 // send posts one push the way the Pyroscope Go SDK does: the pprof and the
-// sample type config as multipart form fields, the rest in the query.
+// sample type config as multipart file parts (Pyroscope reads only file
+// parts), the rest in the query.
 func (f *forwarder) send(ctx context.Context, push pyroscopePush) error {
 	var body bytes.Buffer
 	form := multipart.NewWriter(&body)
@@ -145,7 +146,10 @@ func (f *forwarder) send(ctx context.Context, push pyroscopePush) error {
 	query.Set("name", push.name)
 	query.Set("from", strconv.FormatInt(push.from.UnixNano(), 10))
 	query.Set("until", strconv.FormatInt(push.until.UnixNano(), 10))
-	query.Set("format", "pprof")
+	// No format parameter: Pyroscope's ingest handler
+	// (pkg/ingester/pyroscope/ingest_handler.go) checks format before the
+	// Content-Type, so format=pprof would make it parse the multipart
+	// envelope as a pprof and refuse it (422). The Go SDK sends none either.
 	// Without a spy name Pyroscope records "unknown", as for any client
 	// that sends none; a made-up one could trigger its per-spy fixes.
 	if push.spyName != "" {

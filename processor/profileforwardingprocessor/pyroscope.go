@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"compress/gzip"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -19,6 +20,9 @@ import (
 	"go.opentelemetry.io/collector/consumer/consumererror"
 	"go.opentelemetry.io/collector/pdata/pcommon"
 	"go.opentelemetry.io/collector/pdata/pprofile"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/metric"
+	"go.uber.org/zap"
 
 	"github.com/otel-ai-collector/otel-ai-collector/internal/pyroscopeattr"
 )
@@ -33,6 +37,7 @@ type pyroscopePush struct {
 	aggregationType  string
 	sampleTypeConfig string
 	pprof            []byte // gzipped pprof
+	uncompressedSize int    // of the pprof, for size refusals
 }
 
 // maxAnswerQuoted is how much of Pyroscope's answer an error quotes.
@@ -43,6 +48,20 @@ type forwarder struct {
 	naming *naming
 	ingest *url.URL
 	client *http.Client
+	logger *zap.Logger
+	// dropped counts pushes Pyroscope refused for good, by reason.
+	dropped metric.Int64Counter
+}
+
+// countDropped counts and logs a push Pyroscope refused for good; the
+// exporterhelper logs the error itself when it drops the request.
+func (f *forwarder) countDropped(ctx context.Context, reason string) {
+	if f.dropped != nil {
+		f.dropped.Add(ctx, 1, metric.WithAttributes(attribute.String("reason", reason)))
+	}
+	if f.logger != nil && reason == reasonTooOld {
+		f.logger.Warn("Pyroscope refused a profile outside its ingestion window; it is dropped. Pyroscope accepts profiles up to validation.reject-older-than (1h by default) old, so profiles held back by a longer outage are lost unless it is raised.")
+	}
 }
 
 // pushes converts one request's profiles: a push per resource and scope, as
@@ -114,9 +133,11 @@ func (f *forwarder) newPush(name string, sp pprofile.ScopeProfiles, first pprofi
 	// Writing to a bytes.Buffer cannot fail.
 	var buf bytes.Buffer
 	zw, _ := gzip.NewWriterLevel(&buf, gzip.BestSpeed)
-	_ = converted.WriteUncompressed(zw)
+	counted := &countingWriter{w: zw}
+	_ = converted.WriteUncompressed(counted)
 	_ = zw.Close()
 	push.pprof = buf.Bytes()
+	push.uncompressedSize = counted.n
 	return push
 }
 
@@ -181,12 +202,68 @@ func (f *forwarder) send(ctx context.Context, push pyroscopePush) error {
 	if resp.StatusCode >= 200 && resp.StatusCode < 300 {
 		return nil
 	}
+	reason, retry := classifyAnswer(resp.StatusCode, answer)
 	err = fmt.Errorf("pushing %s: Pyroscope answered %s: %s", push.name, resp.Status, strings.TrimSpace(string(answer)))
-	// 4xx other than 408/429 will fail the same way on every retry.
-	if resp.StatusCode >= 400 && resp.StatusCode < 500 && resp.StatusCode != http.StatusTooManyRequests && resp.StatusCode != http.StatusRequestTimeout {
+	switch reason {
+	case reasonTooOld:
+		err = fmt.Errorf("%w (Pyroscope refuses profiles older than its validation.reject-older-than, 1h by default, or newer than validation.reject-newer-than, 10m; raise reject-older-than, e.g. -validation.reject-older-than=24h, to deliver what a longer outage held back)", err)
+	case reasonTooLarge:
+		err = fmt.Errorf("%w (the profile is %d bytes uncompressed, more than Pyroscope's validation.max-profile-size-bytes; raise it to accept such profiles)", err, push.uncompressedSize)
+	case reasonRateLimited:
+		if push.uncompressedSize > pyroscopeDefaultBurst {
+			err = fmt.Errorf("%w (the profile is %d bytes uncompressed, more than Pyroscope's default burst of %d: unless distributor.ingestion-burst-size-mb was raised it is refused on every retry)", err, push.uncompressedSize, pyroscopeDefaultBurst)
+		}
+	}
+	if !retry {
+		f.countDropped(ctx, reason)
 		return consumererror.NewPermanent(err)
 	}
 	return err
+}
+
+// Why Pyroscope refused a push, as counted in
+// otelcol_processor_profile_forwarding_dropped_pushes.
+const (
+	reasonTooOld          = "too_old"
+	reasonTooLarge        = "too_large"
+	reasonRateLimited     = "rate_limited"
+	reasonUnavailable     = "unavailable"
+	reasonRefused         = "refused"
+	reasonServerError     = "server_error"
+	pyroscopeDefaultBurst = 2 << 20 // distributor.ingestion-burst-size-mb
+)
+
+// classifyAnswer tells from Pyroscope's answer whether a push may succeed
+// later. Pyroscope's /ingest answers 422 for nearly everything that goes
+// wrong after the body was read (pkg/ingester/pyroscope/ingest_handler.go,
+// v2.0.6): a malformed profile, but also its rate limit, its ingestion window
+// and its own shutdown ("rpc error: code = Unavailable"). The JSON body's
+// message carries the distributor's error, which tells them apart.
+func classifyAnswer(status int, answer []byte) (reason string, retry bool) {
+	var body struct{ Code, Message string }
+	msg := string(answer)
+	if json.Unmarshal(answer, &body) == nil && body.Message != "" {
+		msg = body.Message
+	}
+	switch {
+	case status >= 500, status == http.StatusTooManyRequests, status == http.StatusRequestTimeout:
+		return reasonServerError, true
+	case strings.Contains(msg, "outside of ingestion window"):
+		return reasonTooOld, false
+	case status == http.StatusRequestEntityTooLarge,
+		strings.Contains(msg, "decompressed size exceeds"),
+		strings.Contains(msg, "exceeds the size limit"),
+		strings.Contains(msg, "payload size exceeds limit"):
+		return reasonTooLarge, false
+	case strings.Contains(msg, "resource_exhausted:"), strings.Contains(msg, "code = ResourceExhausted"),
+		strings.Contains(msg, "push rate limit"), body.Code == "resource_exhausted":
+		return reasonRateLimited, true
+	case strings.Contains(msg, "unavailable:"), strings.Contains(msg, "code = Unavailable"),
+		strings.Contains(msg, "deadline_exceeded:"), strings.Contains(msg, "code = DeadlineExceeded"),
+		body.Code == "unavailable", body.Code == "deadline_exceeded":
+		return reasonUnavailable, true
+	}
+	return reasonRefused, false
 }
 
 // push is the exporter's push function: convert, then send every push. A
@@ -248,6 +325,17 @@ func extractProfile(pd pprofile.Profiles, resource pcommon.Resource, sp pprofile
 	sp.Scope().CopyTo(osp.Scope())
 	sp.Profiles().At(i).CopyTo(osp.Profiles().AppendEmpty())
 	return out
+}
+
+type countingWriter struct {
+	w io.Writer
+	n int
+}
+
+func (c *countingWriter) Write(p []byte) (int, error) {
+	n, err := c.w.Write(p)
+	c.n += n
+	return n, err
 }
 
 func stringAttr(m pcommon.Map, key string) string {

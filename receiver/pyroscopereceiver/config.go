@@ -12,6 +12,13 @@ type Config struct {
 	// endpoint defaults to 127.0.0.1:4040, the address the SDKs use when
 	// told to send to a local Pyroscope.
 	confighttp.ServerConfig `mapstructure:",squash"`
+
+	// MaxProfileSize bounds what one pushed pprof may decompress to, in
+	// bytes; larger ones are refused with 413 without being decompressed
+	// further. The default is Pyroscope's own default limit
+	// (validation.max-profile-size-bytes, 4 MiB), above which it refuses
+	// the profile anyway.
+	MaxProfileSize int64 `mapstructure:"max_profile_size"`
 }
 
 // Validate checks the configuration.
@@ -21,6 +28,9 @@ func (c *Config) Validate() error {
 	}
 	if c.MaxRequestBodySize < 0 {
 		return errors.New("max_request_body_size must not be negative")
+	}
+	if c.MaxProfileSize <= 0 {
+		return errors.New("max_profile_size must be positive, e.g. 4194304 (Pyroscope's default limit)")
 	}
 	return nil
 }

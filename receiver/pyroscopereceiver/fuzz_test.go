@@ -27,7 +27,7 @@ func FuzzParseIngest(f *testing.F) {
 		if err != nil {
 			return
 		}
-		push, err := parseIngest(query, contentType, body)
+		push, err := parseIngest(query, contentType, body, testLimit())
 		if err != nil {
 			var bad *badRequestError
 			if !errors.As(err, &bad) || bad.status < 400 || bad.status > 499 || bad.msg == "" {
@@ -70,7 +70,7 @@ func FuzzParsePushRequest(f *testing.F) {
 	f.Add([]byte{0x0a, 0x05, 0x0a, 0x03, 0x0a, 0x01, 0x61})
 
 	f.Fuzz(func(t *testing.T, body []byte) {
-		pushes, err := parsePushRequest("application/proto", body)
+		pushes, err := parsePushRequest("application/proto", body, testLimit())
 		if err != nil {
 			var bad *badRequestError
 			if !errors.As(err, &bad) || bad.status < 400 || bad.status > 499 || bad.msg == "" {

@@ -52,13 +52,14 @@ func badRequest(status int, format string, args ...any) error {
 }
 
 const (
-	statusBadRequest           = 400
-	statusUnsupportedMediaType = 415
+	statusBadRequest            = 400
+	statusRequestEntityTooLarge = 413
+	statusUnsupportedMediaType  = 415
 )
 
 // parseIngest turns the query and body of a push into an ingestRequest.
 // Every way a push can be wrong is a badRequestError saying what to fix.
-func parseIngest(query url.Values, contentType string, body []byte) (*ingestRequest, error) {
+func parseIngest(query url.Values, contentType string, body []byte, limit *sizeLimit) (*ingestRequest, error) {
 	req := &ingestRequest{}
 	var err error
 	if req.serviceName, req.labels, err = parseAppName(query.Get("name")); err != nil {
@@ -107,7 +108,11 @@ func parseIngest(query url.Values, contentType string, body []byte) (*ingestRequ
 	if len(raw) == 0 {
 		return nil, badRequest(statusBadRequest, "the push carries no profile: send the pprof as the body or as the multipart field \"profile\"")
 	}
-	if req.profile, err = parsePprof(raw); err != nil {
+	if req.profile, err = parsePprof(raw, limit); err != nil {
+		var tooLarge *badRequestError
+		if errors.As(err, &tooLarge) {
+			return nil, err
+		}
 		return nil, badRequest(statusBadRequest, "%v", err)
 	}
 	return req, nil

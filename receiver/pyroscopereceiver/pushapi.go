@@ -1,7 +1,11 @@
 package pyroscopereceiver
 
 import (
+	"bytes"
+	"compress/gzip"
+	"errors"
 	"fmt"
+	"io"
 	"mime"
 
 	"github.com/google/pprof/profile"
@@ -37,7 +41,7 @@ type pushSeries struct {
 
 // parsePushRequest turns a PushRequest body into one ingestRequest per
 // sample. Refusals are badRequestErrors.
-func parsePushRequest(contentType string, body []byte) ([]*ingestRequest, error) {
+func parsePushRequest(contentType string, body []byte, limit *sizeLimit) ([]*ingestRequest, error) {
 	mediaType, _, err := mime.ParseMediaType(contentType)
 	if err != nil || mediaType != "application/proto" {
 		return nil, badRequest(statusUnsupportedMediaType,
@@ -77,7 +81,11 @@ func parsePushRequest(contentType string, body []byte) ([]*ingestRequest, error)
 			return nil, badRequest(statusBadRequest, "series %d (%s) has no samples", i, service)
 		}
 		for j, raw := range s.samples {
-			prof, err := parsePprof(raw)
+			prof, err := parsePprof(raw, limit)
+			var tooLarge *badRequestError
+			if errors.As(err, &tooLarge) {
+				return nil, badRequest(tooLarge.status, "series %d (%s), sample %d: %s", i, service, j, tooLarge.msg)
+			}
 			if err != nil {
 				return nil, badRequest(statusBadRequest, "series %d (%s), sample %d: %v", i, service, j, err)
 			}
@@ -92,12 +100,46 @@ func parsePushRequest(contentType string, body []byte) ([]*ingestRequest, error)
 	return pushes, nil
 }
 
-// parsePprof decodes and checks a pprof profile, gzipped or not.
-func parsePprof(raw []byte) (*profile.Profile, error) {
+// sizeLimit bounds what the pprof of a request may decompress to: each
+// profile to perProfile bytes, all of a request's together to total, so that
+// a small gzip of zeros (a decompression bomb) is refused after at most that
+// much work and memory. Pyroscope bounds the decompressed size the same way
+// (pkg/pprof/pprof.go RawFromBytesWithLimit, v2.0.6).
+type sizeLimit struct {
+	perProfile int64
+	total      int64
+}
+
+// errTooLarge is a profile over its sizeLimit; answered 413.
+func errTooLarge(limit int64, what string) error {
+	return badRequest(statusRequestEntityTooLarge, "the profile decompresses to more than %d bytes, the receiver's max_profile_size%s", limit, what)
+}
+
+// parsePprof decodes and checks a pprof profile, gzipped or not, charging
+// its uncompressed size to limit.
+func parsePprof(raw []byte, limit *sizeLimit) (*profile.Profile, error) {
 	if len(raw) == 0 {
 		return nil, fmt.Errorf("the profile is empty")
 	}
-	prof, err := profile.ParseData(raw)
+	data := raw
+	if len(raw) >= 2 && raw[0] == 0x1f && raw[1] == 0x8b {
+		zr, err := gzip.NewReader(bytes.NewReader(raw))
+		if err != nil {
+			return nil, fmt.Errorf("the profile is not valid gzip: %w", err)
+		}
+		max := min(limit.perProfile, limit.total)
+		if data, err = io.ReadAll(io.LimitReader(zr, max+1)); err != nil {
+			return nil, fmt.Errorf("the profile is not valid gzip: %w", err)
+		}
+	}
+	if int64(len(data)) > limit.perProfile {
+		return nil, errTooLarge(limit.perProfile, "")
+	}
+	if int64(len(data)) > limit.total {
+		return nil, errTooLarge(limit.perProfile, " for the profiles of one request together")
+	}
+	limit.total -= int64(len(data))
+	prof, err := profile.ParseUncompressed(data)
 	if err != nil {
 		return nil, fmt.Errorf("the profile is not valid pprof: %w", err)
 	}

@@ -14,6 +14,7 @@ import (
 	pprofconv "github.com/open-telemetry/opentelemetry-collector-contrib/pkg/translator/pprof"
 	"go.opentelemetry.io/collector/component"
 	"go.opentelemetry.io/collector/component/componentstatus"
+	"go.opentelemetry.io/collector/config/confighttp"
 	"go.opentelemetry.io/collector/consumer/consumererror"
 	"go.opentelemetry.io/collector/consumer/xconsumer"
 	"go.opentelemetry.io/collector/pdata/pcommon"
@@ -67,7 +68,8 @@ func (r *pyroscopeReceiver) Start(ctx context.Context, host component.Host) erro
 	if err != nil {
 		return fmt.Errorf("pyroscope receiver cannot listen on %s: %w (is another Pyroscope or agent using it? set endpoint to a free address)", r.cfg.NetAddr.Endpoint, err)
 	}
-	r.server, err = r.cfg.ToServer(ctx, host.GetExtensions(), r.set.TelemetrySettings, mux)
+	r.server, err = r.cfg.ToServer(ctx, host.GetExtensions(), r.set.TelemetrySettings, mux,
+		confighttp.WithErrorHandler(r.decompressionError))
 	if err != nil {
 		_ = listener.Close()
 		return err
@@ -100,7 +102,7 @@ func (r *pyroscopeReceiver) handleIngest(w http.ResponseWriter, req *http.Reques
 	}
 	var push *ingestRequest
 	if err == nil {
-		push, err = parseIngest(req.URL.Query(), req.Header.Get("Content-Type"), body)
+		push, err = parseIngest(req.URL.Query(), req.Header.Get("Content-Type"), body, r.sizeLimit())
 	}
 	if err == nil {
 		err = r.consume(req.Context(), []*ingestRequest{push})
@@ -123,7 +125,7 @@ func (r *pyroscopeReceiver) handlePush(w http.ResponseWriter, req *http.Request)
 	}
 	var pushes []*ingestRequest
 	if err == nil {
-		pushes, err = parsePushRequest(req.Header.Get("Content-Type"), body)
+		pushes, err = parsePushRequest(req.Header.Get("Content-Type"), body, r.sizeLimit())
 	}
 	if err == nil {
 		err = r.consume(req.Context(), pushes)
@@ -134,6 +136,25 @@ func (r *pyroscopeReceiver) handlePush(w http.ResponseWriter, req *http.Request)
 	}
 	w.Header().Set("Content-Type", "application/proto")
 	w.WriteHeader(http.StatusOK)
+}
+
+// sizeLimit is a request's budget of decompressed pprof: max_profile_size
+// per profile, max_request_body_size (at least one profile) for all of them.
+func (r *pyroscopeReceiver) sizeLimit() *sizeLimit {
+	return &sizeLimit{perProfile: r.cfg.MaxProfileSize, total: max(r.cfg.MaxProfileSize, r.cfg.MaxRequestBodySize)}
+}
+
+// decompressionError answers a body whose Content-Encoding confighttp could
+// not decode: counted as refused like any malformed push, and on the push API
+// as a Connect error, as Pyroscope's Connect handler answers it.
+func (r *pyroscopeReceiver) decompressionError(w http.ResponseWriter, req *http.Request, msg string, status int) {
+	err := badRequest(status, "the request body cannot be decompressed: %s", msg)
+	status = r.failure(req.Context(), err)
+	if req.URL.Path == pushAPIPath {
+		writeConnectError(w, status, err.Error())
+		return
+	}
+	http.Error(w, err.Error(), status)
 }
 
 func requirePost(w http.ResponseWriter, req *http.Request) error {
@@ -215,8 +236,10 @@ func (r *pyroscopeReceiver) failure(ctx context.Context, err error) int {
 func writeConnectError(w http.ResponseWriter, status int, msg string) {
 	code := "internal"
 	switch status {
-	case http.StatusBadRequest, http.StatusRequestEntityTooLarge, http.StatusUnsupportedMediaType:
+	case http.StatusBadRequest, http.StatusUnsupportedMediaType:
 		code = "invalid_argument"
+	case http.StatusRequestEntityTooLarge:
+		code = "resource_exhausted"
 	case http.StatusMethodNotAllowed:
 		code = "unimplemented"
 	case http.StatusServiceUnavailable:

@@ -1,0 +1,111 @@
+package pyroscopereceiver
+
+import (
+	"bytes"
+	"compress/gzip"
+	"encoding/json"
+	"io"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/pprof/profile"
+	"go.opentelemetry.io/collector/consumer/consumertest"
+	"google.golang.org/protobuf/encoding/protowire"
+
+	"github.com/otel-ai-collector/otel-ai-collector/integration/harness"
+)
+
+// gzipBomb is a gzip of n zero bytes: small, but huge once decompressed.
+func gzipBomb(t testing.TB, n int) []byte {
+	t.Helper()
+	var buf bytes.Buffer
+	zw, _ := gzip.NewWriterLevel(&buf, gzip.BestCompression)
+	zeros := make([]byte, 1<<20)
+	for n > 0 {
+		chunk := min(n, len(zeros))
+		_, _ = zw.Write(zeros[:chunk])
+		n -= chunk
+	}
+	_ = zw.Close()
+	return buf.Bytes()
+}
+
+// paddedPprof is a valid gzipped pprof of about size bytes uncompressed: a
+// CPU profile plus an unknown field of zeros, which pprof decoders skip.
+func paddedPprof(t testing.TB, size int) []byte {
+	t.Helper()
+	parsed, err := profile.ParseData(harness.CPUProfile(t, time.Now()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var raw bytes.Buffer
+	_ = parsed.WriteUncompressed(&raw)
+	pad := size - raw.Len() - 8
+	raw.Write(protowire.AppendBytes(protowire.AppendTag(nil, 100, protowire.BytesType), make([]byte, pad)))
+	var buf bytes.Buffer
+	zw := gzip.NewWriter(&buf)
+	_, _ = zw.Write(raw.Bytes())
+	_ = zw.Close()
+	return buf.Bytes()
+}
+
+// A pprof that decompresses past max_profile_size is refused with 413 on
+// every path, and nothing reaches the pipeline.
+func TestDecompressionBombRefused(t *testing.T) {
+	sink := new(consumertest.ProfilesSink)
+	base := startReceiver(t, sink)
+	bomb := gzipBomb(t, 64<<20)
+	query := url.Values{"name": {"app"}, "from": {strconv.FormatInt(time.Now().Unix(), 10)}}
+
+	contentType, body := multipartBody(t, bomb, "")
+	if status, answer := push(t, base, query, contentType, body); status != http.StatusRequestEntityTooLarge || !strings.Contains(answer, "max_profile_size") {
+		t.Errorf("multipart bomb: %d %s, want 413 naming max_profile_size", status, answer)
+	}
+	if status, answer := push(t, base, query, "", bomb); status != http.StatusRequestEntityTooLarge {
+		t.Errorf("raw bomb: %d %s, want 413", status, answer)
+	}
+	req := encodePushRequest(pushSeries{labels: map[string]string{"service_name": "app"}, samples: [][]byte{bomb}})
+	status, answer := postPush(t, base, "application/proto", req, false)
+	if status != http.StatusRequestEntityTooLarge || answer["code"] != "resource_exhausted" {
+		t.Errorf("push API bomb: %d %v, want 413 resource_exhausted", status, answer)
+	}
+	// Within the limit per profile, over it for a request's profiles together.
+	several := pushSeries{labels: map[string]string{"service_name": "app"}}
+	for range 5 {
+		several.samples = append(several.samples, paddedPprof(t, 4<<20-100))
+	}
+	if status, answer := postPush(t, base, "application/proto", encodePushRequest(several), false); status != http.StatusRequestEntityTooLarge {
+		t.Errorf("5 x 4 MiB in one request: %d %v, want 413", status, answer)
+	}
+	// One such profile alone is accepted.
+	one := pushSeries{labels: map[string]string{"service_name": "app"}, samples: several.samples[:1]}
+	if status, answer := postPush(t, base, "application/proto", encodePushRequest(one), false); status != http.StatusOK {
+		t.Errorf("one profile of 4 MiB: %d %v, want 200", status, answer)
+	}
+	if n := len(sink.AllProfiles()); n != 1 {
+		t.Errorf("%d batches reached the pipeline, want 1 (the one within the limits)", n)
+	}
+}
+
+// A push API body with a broken Content-Encoding gets a Connect error, as
+// every other refusal of the push API.
+func TestPushAPIBadGzipIsConnectError(t *testing.T) {
+	base := startReceiver(t, new(consumertest.ProfilesSink))
+	req, _ := http.NewRequest(http.MethodPost, base+pushAPIPath, strings.NewReader("not gzip at all"))
+	req.Header.Set("Content-Type", "application/proto")
+	req.Header.Set("Content-Encoding", "gzip")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	raw, _ := io.ReadAll(resp.Body)
+	var answer map[string]string
+	if resp.StatusCode != http.StatusBadRequest || json.Unmarshal(raw, &answer) != nil || answer["code"] != "invalid_argument" {
+		t.Errorf("bad gzip: %d %q, want 400 with a Connect JSON error", resp.StatusCode, raw)
+	}
+}

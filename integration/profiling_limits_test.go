@@ -1,0 +1,83 @@
+package integration
+
+import (
+	"bytes"
+	"compress/gzip"
+	"io"
+	"mime/multipart"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/otel-ai-collector/otel-ai-collector/integration/harness"
+)
+
+// A gzip of 200 MB of zeros, pushed as the profile of an /ingest multipart
+// form, as an /ingest body and as a push API sample, is refused with 413
+// within a second, and the collector's peak RSS grows by less than 20 MiB:
+// the decompression stops at max_profile_size.
+func TestPyroscopeDecompressionBombRefusedFast(t *testing.T) {
+	pyroscope := harness.StartPyroscope(t)
+	c, ingest := startProfilingCollector(t, pyroscope, nil)
+
+	var bomb bytes.Buffer
+	zw, _ := gzip.NewWriterLevel(&bomb, gzip.BestCompression)
+	zeros := make([]byte, 1<<20)
+	for range 200 {
+		_, _ = zw.Write(zeros)
+	}
+	_ = zw.Close()
+
+	var form bytes.Buffer
+	mw := multipart.NewWriter(&form)
+	part, _ := mw.CreateFormFile("profile", "profile.pprof")
+	_, _ = part.Write(bomb.Bytes())
+	_ = mw.Close()
+	pushAPI := harness.EncodePushRequest(harness.PushSeries{
+		Labels:  map[string]string{"service_name": "bomb", "__name__": "process_cpu"},
+		Samples: [][]byte{bomb.Bytes()},
+	})
+
+	for _, tc := range []struct {
+		name, path, contentType string
+		body                    []byte
+	}{
+		{"ingest multipart", "/ingest?name=bomb", mw.FormDataContentType(), form.Bytes()},
+		{"ingest raw", "/ingest?name=bomb", "application/octet-stream", bomb.Bytes()},
+		{"push API", "/push.v1.PusherService/Push", "application/proto", pushAPI},
+	} {
+		before, err := harness.ProcessRSS(c.Pid())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := harness.ResetPeakRSS(c.Pid()); err != nil {
+			t.Fatal(err)
+		}
+		started := time.Now()
+		resp, err := http.Post(ingest+tc.path, tc.contentType, bytes.NewReader(tc.body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		answer, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		took := time.Since(started)
+		peak, err := harness.ProcessPeakRSS(c.Pid())
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Logf("%s (%d bytes): %d in %s, peak RSS %.1f MiB over %.1f MiB before", tc.name, len(tc.body), resp.StatusCode, took, float64(peak-before)/(1<<20), float64(before)/(1<<20))
+		if resp.StatusCode != http.StatusRequestEntityTooLarge || !strings.Contains(string(answer), "max_profile_size") {
+			t.Errorf("%s: %d %s, want 413 naming max_profile_size", tc.name, resp.StatusCode, answer)
+		}
+		if took > time.Second {
+			t.Errorf("%s: refused after %s, want under 1 s", tc.name, took)
+		}
+		if peak-before > 20<<20 {
+			t.Errorf("%s: peak RSS grew by %.1f MiB, want under 20", tc.name, float64(peak-before)/(1<<20))
+		}
+	}
+	if n := len(pyroscope.Pushes()); n != 0 {
+		t.Errorf("%d bombs reached Pyroscope", n)
+	}
+}

@@ -279,21 +279,28 @@ func toProfiles(push *ingestRequest, received time.Time) (pprofile.Profiles, err
 	putIfSet(scopeAttrs, pyroscopeattr.SampleTypeConfig, string(push.sampleTypeConfig))
 	putIfSet(scopeAttrs, pyroscopeattr.ProfileName, push.profileName)
 
-	// The push's from/until are the time range Pyroscope files the profile
-	// under; they win over the pprof's own fields, which some SDKs leave zero.
-	start := push.from
-	if start.IsZero() && push.profile.TimeNanos > 0 {
-		start = time.Unix(0, push.profile.TimeNanos)
+	if !push.from.IsZero() {
+		scopeAttrs.PutInt(pyroscopeattr.From, push.from.UnixNano())
+	}
+	if !push.until.IsZero() {
+		scopeAttrs.PutInt(pyroscopeattr.Until, push.until.UnixNano())
+	}
+
+	// Pyroscope files a profile under the pprof's own time, and under the
+	// push's from only when the pprof has none or one in 1970 (old SDKs
+	// sent microseconds): fixTime in pkg/og/convert/pprof/profile.go,
+	// v2.0.6. Heap profiles, for one, carry the time they were taken, the
+	// end of the push's range. The duration is the pprof's too.
+	start := time.Unix(0, push.profile.TimeNanos)
+	if push.profile.TimeNanos == 0 || start.Year() == 1970 {
+		start = push.from
 	}
 	if start.IsZero() {
 		start = received
 	}
-	var duration time.Duration
-	switch {
-	case !push.until.IsZero():
-		duration = push.until.Sub(start)
-	case push.profile.DurationNanos > 0:
-		duration = time.Duration(push.profile.DurationNanos)
+	duration := time.Duration(push.profile.DurationNanos)
+	if duration <= 0 && !push.from.IsZero() && push.until.After(push.from) {
+		duration = push.until.Sub(push.from)
 	}
 	if duration < 0 {
 		duration = 0

@@ -56,10 +56,11 @@ func parsePushRequest(contentType string, body []byte, limit *sizeLimit) ([]*ing
 	}
 	var pushes []*ingestRequest
 	for i, s := range series {
+		// Pyroscope files a series without service_name under
+		// unknown_service (Distributor.pushSeries, v2.0.6); so does the
+		// profile_forwarding processor's default_service_name for profiles
+		// without service.name.
 		service := s.labels[labelServiceName]
-		if service == "" {
-			return nil, badRequest(statusBadRequest, "series %d has no %s label", i, labelServiceName)
-		}
 		for _, r := range service {
 			if !pyroscopeattr.IsServiceNameRune(r) {
 				return nil, badRequest(statusBadRequest, "series %d: service name %q contains %q: use letters, digits and _ . - /", i, service, r)

@@ -262,7 +262,9 @@ func toProfiles(push *ingestRequest, received time.Time) (pprofile.Profiles, err
 	profiles := *converted
 	resource := profiles.ResourceProfiles().At(0)
 	attrs := resource.Resource().Attributes()
-	attrs.PutStr("service.name", push.serviceName)
+	if push.serviceName != "" {
+		attrs.PutStr("service.name", push.serviceName)
+	}
 	for _, key := range sortedLabelKeys(push.labels) {
 		attrs.PutStr(key, push.labels[key])
 	}

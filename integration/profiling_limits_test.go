@@ -3,9 +3,12 @@ package integration
 import (
 	"bytes"
 	"compress/gzip"
+	"context"
 	"io"
 	"mime/multipart"
 	"net/http"
+	"net/url"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -79,5 +82,53 @@ func TestPyroscopeDecompressionBombRefusedFast(t *testing.T) {
 	}
 	if n := len(pyroscope.Pushes()); n != 0 {
 		t.Errorf("%d bombs reached Pyroscope", n)
+	}
+}
+
+// While Pyroscope shuts down it answers 422 "code = Unavailable"; the pushes
+// it refuses so are retried and all stored once it is back, exactly once.
+func TestPyroscopeShutdownAnswersAreRetried(t *testing.T) {
+	pyroscope := harness.StartPyroscope(t)
+	_, ingest := startProfilingCollector(t, pyroscope, nil)
+	pyroscope.SetUnavailable(true)
+	until := time.Now().Truncate(time.Second)
+	const pushes = 5
+	for i := range pushes {
+		query := url.Values{
+			"name":  {"app{n=" + strconv.Itoa(i) + "}"},
+			"from":  {strconv.FormatInt(until.Add(-10*time.Second).UnixNano(), 10)},
+			"until": {strconv.FormatInt(until.UnixNano(), 10)},
+		}
+		goSDKPush(t, ingest, query, harness.CPUProfile(t, until.Add(-10*time.Second)), `{}`)
+	}
+	// The queue's consumers each hold one push, refused and waiting for
+	// its retry, the others wait in the queue.
+	deadline := time.Now().Add(10 * time.Second)
+	for len(pyroscope.Answers()) < 2 && time.Now().Before(deadline) {
+		time.Sleep(50 * time.Millisecond)
+	}
+	if len(pyroscope.Answers()) < 2 {
+		t.Fatalf("%d answers while shutting down, want at least 2", len(pyroscope.Answers()))
+	}
+	for _, a := range pyroscope.Answers() {
+		if a.Status != http.StatusUnprocessableEntity || !strings.Contains(a.Message, "code = Unavailable") {
+			t.Errorf("answer %d %s, want 422 code = Unavailable", a.Status, a.Message)
+		}
+	}
+	pyroscope.SetUnavailable(false)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if _, err := pyroscope.WaitForPushes(ctx, pushes); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(time.Second)
+	seen := map[string]int{}
+	for _, p := range pyroscope.Pushes() {
+		seen[p.Labels["n"]]++
+	}
+	for i := range pushes {
+		if n := seen[strconv.Itoa(i)]; n != 1 {
+			t.Errorf("push n=%d stored %d times, want once", i, n)
+		}
 	}
 }

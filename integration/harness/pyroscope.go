@@ -27,9 +27,17 @@ import (
 
 // PyroscopePush is one profile a Pyroscope stand-in stored, decoded.
 type PyroscopePush struct {
-	Name             string // as sent: service{labels}
-	Service          string
-	Labels           map[string]string
+	// API is "ingest" (POST /ingest) or "push" (the push API).
+	API     string
+	Name    string // /ingest: as sent, service{labels}
+	Service string // service_name (unknown_service when none was sent)
+	Labels  map[string]string
+	// ProfileName is the push API's __name__ label.
+	ProfileName string
+	// SpyLabel is the pyroscope_spy label Pyroscope stores: /ingest's
+	// spyName, "unknown" when it has none; on the push API the series'
+	// pyroscope_spy label, usually none.
+	SpyLabel         string
 	From, Until      time.Time
 	SpyName          string
 	SampleRate       string
@@ -37,6 +45,7 @@ type PyroscopePush struct {
 	// Profile is the stored pprof. Its TimeNanos is the time Pyroscope files
 	// it under: the pprof's own, or from when the pprof has none.
 	Profile *profile.Profile
+	size    int
 }
 
 // PyroscopeAnswer is one answer of the stand-in to a push that it did not
@@ -79,7 +88,9 @@ const (
 //     decompressed up to max_profile_size_bytes.
 //   - pkg/distributor/distributor.go and pkg/validation/validate.go: the
 //     per-tenant rate limit (a token bucket over the uncompressed size plus
-//     labels), then the ingestion window on the profile's time.
+//     labels), then the ingestion window on the profile's time;
+//
+// and the push API, push.v1.PusherService/Push (handlePushAPI).
 //
 // Formats other than pprof are not implemented (the collector sends none);
 // the stand-in answers them 422 saying so. SetUnavailable makes it answer
@@ -201,6 +212,10 @@ func (p *Pyroscope) handle(w http.ResponseWriter, r *http.Request) {
 		}
 		return
 	}
+	if r.Method == http.MethodPost && r.URL.Path == PyroscopePushAPIPath {
+		p.handlePushAPI(w, r)
+		return
+	}
 	if r.Method != http.MethodPost || (r.URL.Path != "/ingest" && r.URL.Path != "/pyroscope/ingest") {
 		http.Error(w, "404 page not found", http.StatusNotFound)
 		return
@@ -238,7 +253,10 @@ func writePyroscopeError(w http.ResponseWriter, e *pyroscopeError) {
 // stored push, nil for a push that stored nothing, or a *pyroscopeError.
 func (p *Pyroscope) ingest(r *http.Request) (*PyroscopePush, error) {
 	q := r.URL.Query()
-	push := PyroscopePush{Name: q.Get("name"), SpyName: q.Get("spyName"), SampleRate: q.Get("sampleRate")}
+	push := PyroscopePush{API: "ingest", Name: q.Get("name"), SpyName: q.Get("spyName"), SpyLabel: q.Get("spyName"), SampleRate: q.Get("sampleRate")}
+	if push.SpyLabel == "" {
+		push.SpyLabel = "unknown"
+	}
 	var err error
 	if push.Service, push.Labels, err = splitName(push.Name); err != nil {
 		return nil, pyroscopeErrorf(http.StatusBadRequest, "name: %v", err)
@@ -297,24 +315,210 @@ func (p *Pyroscope) ingest(r *http.Request) (*PyroscopePush, error) {
 	if p.unavailable {
 		return nil, pyroscopeErrorf(http.StatusUnprocessableEntity, "pushing IngestInput-pprof failed %s", pyroscopeUnavailableError)
 	}
-	size := len(uncompressed) + len(push.Service) + len("service_name")
+	if err := p.admit(&push, len(uncompressed)); err != nil {
+		return nil, pyroscopeErrorf(http.StatusUnprocessableEntity, "pushing IngestInput-pprof failed push series with index 0 and id  failed: %s: %s", err.code, err.msg)
+	}
+	return &push, nil
+}
+
+// admitError is a refusal of the distributor's pushSeries: a Connect code
+// and the message.
+type admitError struct{ code, msg string }
+
+// admit applies the distributor's checks on one series in its order
+// (pushSeries): the rate limit on the uncompressed size plus labels, then
+// ValidateProfile (empty profile, ingestion window on the profile's time,
+// which it sets to now when the profile has none). p.mu must be held.
+func (p *Pyroscope) admit(push *PyroscopePush, uncompressed int) *admitError {
+	size := uncompressed + len(push.Service) + len("service_name") + len(push.ProfileName)
 	for k, v := range push.Labels {
 		size += len(k) + len(v)
 	}
 	if p.rateLimit && !p.allow(size) {
-		return nil, pyroscopeErrorf(http.StatusUnprocessableEntity,
-			"pushing IngestInput-pprof failed push series with index 0 and id  failed: resource_exhausted: push rate limit (4.0 MiB) exceeded while adding %.1f KiB", float64(size)/1024)
+		return &admitError{"resource_exhausted", fmt.Sprintf("push rate limit (4.0 MiB) exceeded while adding %.1f KiB", float64(size)/1024)}
 	}
 	if len(push.Profile.SampleType) == 0 {
-		return nil, pyroscopeErrorf(http.StatusUnprocessableEntity, "pushing IngestInput-pprof failed push series with index 0 and id  failed: invalid_argument: empty profile")
+		return &admitError{"invalid_argument", "empty profile"}
 	}
 	now := time.Now()
-	if t := time.Unix(0, push.Profile.TimeNanos); !t.After(now.Add(-PyroscopeRejectOlderThan)) || !t.Before(now.Add(PyroscopeRejectNewerThan)) {
-		return nil, pyroscopeErrorf(http.StatusUnprocessableEntity,
-			"pushing IngestInput-pprof failed push series with index 0 and id  failed: invalid_argument: profile with labels '{service_name=%q}' is outside of ingestion window (profile timestamp: %s, the ingestion window starts at %s and ends at %s)",
-			push.Service, t.UTC().Format(time.RFC3339Nano), now.Add(-PyroscopeRejectOlderThan).UTC().Format(time.RFC3339Nano), now.Add(PyroscopeRejectNewerThan).UTC().Format(time.RFC3339Nano))
+	if push.Profile.TimeNanos <= 0 {
+		push.Profile.TimeNanos = now.UnixNano()
 	}
-	return &push, nil
+	if t := time.Unix(0, push.Profile.TimeNanos); !t.After(now.Add(-PyroscopeRejectOlderThan)) || !t.Before(now.Add(PyroscopeRejectNewerThan)) {
+		return &admitError{"invalid_argument", fmt.Sprintf("profile with labels '{service_name=%q}' is outside of ingestion window (profile timestamp: %s, the ingestion window starts at %s and ends at %s)",
+			push.Service, t.UTC().Format(time.RFC3339Nano), now.Add(-PyroscopeRejectOlderThan).UTC().Format(time.RFC3339Nano), now.Add(PyroscopeRejectNewerThan).UTC().Format(time.RFC3339Nano))}
+	}
+	return nil
+}
+
+// PyroscopePushAPIPath is the push API's Connect path.
+const PyroscopePushAPIPath = "/push.v1.PusherService/Push"
+
+// connectStatus is the HTTP status of a Connect error code (the Connect
+// protocol's mapping, as connect-go answers).
+var connectStatus = map[string]int{"invalid_argument": 400, "resource_exhausted": 429, "unavailable": 503, "unknown": 500, "internal": 500, "unimplemented": 501}
+
+func writeConnectError(w http.ResponseWriter, code, msg string) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(connectStatus[code])
+	_ = json.NewEncoder(w).Encode(map[string]string{"code": code, "message": msg})
+}
+
+// handlePushAPI is the push API as Pyroscope v2.0.6 serves it: a connect-go
+// unary handler (application/proto, gzip Content-Encoding) calling
+// Distributor.Push (pkg/distributor/distributor.go): every sample is
+// decompressed within max_profile_size (a validation error, so
+// invalid_argument) and parsed (other errors stay unknown, 500); then each
+// series gets service_name=unknown_service when it has none and goes
+// through pushSeries. connect-go answers the code of the first Connect
+// error inside the (unwrappable) multierror.
+func (p *Pyroscope) handlePushAPI(w http.ResponseWriter, r *http.Request) {
+	if ct := r.Header.Get("Content-Type"); ct != "application/proto" {
+		w.WriteHeader(http.StatusUnsupportedMediaType)
+		return
+	}
+	var body io.Reader = http.MaxBytesReader(nil, r.Body, PyroscopeBodyLimit)
+	if r.Header.Get("Content-Encoding") == "gzip" {
+		zr, err := gzip.NewReader(body)
+		if err != nil {
+			writeConnectError(w, "invalid_argument", "decompress: "+err.Error())
+			return
+		}
+		body = io.LimitReader(zr, PyroscopeBodyLimit)
+	}
+	raw, err := io.ReadAll(body)
+	if err != nil {
+		writeConnectError(w, "invalid_argument", err.Error())
+		return
+	}
+	series, err := decodePushRequest(raw)
+	if err != nil {
+		writeConnectError(w, "invalid_argument", "unmarshal message: "+err.Error())
+		return
+	}
+	refuse := func(status int, code, msg string) {
+		p.mu.Lock()
+		p.answers = append(p.answers, PyroscopeAnswer{Status: status, Message: msg})
+		p.mu.Unlock()
+		writeConnectError(w, code, msg)
+	}
+	var pushes []PyroscopePush
+	for _, s := range series {
+		for _, sample := range s.Samples {
+			push := PyroscopePush{API: "push", Labels: map[string]string{}}
+			for k, v := range s.Labels {
+				switch k {
+				case "service_name":
+					push.Service = v
+				case "__name__":
+					push.ProfileName = v
+				case "pyroscope_spy":
+					push.SpyLabel = v
+				default:
+					push.Labels[k] = v
+				}
+			}
+			if push.Service == "" {
+				push.Service = "unknown_service"
+			}
+			uncompressed, err := gunzipWithLimit(sample, PyroscopeMaxProfileSize)
+			if err != nil && strings.Contains(err.Error(), "exceeds") {
+				refuse(400, "invalid_argument", fmt.Sprintf("uncompressed profile payload size exceeds limit of %d B", PyroscopeMaxProfileSize))
+				return
+			}
+			if err == nil {
+				push.Profile, err = profile.ParseUncompressed(uncompressed)
+			}
+			if err != nil {
+				refuse(500, "unknown", err.Error())
+				return
+			}
+			push.size = len(uncompressed)
+			pushes = append(pushes, push)
+		}
+	}
+	if len(pushes) == 0 {
+		refuse(400, "invalid_argument", "no profiles received")
+		return
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.unavailable {
+		p.answers = append(p.answers, PyroscopeAnswer{Status: 500, Message: "push series with index 0 and id  failed: " + pyroscopeUnavailableError})
+		writeConnectError(w, "unknown", "push series with index 0 and id  failed: "+pyroscopeUnavailableError)
+		return
+	}
+	for i := range pushes {
+		if err := p.admit(&pushes[i], pushes[i].size); err != nil {
+			p.answers = append(p.answers, PyroscopeAnswer{Status: connectStatus[err.code], Message: err.msg})
+			writeConnectError(w, err.code, err.msg)
+			return
+		}
+	}
+	p.pushes = append(p.pushes, pushes...)
+	w.Header().Set("Content-Type", "application/proto")
+	w.WriteHeader(http.StatusOK)
+}
+
+// decodePushRequest decodes a push.v1.PushRequest.
+func decodePushRequest(b []byte) ([]PushSeries, error) {
+	var series []PushSeries
+	err := eachBytesField(b, func(num protowire.Number, v []byte) error {
+		if num != 1 {
+			return nil
+		}
+		s := PushSeries{Labels: map[string]string{}}
+		err := eachBytesField(v, func(num protowire.Number, v []byte) error {
+			var name, value string
+			var raw []byte
+			err := eachBytesField(v, func(n protowire.Number, v []byte) error {
+				switch n {
+				case 1:
+					name, raw = string(v), v
+				case 2:
+					value = string(v)
+				}
+				return nil
+			})
+			switch num {
+			case 1:
+				s.Labels[name] = value
+			case 2:
+				s.Samples = append(s.Samples, raw)
+			}
+			return err
+		})
+		series = append(series, s)
+		return err
+	})
+	return series, err
+}
+
+func eachBytesField(b []byte, fn func(protowire.Number, []byte) error) error {
+	for len(b) > 0 {
+		num, typ, n := protowire.ConsumeTag(b)
+		if n < 0 {
+			return protowire.ParseError(n)
+		}
+		b = b[n:]
+		if typ != protowire.BytesType {
+			n = protowire.ConsumeFieldValue(num, typ, b)
+			if n < 0 {
+				return protowire.ParseError(n)
+			}
+			b = b[n:]
+			continue
+		}
+		v, n := protowire.ConsumeBytes(b)
+		if n < 0 {
+			return protowire.ParseError(n)
+		}
+		b = b[n:]
+		if err := fn(num, v); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // allow is the distributor's local rate limiter: a token bucket of

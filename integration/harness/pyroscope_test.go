@@ -129,3 +129,41 @@ func TestPyroscopeStandInLimits(t *testing.T) {
 		t.Errorf("%d pushes stored, want 0", got)
 	}
 }
+
+// The push API stores series as sent: service_name (unknown_service when
+// missing), __name__, the other labels, no pyroscope_spy label; a profile
+// out of the ingestion window is a 400 invalid_argument Connect error.
+func TestPyroscopeStandInPushAPI(t *testing.T) {
+	p := StartPyroscope(t)
+	post := func(body []byte) (int, string) {
+		var gz bytes.Buffer
+		zw := gzip.NewWriter(&gz)
+		_, _ = zw.Write(body)
+		_ = zw.Close()
+		req, _ := http.NewRequest(http.MethodPost, p.URL+PyroscopePushAPIPath, &gz)
+		req.Header.Set("Content-Type", "application/proto")
+		req.Header.Set("Content-Encoding", "gzip")
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		answer, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(answer)
+	}
+	body := EncodePushRequest(
+		PushSeries{Labels: map[string]string{"__name__": "process_cpu", "service_name": "py", "env": "prod"}, Samples: [][]byte{CPUProfile(t, time.Now())}},
+		PushSeries{Labels: map[string]string{"__name__": "process_cpu"}, Samples: [][]byte{CPUProfile(t, time.Now())}},
+	)
+	if status, answer := post(body); status != http.StatusOK {
+		t.Fatalf("%d %s, want 200", status, answer)
+	}
+	pushes := p.Pushes()
+	if len(pushes) != 2 || pushes[0].Service != "py" || pushes[0].Labels["env"] != "prod" || pushes[0].ProfileName != "process_cpu" || pushes[0].SpyLabel != "" || pushes[1].Service != "unknown_service" {
+		t.Errorf("stored %+v", pushes)
+	}
+	old := EncodePushRequest(PushSeries{Labels: map[string]string{"__name__": "process_cpu", "service_name": "py"}, Samples: [][]byte{CPUProfile(t, time.Now().Add(-2*time.Hour))}})
+	if status, answer := post(old); status != http.StatusBadRequest || !strings.Contains(answer, `"invalid_argument"`) || !strings.Contains(answer, "ingestion window") {
+		t.Errorf("2 h old: %d %s, want 400 invalid_argument ingestion window", status, answer)
+	}
+}

@@ -121,3 +121,66 @@ func sampleTypes(p *profile.Profile) []string {
 	}
 	return types
 }
+
+// A push API request, sent to Pyroscope directly and through the collector,
+// is stored the same way: labels plus host.name, __name__, no pyroscope_spy
+// label, the pprof's time; a series without service_name under
+// unknown_service.
+func TestPyroscopeForwardedPushAPIMatchesDirectPush(t *testing.T) {
+	direct := harness.StartPyroscope(t)
+	forwarded := harness.StartPyroscope(t)
+	_, ingest := startProfilingCollector(t, forwarded, nil)
+	start := time.Now().Add(-10 * time.Second).Truncate(time.Second)
+	for _, labels := range []map[string]string{
+		{"__name__": "process_cpu", "service_name": "py-indexer", "env": "prod", "n": "0"},
+		{"__name__": "process_cpu", "env": "prod", "n": "1"},
+	} {
+		body := harness.EncodePushRequest(harness.PushSeries{Labels: labels, Samples: [][]byte{harness.CPUProfile(t, start)}})
+		for _, base := range []string{direct.URL, ingest} {
+			resp, err := http.Post(base+harness.PyroscopePushAPIPath, "application/proto", bytes.NewReader(body))
+			if err != nil {
+				t.Fatal(err)
+			}
+			answer, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if resp.StatusCode != http.StatusOK {
+				t.Fatalf("push API on %s: %d %s", base, resp.StatusCode, answer)
+			}
+		}
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+	defer cancel()
+	want, err := direct.WaitForPushes(ctx, 2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := forwarded.WaitForPushes(ctx, 2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	byN := map[string]harness.PyroscopePush{}
+	for _, p := range got {
+		byN[p.Labels["n"]] = p
+	}
+	for _, w := range want {
+		g := byN[w.Labels["n"]]
+		if g.Profile == nil {
+			t.Errorf("n=%s not forwarded", w.Labels["n"])
+			continue
+		}
+		if g.Labels["host.name"] != "workstation-7" {
+			t.Errorf("n=%s: host.name %q", w.Labels["n"], g.Labels["host.name"])
+		}
+		delete(g.Labels, "host.name")
+		if g.API != w.API || g.Service != w.Service || g.ProfileName != w.ProfileName || g.SpyLabel != w.SpyLabel || !reflect.DeepEqual(g.Labels, w.Labels) {
+			t.Errorf("n=%s: %s %s %s spy %q %v; direct push: %s %s %s spy %q %v", w.Labels["n"],
+				g.API, g.Service, g.ProfileName, g.SpyLabel, g.Labels, w.API, w.Service, w.ProfileName, w.SpyLabel, w.Labels)
+		}
+		if g.Profile.TimeNanos != w.Profile.TimeNanos || g.Profile.DurationNanos != w.Profile.DurationNanos {
+			t.Errorf("n=%s: time %d + %d, direct push %d + %d", w.Labels["n"], g.Profile.TimeNanos, g.Profile.DurationNanos, w.Profile.TimeNanos, w.Profile.DurationNanos)
+		}
+		if !reflect.DeepEqual(sampleTypes(g.Profile), sampleTypes(w.Profile)) {
+			t.Errorf("n=%s: sample types %v, direct push %v", w.Labels["n"], sampleTypes(g.Profile), sampleTypes(w.Profile))
+		}
+	}
+}

@@ -203,8 +203,13 @@ func TestPyroscopePushAPIThroughCollector(t *testing.T) {
 	if !hasSampleType(got.Profile, "cpu", "nanoseconds") || !harness.HasFunction(got.Profile, "main.burn") {
 		t.Errorf("profile lost its CPU samples or functions: %v", got.Profile.SampleType)
 	}
-	if !got.From.Equal(start) || got.Until.Sub(got.From) != 10*time.Second {
-		t.Errorf("time range %s..%s, want the pprof's %s + 10s", got.From, got.Until, start)
+	// On by the push API, as the SDK sent it: the pprof's time, __name__,
+	// no pyroscope_spy label.
+	if got.API != "push" || got.ProfileName != "process_cpu" || got.SpyLabel != "" {
+		t.Errorf("stored by %s with __name__ %q and pyroscope_spy %q, want push, process_cpu and none", got.API, got.ProfileName, got.SpyLabel)
+	}
+	if got.Profile.TimeNanos != start.UnixNano() || got.Profile.DurationNanos != int64(10*time.Second) {
+		t.Errorf("time %s + %s, want the pprof's %s + 10s", time.Unix(0, got.Profile.TimeNanos), time.Duration(got.Profile.DurationNanos), start)
 	}
 }
 

@@ -14,6 +14,7 @@ import (
 	"go.uber.org/zap/zaptest/observer"
 
 	"github.com/otel-ai-collector/otel-ai-collector/integration/harness"
+	"github.com/otel-ai-collector/otel-ai-collector/internal/pyroscopeattr"
 	"github.com/otel-ai-collector/otel-ai-collector/processor/profileforwardingprocessor/internal/metadata"
 )
 
@@ -114,5 +115,27 @@ func TestTooOldIsDroppedCountedAndLogged(t *testing.T) {
 	time.Sleep(300 * time.Millisecond)
 	if n := len(pyroscope.Answers()); n != 1 {
 		t.Errorf("Pyroscope was asked %d times, want once (no retries of a permanent refusal)", n)
+	}
+}
+
+// Profiles the pyroscope receiver got on the push API (they carry its
+// __name__) go on by the push API: stored without a pyroscope_spy label.
+func TestPushAPIProfilesGoOnByThePushAPI(t *testing.T) {
+	pyroscope := harness.StartPyroscope(t)
+	p := startProcessor(t, pyroscope.URL, new(consumertest.ProfilesSink), nil)
+	in := harness.OTLPCPUProfiles(t, time.Now(), map[string]any{"service.name": "py", "env": "prod"})
+	in.ResourceProfiles().At(0).ScopeProfiles().At(0).Scope().Attributes().PutStr(pyroscopeattr.ProfileName, "process_cpu")
+	if err := p.ConsumeProfiles(context.Background(), in); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	pushes, err := pyroscope.WaitForPushes(ctx, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := pushes[0]
+	if got.API != "push" || got.Service != "py" || got.ProfileName != "process_cpu" || got.SpyLabel != "" || got.Labels["env"] != "prod" || got.Labels["host.name"] != "ws1" {
+		t.Errorf("stored %s %s %s spy %q %v", got.API, got.Service, got.ProfileName, got.SpyLabel, got.Labels)
 	}
 }

@@ -41,7 +41,9 @@ func newProcessor(ctx context.Context, set processor.Settings, cfg *Config, next
 	if err != nil {
 		return nil, err
 	}
+	pushAPI := *ingest
 	ingest.Path = path.Join(ingest.Path, "ingest")
+	pushAPI.Path = path.Join(pushAPI.Path, "push.v1.PusherService", "Push")
 
 	hostName := cfg.HostName
 	if hostName == "" {
@@ -67,6 +69,7 @@ func newProcessor(ctx context.Context, set processor.Settings, cfg *Config, next
 		forwarder: &forwarder{
 			naming:  &naming{defaultServiceName: cfg.DefaultServiceName, hostName: hostName, exclude: exclude, procRoot: "/proc"},
 			ingest:  ingest,
+			pushAPI: &pushAPI,
 			logger:  set.Logger,
 			dropped: dropped,
 		},

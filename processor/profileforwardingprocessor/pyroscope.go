@@ -11,6 +11,7 @@ import (
 	"mime/multipart"
 	"net/http"
 	"net/url"
+	"sort"
 	"strconv"
 	"strings"
 	"time"
@@ -23,13 +24,21 @@ import (
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/metric"
 	"go.uber.org/zap"
+	"google.golang.org/protobuf/encoding/protowire"
 
 	"github.com/otel-ai-collector/otel-ai-collector/internal/pyroscopeattr"
 )
 
 // pyroscopePush is one POST to Pyroscope's /ingest.
 type pyroscopePush struct {
-	name             string // service{labels}
+	name    string // service{labels}
+	service string
+	labels  map[string]string
+	// profileName is the push API's __name__ of a profile the pyroscope
+	// receiver got on the push API: such a push goes on by the push API,
+	// so that Pyroscope stores it as it would have from the SDK (the
+	// /ingest path would add a pyroscope_spy=unknown label).
+	profileName      string
 	from, until      time.Time
 	spyName          string
 	sampleRate       int64
@@ -45,10 +54,11 @@ const maxAnswerQuoted = 1024
 
 // forwarder turns OTLP profiles into Pyroscope pushes and sends them.
 type forwarder struct {
-	naming *naming
-	ingest *url.URL
-	client *http.Client
-	logger *zap.Logger
+	naming  *naming
+	ingest  *url.URL
+	pushAPI *url.URL
+	client  *http.Client
+	logger  *zap.Logger
 	// dropped counts pushes Pyroscope refused for good, by reason.
 	dropped metric.Int64Counter
 }
@@ -74,7 +84,8 @@ func (f *forwarder) pushes(pd pprofile.Profiles) ([]pyroscopePush, error) {
 	single := pd.ResourceProfiles().Len() == 1 && pd.ResourceProfiles().At(0).ScopeProfiles().Len() == 1
 	for _, rp := range pd.ResourceProfiles().All() {
 		attrs := rp.Resource().Attributes()
-		name := appName(f.naming.serviceName(attrs), f.naming.labels(attrs))
+		service, labels := f.naming.serviceName(attrs), f.naming.labels(attrs)
+		name := appName(service, labels)
 		for _, sp := range rp.ScopeProfiles().All() {
 			if sp.Profiles().Len() == 0 {
 				continue
@@ -85,7 +96,7 @@ func (f *forwarder) pushes(pd pprofile.Profiles) ([]pyroscopePush, error) {
 			}
 			converted, err := toPprof(scoped)
 			if err == nil {
-				pushes = append(pushes, f.newPush(name, sp, sp.Profiles().At(0), converted))
+				pushes = append(pushes, f.newPush(name, service, labels, sp, sp.Profiles().At(0), converted))
 				continue
 			}
 			// One push per profile (sample type) instead.
@@ -96,17 +107,20 @@ func (f *forwarder) pushes(pd pprofile.Profiles) ([]pyroscopePush, error) {
 					errs = append(errs, fmt.Errorf("profile of %s cannot be turned into pprof: %w", name, err))
 					continue
 				}
-				pushes = append(pushes, f.newPush(name, sp, sp.Profiles().At(i), converted))
+				pushes = append(pushes, f.newPush(name, service, labels, sp, sp.Profiles().At(i), converted))
 			}
 		}
 	}
 	return pushes, errors.Join(errs...)
 }
 
-func (f *forwarder) newPush(name string, sp pprofile.ScopeProfiles, first pprofile.Profile, converted *profile.Profile) pyroscopePush {
+func (f *forwarder) newPush(name, service string, labels map[string]string, sp pprofile.ScopeProfiles, first pprofile.Profile, converted *profile.Profile) pyroscopePush {
 	scope := sp.Scope().Attributes()
 	push := pyroscopePush{
 		name:             name,
+		service:          service,
+		labels:           labels,
+		profileName:      stringAttr(scope, pyroscopeattr.ProfileName),
 		spyName:          stringAttr(scope, pyroscopeattr.SpyName),
 		units:            stringAttr(scope, pyroscopeattr.Units),
 		aggregationType:  stringAttr(scope, pyroscopeattr.AggregationType),
@@ -159,6 +173,9 @@ func (push pyroscopePush) withPprof(converted *profile.Profile) pyroscopePush {
 // sample type config as multipart file parts (Pyroscope reads only file
 // parts), the rest in the query.
 func (f *forwarder) send(ctx context.Context, push pyroscopePush) error {
+	if push.profileName != "" {
+		return f.do(ctx, push, f.pushAPI.String(), "application/proto", encodePushRequest(push))
+	}
 	var body bytes.Buffer
 	form := multipart.NewWriter(&body)
 	part, err := form.CreateFormFile("profile", "profile.pprof")
@@ -202,11 +219,50 @@ func (f *forwarder) send(ctx context.Context, push pyroscopePush) error {
 	target := *f.ingest
 	target.RawQuery = query.Encode()
 
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, target.String(), &body)
+	return f.do(ctx, push, target.String(), form.FormDataContentType(), body.Bytes())
+}
+
+// encodePushRequest is the push API body for a push: one series with the
+// labels __name__, service_name and the push's labels, one sample.
+func encodePushRequest(push pyroscopePush) []byte {
+	label := func(msg []byte, name, value string) []byte {
+		var pair []byte
+		pair = protowire.AppendTag(pair, 1, protowire.BytesType)
+		pair = protowire.AppendString(pair, name)
+		pair = protowire.AppendTag(pair, 2, protowire.BytesType)
+		pair = protowire.AppendString(pair, value)
+		msg = protowire.AppendTag(msg, 1, protowire.BytesType)
+		return protowire.AppendBytes(msg, pair)
+	}
+	var series []byte
+	series = label(series, "__name__", push.profileName)
+	series = label(series, "service_name", push.service)
+	keys := make([]string, 0, len(push.labels))
+	for k := range push.labels {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		series = label(series, k, push.labels[k])
+	}
+	var sample []byte
+	sample = protowire.AppendTag(sample, 1, protowire.BytesType)
+	sample = protowire.AppendBytes(sample, push.pprof)
+	series = protowire.AppendTag(series, 2, protowire.BytesType)
+	series = protowire.AppendBytes(series, sample)
+	var req []byte
+	req = protowire.AppendTag(req, 1, protowire.BytesType)
+	return protowire.AppendBytes(req, series)
+}
+
+// do posts one push and turns Pyroscope's answer into nil, a retryable
+// error or a permanent one.
+func (f *forwarder) do(ctx context.Context, push pyroscopePush, target, contentType string, body []byte) error {
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, target, bytes.NewReader(body))
 	if err != nil {
 		return consumererror.NewPermanent(err)
 	}
-	req.Header.Set("Content-Type", form.FormDataContentType())
+	req.Header.Set("Content-Type", contentType)
 	resp, err := f.client.Do(req)
 	if err != nil {
 		return fmt.Errorf("pushing %s to Pyroscope: %w", push.name, err)
@@ -260,8 +316,6 @@ func classifyAnswer(status int, answer []byte) (reason string, retry bool) {
 		msg = body.Message
 	}
 	switch {
-	case status >= 500, status == http.StatusTooManyRequests, status == http.StatusRequestTimeout:
-		return reasonServerError, true
 	case strings.Contains(msg, "outside of ingestion window"):
 		return reasonTooOld, false
 	case status == http.StatusRequestEntityTooLarge,
@@ -269,6 +323,8 @@ func classifyAnswer(status int, answer []byte) (reason string, retry bool) {
 		strings.Contains(msg, "exceeds the size limit"),
 		strings.Contains(msg, "payload size exceeds limit"):
 		return reasonTooLarge, false
+	case status >= 500, status == http.StatusTooManyRequests, status == http.StatusRequestTimeout:
+		return reasonServerError, true
 	case strings.Contains(msg, "resource_exhausted:"), strings.Contains(msg, "code = ResourceExhausted"),
 		strings.Contains(msg, "push rate limit"), body.Code == "resource_exhausted":
 		return reasonRateLimited, true

@@ -19,4 +19,8 @@ const (
 	// as they came. The profiles' own time and duration are the pprof's.
 	From  = "pyroscope.from"
 	Until = "pyroscope.until"
+	// Pprof holds a push's pprof as the SDK sent it (gzipped or not) when
+	// the receiver passes pushes through undecoded (pass_through_pprof);
+	// such a scope has no profiles.
+	Pprof = "pyroscope.pprof"
 )

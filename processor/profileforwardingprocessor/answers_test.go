@@ -1,13 +1,16 @@
 package profileforwardingprocessor
 
 import (
+	"bytes"
 	"context"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/google/pprof/profile"
 	"go.opentelemetry.io/collector/component/componenttest"
 	"go.opentelemetry.io/collector/consumer/consumertest"
+	"go.opentelemetry.io/collector/pdata/pprofile"
 	"go.opentelemetry.io/collector/processor/processortest"
 	"go.opentelemetry.io/otel/sdk/metric/metricdata"
 	"go.uber.org/zap"
@@ -137,5 +140,52 @@ func TestPushAPIProfilesGoOnByThePushAPI(t *testing.T) {
 	got := pushes[0]
 	if got.API != "push" || got.Service != "py" || got.ProfileName != "process_cpu" || got.SpyLabel != "" || got.Labels["env"] != "prod" || got.Labels["host.name"] != "ws1" {
 		t.Errorf("stored %s %s %s spy %q %v", got.API, got.Service, got.ProfileName, got.SpyLabel, got.Labels)
+	}
+}
+
+// A push the receiver passed through undecoded goes to Pyroscope as the
+// SDK's bytes, under the processor's service name and labels.
+func TestPassThroughPushIsSentAsItCame(t *testing.T) {
+	pyroscope := harness.StartPyroscope(t)
+	p := startProcessor(t, pyroscope.URL, new(consumertest.ProfilesSink), nil)
+	until := time.Now().Truncate(time.Second)
+	from := until.Add(-10 * time.Second)
+	parsed, err := profile.ParseData(harness.CPUProfile(t, from))
+	if err != nil {
+		t.Fatal(err)
+	}
+	parsed.TimeNanos = until.UnixNano() // a heap profile: taken at until
+	var pprof bytes.Buffer
+	_ = parsed.Write(&pprof)
+
+	in := pprofile.NewProfiles()
+	rp := in.ResourceProfiles().AppendEmpty()
+	rp.Resource().Attributes().PutStr("service.name", "api")
+	rp.Resource().Attributes().PutStr("env", "prod")
+	scope := rp.ScopeProfiles().AppendEmpty().Scope().Attributes()
+	scope.PutStr(pyroscopeattr.SpyName, "gospy")
+	scope.PutInt(pyroscopeattr.SampleRate, 100)
+	scope.PutStr(pyroscopeattr.SampleTypeConfig, `{"cpu":{}}`)
+	scope.PutInt(pyroscopeattr.From, from.UnixNano())
+	scope.PutInt(pyroscopeattr.Until, until.UnixNano())
+	scope.PutEmptyBytes(pyroscopeattr.Pprof).FromRaw(pprof.Bytes())
+	if err := p.ConsumeProfiles(context.Background(), in); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	pushes, err := pyroscope.WaitForPushes(ctx, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := pushes[0]
+	if got.Name != "api{env=prod,host.name=ws1}" || got.SpyName != "gospy" || got.SampleRate != "100" || got.SampleTypeConfig != `{"cpu":{}}` {
+		t.Errorf("pushed as %s spy %s rate %s config %s", got.Name, got.SpyName, got.SampleRate, got.SampleTypeConfig)
+	}
+	if !got.From.Equal(from) || !got.Until.Equal(until) || got.Profile.TimeNanos != until.UnixNano() {
+		t.Errorf("from %s until %s stored at %s", got.From, got.Until, time.Unix(0, got.Profile.TimeNanos))
+	}
+	if !harness.HasFunction(got.Profile, "main.burn") {
+		t.Error("main.burn missing")
 	}
 }

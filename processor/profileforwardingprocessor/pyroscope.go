@@ -87,6 +87,10 @@ func (f *forwarder) pushes(pd pprofile.Profiles) ([]pyroscopePush, error) {
 		service, labels := f.naming.serviceName(attrs), f.naming.labels(attrs)
 		name := appName(service, labels)
 		for _, sp := range rp.ScopeProfiles().All() {
+			if raw, ok := sp.Scope().Attributes().Get(pyroscopeattr.Pprof); ok && raw.Type() == pcommon.ValueTypeBytes {
+				pushes = append(pushes, passThroughPush(name, service, labels, sp.Scope().Attributes(), raw.Bytes().AsRaw()))
+				continue
+			}
 			if sp.Profiles().Len() == 0 {
 				continue
 			}
@@ -114,8 +118,9 @@ func (f *forwarder) pushes(pd pprofile.Profiles) ([]pyroscopePush, error) {
 	return pushes, errors.Join(errs...)
 }
 
-func (f *forwarder) newPush(name, service string, labels map[string]string, sp pprofile.ScopeProfiles, first pprofile.Profile, converted *profile.Profile) pyroscopePush {
-	scope := sp.Scope().Attributes()
+// describedPush is a push with what the pyroscope receiver recorded about
+// the SDK's push on the scope: spy, rate, config, __name__, from and until.
+func describedPush(name, service string, labels map[string]string, scope pcommon.Map) pyroscopePush {
 	push := pyroscopePush{
 		name:             name,
 		service:          service,
@@ -129,16 +134,35 @@ func (f *forwarder) newPush(name, service string, labels map[string]string, sp p
 	if v, ok := scope.Get(pyroscopeattr.SampleRate); ok {
 		push.sampleRate = v.Int()
 	}
+	if v, ok := scope.Get(pyroscopeattr.From); ok && v.Int() > 0 {
+		push.from = time.Unix(0, v.Int())
+	}
+	if v, ok := scope.Get(pyroscopeattr.Until); ok && v.Int() > 0 {
+		push.until = time.Unix(0, v.Int())
+	}
+	return push
+}
+
+// passThroughPush is a push the pyroscope receiver passed through
+// undecoded (pass_through_pprof): the SDK's pprof bytes go on unchanged,
+// with the same parameters, under the service name and labels (host.name
+// added) the processor gives it.
+func passThroughPush(name, service string, labels map[string]string, scope pcommon.Map, pprof []byte) pyroscopePush {
+	push := describedPush(name, service, labels, scope)
+	push.pprof = pprof
+	return push
+}
+
+func (f *forwarder) newPush(name, service string, labels map[string]string, sp pprofile.ScopeProfiles, first pprofile.Profile, converted *profile.Profile) pyroscopePush {
+	scope := sp.Scope().Attributes()
+	push := describedPush(name, service, labels, scope)
 	if push.sampleRate == 0 && converted.Period > 0 && converted.PeriodType != nil && converted.PeriodType.Unit == "nanoseconds" {
 		push.sampleRate = int64(time.Second) / converted.Period
 	}
 	// Pyroscope files the profile under the pprof's time (set from the
 	// profile's); from and until only stand in when the pprof has none. A
 	// push from the pyroscope receiver gets its own from and until back.
-	from, hasFrom := scope.Get(pyroscopeattr.From)
-	until, hasUntil := scope.Get(pyroscopeattr.Until)
-	if hasFrom && hasUntil && from.Int() > 0 && until.Int() >= from.Int() {
-		push.from, push.until = time.Unix(0, from.Int()), time.Unix(0, until.Int())
+	if !push.from.IsZero() && !push.until.Before(push.from) {
 		return push.withPprof(converted)
 	}
 	push.from = first.Time().AsTime()
@@ -196,8 +220,14 @@ func (f *forwarder) send(ctx context.Context, push pyroscopePush) error {
 
 	query := url.Values{}
 	query.Set("name", push.name)
-	query.Set("from", strconv.FormatInt(push.from.UnixNano(), 10))
-	query.Set("until", strconv.FormatInt(push.until.UnixNano(), 10))
+	// Without them (a passed-through push that had none) Pyroscope takes
+	// the time it receives the push, as it would have from the SDK.
+	if !push.from.IsZero() {
+		query.Set("from", strconv.FormatInt(push.from.UnixNano(), 10))
+	}
+	if !push.until.IsZero() {
+		query.Set("until", strconv.FormatInt(push.until.UnixNano(), 10))
+	}
 	// No format parameter: Pyroscope's ingest handler
 	// (pkg/ingester/pyroscope/ingest_handler.go) checks format before the
 	// Content-Type, so format=pprof would make it parse the multipart
@@ -278,7 +308,7 @@ func (f *forwarder) do(ctx context.Context, push pyroscopePush, target, contentT
 	case reasonTooOld:
 		err = fmt.Errorf("%w (Pyroscope refuses profiles older than its validation.reject-older-than, 1h by default, or newer than validation.reject-newer-than, 10m; raise reject-older-than, e.g. -validation.reject-older-than=24h, to deliver what a longer outage held back)", err)
 	case reasonTooLarge:
-		err = fmt.Errorf("%w (the profile is %d bytes uncompressed, more than Pyroscope's validation.max-profile-size-bytes; raise it to accept such profiles)", err, push.uncompressedSize)
+		err = fmt.Errorf("%w (the profile is larger uncompressed than Pyroscope's validation.max-profile-size-bytes, 4 MiB by default; raise it to accept such profiles)", err)
 	case reasonRateLimited:
 		if push.uncompressedSize > pyroscopeDefaultBurst {
 			err = fmt.Errorf("%w (the profile is %d bytes uncompressed, more than Pyroscope's default burst of %d: unless distributor.ingestion-burst-size-mb was raised it is refused on every retry)", err, push.uncompressedSize, pyroscopeDefaultBurst)

@@ -19,6 +19,15 @@ type Config struct {
 	// (validation.max-profile-size-bytes, 4 MiB), above which it refuses
 	// the profile anyway.
 	MaxProfileSize int64 `mapstructure:"max_profile_size"`
+
+	// PassThroughPprof hands each push on undecoded: no OTLP profiles, but
+	// the pprof exactly as the SDK sent it (scope attribute
+	// pyroscope.pprof), with the push's service, labels and parameters, for
+	// profile_forwarding to send to Pyroscope unchanged. Only for pipelines
+	// in which nothing but profile_forwarding reads the profiles: it saves
+	// the conversion to OTLP and back. The pprof's size and shape are still
+	// checked.
+	PassThroughPprof bool `mapstructure:"pass_through_pprof"`
 }
 
 // Validate checks the configuration.

@@ -35,7 +35,10 @@ type ingestRequest struct {
 	sampleTypeConfig []byte
 	// profileName is the push API's __name__ label (e.g. process_cpu).
 	profileName string
-	profile     *profile.Profile
+	// profile is the decoded pprof; nil with pass_through_pprof.
+	profile *profile.Profile
+	// raw is the pprof as the SDK sent it, gzipped or not.
+	raw []byte
 }
 
 // badRequestError is a push the sender must fix; it is answered with a 4xx
@@ -108,6 +111,7 @@ func parseIngest(query url.Values, contentType string, body []byte, limit *sizeL
 	if len(raw) == 0 {
 		return nil, badRequest(statusBadRequest, "the push carries no profile: send the pprof as the body or as the multipart field \"profile\"")
 	}
+	req.raw = raw
 	if req.profile, err = parsePprof(raw, limit); err != nil {
 		var tooLarge *badRequestError
 		if errors.As(err, &tooLarge) {

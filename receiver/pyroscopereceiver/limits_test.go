@@ -17,6 +17,7 @@ import (
 	"google.golang.org/protobuf/encoding/protowire"
 
 	"github.com/otel-ai-collector/otel-ai-collector/integration/harness"
+	"github.com/otel-ai-collector/otel-ai-collector/internal/pyroscopeattr"
 )
 
 // gzipBomb is a gzip of n zero bytes: small, but huge once decompressed.
@@ -107,5 +108,48 @@ func TestPushAPIBadGzipIsConnectError(t *testing.T) {
 	var answer map[string]string
 	if resp.StatusCode != http.StatusBadRequest || json.Unmarshal(raw, &answer) != nil || answer["code"] != "invalid_argument" {
 		t.Errorf("bad gzip: %d %q, want 400 with a Connect JSON error", resp.StatusCode, raw)
+	}
+}
+
+// With pass_through_pprof a push reaches the pipeline undecoded: the SDK's
+// bytes in pyroscope.pprof, the push described on the resource and scope,
+// no profiles. Malformed and oversized pprofs are still refused.
+func TestPassThroughPprof(t *testing.T) {
+	sink := new(consumertest.ProfilesSink)
+	base := startReceiverWith(t, sink, func(cfg *Config) { cfg.PassThroughPprof = true })
+	pprof := harness.CPUProfile(t, time.Now())
+	from := time.Now().Add(-10 * time.Second)
+	query := url.Values{"name": {"app{env=prod}"}, "spyName": {"gospy"}, "from": {strconv.FormatInt(from.UnixNano(), 10)}}
+	contentType, body := multipartBody(t, pprof, `{"cpu":{}}`)
+	if status, answer := push(t, base, query, contentType, body); status != http.StatusOK {
+		t.Fatalf("%d %s", status, answer)
+	}
+	if status, answer := push(t, base, query, "", []byte("not a profile")); status != http.StatusBadRequest {
+		t.Errorf("malformed: %d %s, want 400", status, answer)
+	}
+	if status, answer := push(t, base, query, "", gzipBomb(t, 64<<20)); status != http.StatusRequestEntityTooLarge {
+		t.Errorf("bomb: %d %s, want 413", status, answer)
+	}
+	if len(sink.AllProfiles()) != 1 {
+		t.Fatalf("%d batches, want 1", len(sink.AllProfiles()))
+	}
+	rp := sink.AllProfiles()[0].ResourceProfiles().At(0)
+	if v, _ := rp.Resource().Attributes().Get("service.name"); v.Str() != "app" {
+		t.Errorf("service.name %q", v.Str())
+	}
+	scope := rp.ScopeProfiles().At(0)
+	attrs := scope.Scope().Attributes()
+	raw, _ := attrs.Get(pyroscopeattr.Pprof)
+	if !bytes.Equal(raw.Bytes().AsRaw(), pprof) {
+		t.Error("pyroscope.pprof is not the pprof as sent")
+	}
+	if v, _ := attrs.Get(pyroscopeattr.SpyName); v.Str() != "gospy" {
+		t.Errorf("spy %q", v.Str())
+	}
+	if v, _ := attrs.Get(pyroscopeattr.From); v.Int() != from.UnixNano() {
+		t.Errorf("from %d", v.Int())
+	}
+	if scope.Profiles().Len() != 0 {
+		t.Errorf("%d profiles, want none", scope.Profiles().Len())
 	}
 }

@@ -95,6 +95,7 @@ func parsePushRequest(contentType string, body []byte, limit *sizeLimit) ([]*ing
 				labels:      labels,
 				profileName: s.labels[labelProfileName],
 				profile:     prof,
+				raw:         raw,
 			})
 		}
 	}
@@ -109,6 +110,9 @@ func parsePushRequest(contentType string, body []byte, limit *sizeLimit) ([]*ing
 type sizeLimit struct {
 	perProfile int64
 	total      int64
+	// keepRaw is pass_through_pprof: the pprof is only checked (size, and
+	// that it is a protobuf message with sample types), not decoded.
+	keepRaw bool
 }
 
 // errTooLarge is a profile over its sizeLimit; answered 413.
@@ -140,6 +144,9 @@ func parsePprof(raw []byte, limit *sizeLimit) (*profile.Profile, error) {
 		return nil, errTooLarge(limit.perProfile, " for the profiles of one request together")
 	}
 	limit.total -= int64(len(data))
+	if limit.keepRaw {
+		return nil, checkPprofShape(data)
+	}
 	prof, err := profile.ParseUncompressed(data)
 	if err != nil {
 		return nil, fmt.Errorf("the profile is not valid pprof: %w", err)
@@ -151,6 +158,30 @@ func parsePprof(raw []byte, limit *sizeLimit) (*profile.Profile, error) {
 		return nil, fmt.Errorf("the pprof profile declares no sample types")
 	}
 	return prof, nil
+}
+
+// checkPprofShape is what pass_through_pprof checks of a pprof without
+// decoding it: a well-formed protobuf message with at least one sample
+// type (field 1) and sample types and samples (field 2) as messages.
+// Pyroscope checks the rest and its refusals are counted by the processor.
+func checkPprofShape(data []byte) error {
+	sampleTypes := 0
+	err := forEachField(data, func(num protowire.Number, typ protowire.Type, _ []byte) error {
+		if (num == 1 || num == 2) && typ != protowire.BytesType {
+			return fmt.Errorf("field %d is not a message", num)
+		}
+		if num == 1 {
+			sampleTypes++
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("the profile is not valid pprof: %w", err)
+	}
+	if sampleTypes == 0 {
+		return fmt.Errorf("the pprof profile declares no sample types")
+	}
+	return nil
 }
 
 func decodePushRequest(b []byte) ([]pushSeries, error) {

@@ -141,7 +141,7 @@ func (r *pyroscopeReceiver) handlePush(w http.ResponseWriter, req *http.Request)
 // sizeLimit is a request's budget of decompressed pprof: max_profile_size
 // per profile, max_request_body_size (at least one profile) for all of them.
 func (r *pyroscopeReceiver) sizeLimit() *sizeLimit {
-	return &sizeLimit{perProfile: r.cfg.MaxProfileSize, total: max(r.cfg.MaxProfileSize, r.cfg.MaxRequestBodySize)}
+	return &sizeLimit{perProfile: r.cfg.MaxProfileSize, total: max(r.cfg.MaxProfileSize, r.cfg.MaxRequestBodySize), keepRaw: r.cfg.PassThroughPprof}
 }
 
 // decompressionError answers a body whose Content-Encoding confighttp could
@@ -196,6 +196,10 @@ func (e *pipelineError) Error() string {
 func (r *pyroscopeReceiver) consume(ctx context.Context, pushes []*ingestRequest) error {
 	batches := make([]pprofile.Profiles, len(pushes))
 	for i, push := range pushes {
+		if push.profile == nil {
+			batches[i] = toPassThrough(push)
+			continue
+		}
 		profiles, err := toProfiles(push, time.Now())
 		if err != nil {
 			return badRequest(http.StatusBadRequest, "the profile of %s cannot be represented as OTLP profiles: %v", push.serviceName, err)
@@ -261,32 +265,8 @@ func toProfiles(push *ingestRequest, received time.Time) (pprofile.Profiles, err
 	}
 	profiles := *converted
 	resource := profiles.ResourceProfiles().At(0)
-	attrs := resource.Resource().Attributes()
-	if push.serviceName != "" {
-		attrs.PutStr("service.name", push.serviceName)
-	}
-	for _, key := range sortedLabelKeys(push.labels) {
-		attrs.PutStr(key, push.labels[key])
-	}
-
 	scope := resource.ScopeProfiles().At(0)
-	scope.Scope().SetName(metadata.ScopeName)
-	scopeAttrs := scope.Scope().Attributes()
-	putIfSet(scopeAttrs, pyroscopeattr.SpyName, push.spyName)
-	if push.sampleRate > 0 {
-		scopeAttrs.PutInt(pyroscopeattr.SampleRate, push.sampleRate)
-	}
-	putIfSet(scopeAttrs, pyroscopeattr.Units, push.units)
-	putIfSet(scopeAttrs, pyroscopeattr.AggregationType, push.aggregationType)
-	putIfSet(scopeAttrs, pyroscopeattr.SampleTypeConfig, string(push.sampleTypeConfig))
-	putIfSet(scopeAttrs, pyroscopeattr.ProfileName, push.profileName)
-
-	if !push.from.IsZero() {
-		scopeAttrs.PutInt(pyroscopeattr.From, push.from.UnixNano())
-	}
-	if !push.until.IsZero() {
-		scopeAttrs.PutInt(pyroscopeattr.Until, push.until.UnixNano())
-	}
+	describePush(push, resource.Resource().Attributes(), scope.Scope())
 
 	// Pyroscope files a profile under the pprof's own time, and under the
 	// push's from only when the pprof has none or one in 1970 (old SDKs
@@ -312,6 +292,46 @@ func toProfiles(push *ingestRequest, received time.Time) (pprofile.Profiles, err
 		p.SetDurationNano(uint64(duration))
 	}
 	return profiles, nil
+}
+
+// toPassThrough is a push as pass_through_pprof hands it on: the resource
+// and scope of toProfiles, no profiles, and the pprof as the SDK sent it in
+// the scope attribute pyroscope.pprof, for profile_forwarding to send on
+// unchanged.
+func toPassThrough(push *ingestRequest) pprofile.Profiles {
+	profiles := pprofile.NewProfiles()
+	resource := profiles.ResourceProfiles().AppendEmpty()
+	scope := resource.ScopeProfiles().AppendEmpty()
+	describePush(push, resource.Resource().Attributes(), scope.Scope())
+	scope.Scope().Attributes().PutEmptyBytes(pyroscopeattr.Pprof).FromRaw(push.raw)
+	return profiles
+}
+
+// describePush records a push's service, labels and parameters on the
+// resource and scope of the profiles made of it.
+func describePush(push *ingestRequest, attrs pcommon.Map, scope pcommon.InstrumentationScope) {
+	if push.serviceName != "" {
+		attrs.PutStr("service.name", push.serviceName)
+	}
+	for _, key := range sortedLabelKeys(push.labels) {
+		attrs.PutStr(key, push.labels[key])
+	}
+	scope.SetName(metadata.ScopeName)
+	scopeAttrs := scope.Attributes()
+	putIfSet(scopeAttrs, pyroscopeattr.SpyName, push.spyName)
+	if push.sampleRate > 0 {
+		scopeAttrs.PutInt(pyroscopeattr.SampleRate, push.sampleRate)
+	}
+	putIfSet(scopeAttrs, pyroscopeattr.Units, push.units)
+	putIfSet(scopeAttrs, pyroscopeattr.AggregationType, push.aggregationType)
+	putIfSet(scopeAttrs, pyroscopeattr.SampleTypeConfig, string(push.sampleTypeConfig))
+	putIfSet(scopeAttrs, pyroscopeattr.ProfileName, push.profileName)
+	if !push.from.IsZero() {
+		scopeAttrs.PutInt(pyroscopeattr.From, push.from.UnixNano())
+	}
+	if !push.until.IsZero() {
+		scopeAttrs.PutInt(pyroscopeattr.Until, push.until.UnixNano())
+	}
 }
 
 func putIfSet(m pcommon.Map, key, value string) {

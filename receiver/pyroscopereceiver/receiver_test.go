@@ -30,6 +30,12 @@ import (
 // base URL.
 func startReceiver(t testing.TB, next xconsumer.Profiles) string {
 	t.Helper()
+	return startReceiverWith(t, next, nil)
+}
+
+// startReceiverWith is startReceiver with a changed configuration.
+func startReceiverWith(t testing.TB, next xconsumer.Profiles, edit func(*Config)) string {
+	t.Helper()
 	listener, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -39,6 +45,9 @@ func startReceiver(t testing.TB, next xconsumer.Profiles) string {
 
 	cfg := createDefaultConfig().(*Config)
 	cfg.NetAddr.Endpoint = endpoint
+	if edit != nil {
+		edit(cfg)
+	}
 	if err := cfg.Validate(); err != nil {
 		t.Fatal(err)
 	}

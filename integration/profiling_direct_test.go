@@ -92,6 +92,10 @@ func TestPyroscopeForwardedPushMatchesDirectPush(t *testing.T) {
 			t.Errorf("push n=%s not forwarded", w.Labels["n"])
 			continue
 		}
+		// The embedded layer passes SDK pushes through: the same bytes.
+		if !bytes.Equal(g.Raw, w.Raw) {
+			t.Errorf("n=%s: the forwarded pprof (%d bytes) is not the SDK's (%d bytes)", w.Labels["n"], len(g.Raw), len(w.Raw))
+		}
 		if g.Profile.TimeNanos != w.Profile.TimeNanos || g.Profile.DurationNanos != w.Profile.DurationNanos {
 			t.Errorf("n=%s: stored at %s for %s, direct push at %s for %s", w.Labels["n"],
 				time.Unix(0, g.Profile.TimeNanos), time.Duration(g.Profile.DurationNanos),
@@ -175,6 +179,9 @@ func TestPyroscopeForwardedPushAPIMatchesDirectPush(t *testing.T) {
 		if g.API != w.API || g.Service != w.Service || g.ProfileName != w.ProfileName || g.SpyLabel != w.SpyLabel || !reflect.DeepEqual(g.Labels, w.Labels) {
 			t.Errorf("n=%s: %s %s %s spy %q %v; direct push: %s %s %s spy %q %v", w.Labels["n"],
 				g.API, g.Service, g.ProfileName, g.SpyLabel, g.Labels, w.API, w.Service, w.ProfileName, w.SpyLabel, w.Labels)
+		}
+		if !bytes.Equal(g.Raw, w.Raw) {
+			t.Errorf("n=%s: the forwarded pprof (%d bytes) is not the SDK's (%d bytes)", w.Labels["n"], len(g.Raw), len(w.Raw))
 		}
 		if g.Profile.TimeNanos != w.Profile.TimeNanos || g.Profile.DurationNanos != w.Profile.DurationNanos {
 			t.Errorf("n=%s: time %d + %d, direct push %d + %d", w.Labels["n"], g.Profile.TimeNanos, g.Profile.DurationNanos, w.Profile.TimeNanos, w.Profile.DurationNanos)

@@ -45,7 +45,9 @@ type PyroscopePush struct {
 	// Profile is the stored pprof. Its TimeNanos is the time Pyroscope files
 	// it under: the pprof's own, or from when the pprof has none.
 	Profile *profile.Profile
-	size    int
+	// Raw is the pprof as it arrived (gzipped or not).
+	Raw  []byte
+	size int
 }
 
 // PyroscopeAnswer is one answer of the stand-in to a push that it did not
@@ -298,6 +300,7 @@ func (p *Pyroscope) ingest(r *http.Request) (*PyroscopePush, error) {
 		return nil, nil // Pyroscope logs "empty profile" and answers 200
 	}
 
+	push.Raw = raw
 	uncompressed, err := gunzipWithLimit(raw, PyroscopeMaxProfileSize)
 	if err == nil {
 		push.Profile, err = profile.ParseUncompressed(uncompressed)
@@ -434,6 +437,7 @@ func (p *Pyroscope) handlePushAPI(w http.ResponseWriter, r *http.Request) {
 				return
 			}
 			push.size = len(uncompressed)
+			push.Raw = sample
 			pushes = append(pushes, push)
 		}
 	}

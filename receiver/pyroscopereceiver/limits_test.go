@@ -3,10 +3,12 @@ package pyroscopereceiver
 import (
 	"bytes"
 	"compress/gzip"
+	"encoding/binary"
 	"encoding/json"
 	"io"
 	"net/http"
 	"net/url"
+	"os"
 	"strconv"
 	"strings"
 	"testing"
@@ -151,5 +153,39 @@ func TestPassThroughPprof(t *testing.T) {
 	}
 	if scope.Profiles().Len() != 0 {
 		t.Errorf("%d profiles, want none", scope.Profiles().Len())
+	}
+}
+
+// checkPprofRaw accepts a real Go CPU profile, gzipped or not, and refuses
+// what is not pprof: uncompressed by its first 4 KiB, gzipped by its header;
+// and a gzipped one over max_profile_size by its trailer.
+func TestCheckPprofRaw(t *testing.T) {
+	gz, err := os.ReadFile("../../bench/testdata/go-cpu-10s.pprof")
+	if err != nil {
+		t.Fatal(err)
+	}
+	parsed, err := profile.ParseData(gz)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var plain bytes.Buffer
+	_ = parsed.WriteUncompressed(&plain)
+	if plain.Len() <= shapePrefix {
+		t.Fatalf("test profile of %d bytes does not exercise the truncated prefix", plain.Len())
+	}
+	for name, raw := range map[string][]byte{"gzipped": gz, "uncompressed": plain.Bytes()} {
+		if err := checkPprofRaw(raw, testLimit()); err != nil {
+			t.Errorf("%s Go CPU profile refused: %v", name, err)
+		}
+	}
+	for name, raw := range map[string][]byte{"text": []byte("not a profile"), "long text": []byte(strings.Repeat("not a profile at all ", 1000)), "truncated gzip": gz[:10]} {
+		if err := checkPprofRaw(raw, testLimit()); err == nil {
+			t.Errorf("%s accepted", name)
+		}
+	}
+	limit := testLimit()
+	limit.perProfile = int64(binary.LittleEndian.Uint32(gz[len(gz)-4:])) - 1
+	if err := checkPprofRaw(gz, limit); err == nil || !strings.Contains(err.Error(), "max_profile_size") {
+		t.Errorf("profile over max_profile_size by its gzip trailer: %v", err)
 	}
 }

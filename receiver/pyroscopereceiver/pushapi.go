@@ -3,6 +3,7 @@ package pyroscopereceiver
 import (
 	"bytes"
 	"compress/gzip"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
@@ -121,31 +122,27 @@ func errTooLarge(limit int64, what string) error {
 }
 
 // parsePprof decodes and checks a pprof profile, gzipped or not, charging
-// its uncompressed size to limit.
+// its uncompressed size to limit. With limit.keepRaw it only checks it
+// (checkPprofRaw) and returns nil.
 func parsePprof(raw []byte, limit *sizeLimit) (*profile.Profile, error) {
 	if len(raw) == 0 {
 		return nil, fmt.Errorf("the profile is empty")
 	}
+	if limit.keepRaw {
+		return nil, checkPprofRaw(raw, limit)
+	}
 	data := raw
-	if len(raw) >= 2 && raw[0] == 0x1f && raw[1] == 0x8b {
+	if isGzip(raw) {
 		zr, err := gzip.NewReader(bytes.NewReader(raw))
 		if err != nil {
 			return nil, fmt.Errorf("the profile is not valid gzip: %w", err)
 		}
-		max := min(limit.perProfile, limit.total)
-		if data, err = io.ReadAll(io.LimitReader(zr, max+1)); err != nil {
+		if data, err = io.ReadAll(io.LimitReader(zr, min(limit.perProfile, limit.total)+1)); err != nil {
 			return nil, fmt.Errorf("the profile is not valid gzip: %w", err)
 		}
 	}
-	if int64(len(data)) > limit.perProfile {
-		return nil, errTooLarge(limit.perProfile, "")
-	}
-	if int64(len(data)) > limit.total {
-		return nil, errTooLarge(limit.perProfile, " for the profiles of one request together")
-	}
-	limit.total -= int64(len(data))
-	if limit.keepRaw {
-		return nil, checkPprofShape(data)
+	if err := limit.charge(int64(len(data))); err != nil {
+		return nil, err
 	}
 	prof, err := profile.ParseUncompressed(data)
 	if err != nil {
@@ -160,28 +157,93 @@ func parsePprof(raw []byte, limit *sizeLimit) (*profile.Profile, error) {
 	return prof, nil
 }
 
-// checkPprofShape is what pass_through_pprof checks of a pprof without
-// decoding it: a well-formed protobuf message with at least one sample
-// type (field 1) and sample types and samples (field 2) as messages.
-// Pyroscope checks the rest and its refusals are counted by the processor.
-func checkPprofShape(data []byte) error {
+func isGzip(b []byte) bool { return len(b) >= 2 && b[0] == 0x1f && b[1] == 0x8b }
+
+// charge counts size bytes of decompressed pprof against the limits.
+func (limit *sizeLimit) charge(size int64) error {
+	if size > limit.perProfile {
+		return errTooLarge(limit.perProfile, "")
+	}
+	if size > limit.total {
+		return errTooLarge(limit.perProfile, " for the profiles of one request together")
+	}
+	limit.total -= size
+	return nil
+}
+
+// shapePrefix is how much of an uncompressed passed-through pprof is
+// checked for its shape.
+const shapePrefix = 4 << 10
+
+// checkPprofRaw is what pass_through_pprof checks of a pprof it does not
+// decode. A gzipped one is not decompressed at all (decompressing even its
+// first block cost 0.2 ms, more than everything else the collector does
+// per push): its header must be gzip with deflate, and its uncompressed
+// size, from the gzip trailer (ISIZE), must be within the limits. The
+// collector never decompresses it, so a trailer that lies cannot hurt it;
+// Pyroscope bounds its own decompression and checks the rest, and the
+// processor counts and logs what it refuses. An uncompressed one must be
+// within the limits and its first 4 KiB pprof fields.
+func checkPprofRaw(raw []byte, limit *sizeLimit) error {
+	if isGzip(raw) {
+		// 10 bytes of header (CM 8 = deflate, no reserved flags), 8 of trailer.
+		if len(raw) < 18 || raw[2] != 8 || raw[3]&0xe0 != 0 {
+			return fmt.Errorf("the profile is not valid gzip")
+		}
+		return limit.charge(int64(binary.LittleEndian.Uint32(raw[len(raw)-4:])))
+	}
+	if err := limit.charge(int64(len(raw))); err != nil {
+		return err
+	}
+	if len(raw) > shapePrefix {
+		return checkPprofShape(raw[:shapePrefix], true)
+	}
+	return checkPprofShape(raw, false)
+}
+
+// checkPprofShape checks that data, the start of a pprof (truncated) or a
+// whole one, is protobuf with pprof's fields: numbers 1-15 with their wire
+// types. A whole one must declare a sample type (field 1).
+func checkPprofShape(data []byte, truncated bool) error {
 	sampleTypes := 0
-	err := forEachField(data, func(num protowire.Number, typ protowire.Type, _ []byte) error {
-		if (num == 1 || num == 2) && typ != protowire.BytesType {
-			return fmt.Errorf("field %d is not a message", num)
+	for len(data) > 0 {
+		num, typ, n := protowire.ConsumeTag(data)
+		if n < 0 {
+			if truncated {
+				break
+			}
+			return fmt.Errorf("the profile is not valid pprof: %w", protowire.ParseError(n))
+		}
+		if num < 1 || num > 15 || (typ != pprofWireType(num) && !(num == 13 && typ == protowire.VarintType)) {
+			return fmt.Errorf("the profile is not valid pprof: field %d has wire type %d", num, typ)
 		}
 		if num == 1 {
 			sampleTypes++
 		}
-		return nil
-	})
-	if err != nil {
-		return fmt.Errorf("the profile is not valid pprof: %w", err)
+		m := protowire.ConsumeFieldValue(num, typ, data[n:])
+		if m < 0 {
+			if truncated {
+				break
+			}
+			return fmt.Errorf("the profile is not valid pprof: %w", protowire.ParseError(m))
+		}
+		data = data[n+m:]
 	}
-	if sampleTypes == 0 {
+	if !truncated && sampleTypes == 0 {
 		return fmt.Errorf("the pprof profile declares no sample types")
 	}
 	return nil
+}
+
+// pprofWireType is the wire type of field num of profile.proto's Profile:
+// messages and strings (1-6, 11, 15 doc_url), varints (7-10, 12, 14), and
+// comment (13) packed.
+func pprofWireType(num protowire.Number) protowire.Type {
+	switch num {
+	case 7, 8, 9, 10, 12, 14:
+		return protowire.VarintType
+	}
+	return protowire.BytesType
 }
 
 func decodePushRequest(b []byte) ([]pushSeries, error) {

@@ -4,10 +4,13 @@ import (
 	"bytes"
 	"compress/gzip"
 	"context"
+	"fmt"
 	"io"
 	"mime/multipart"
 	"net/http"
 	"net/url"
+	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
@@ -20,9 +23,33 @@ import (
 // form, as an /ingest body and as a push API sample, is refused with 413
 // within a second, and the collector's peak RSS grows by less than 20 MiB:
 // the decompression stops at max_profile_size.
+//
+// Both ways the receiver hands pushes on: passed through (the embedded
+// layer; the size comes from the gzip trailer, nothing is decompressed) and
+// converted (decompression stops at the limit).
 func TestPyroscopeDecompressionBombRefusedFast(t *testing.T) {
+	for _, passThrough := range []bool{true, false} {
+		t.Run(fmt.Sprintf("pass_through_pprof=%v", passThrough), func(t *testing.T) {
+			decompressionBombRefusedFast(t, passThrough)
+		})
+	}
+}
+
+func decompressionBombRefusedFast(t *testing.T, passThrough bool) {
 	pyroscope := harness.StartPyroscope(t)
-	c, ingest := startProfilingCollector(t, pyroscope, nil)
+	overlay := filepath.Join(t.TempDir(), "overlay.yaml")
+	if err := os.WriteFile(overlay, []byte(fmt.Sprintf("receivers:\n  pyroscope:\n    pass_through_pprof: %v\n", passThrough)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	ingest := harness.FreeAddr(t)
+	c := harness.Start(t, binary, harness.Options{
+		Args: []string{"--config=embedded:default.yaml", "--config=embedded:profiling.yaml", "--config=file:" + overlay},
+		Env: map[string]string{
+			"OTEL_AI_COLLECTOR_PYROSCOPE_ENDPOINT":        pyroscope.URL,
+			"OTEL_AI_COLLECTOR_PYROSCOPE_INGEST_ENDPOINT": ingest,
+		},
+	})
+	ingest = "http://" + ingest
 
 	var bomb bytes.Buffer
 	zw, _ := gzip.NewWriterLevel(&bomb, gzip.BestCompression)

@@ -159,3 +159,32 @@ func TestPyroscopeShutdownAnswersAreRetried(t *testing.T) {
 		}
 	}
 }
+
+// A profile Pyroscope refuses for good (older than its ingestion window,
+// as after an outage of more than an hour) is not retried, and it does not
+// vanish silently: the collector counts it by reason and logs the
+// Pyroscope setting that would accept it.
+func TestPyroscopeRefusedProfilesAreCountedAndLogged(t *testing.T) {
+	pyroscope := harness.StartPyroscope(t)
+	c, ingest := startProfilingCollector(t, pyroscope, nil)
+	old := time.Now().Add(-2 * time.Hour)
+	query := url.Values{
+		"name":  {"app"},
+		"from":  {strconv.FormatInt(old.UnixNano(), 10)},
+		"until": {strconv.FormatInt(old.Add(10*time.Second).UnixNano(), 10)},
+	}
+	goSDKPush(t, ingest, query, harness.CPUProfile(t, old), `{}`)
+	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+	defer cancel()
+	if err := c.WaitForLog(ctx, "reject-older-than"); err != nil {
+		t.Fatalf("no log line naming validation.reject-older-than: %v", err)
+	}
+	dropped, err := c.Metric("otelcol_processor_profile_forwarding_dropped_pushes_total", `reason="outside_ingestion_window"`)
+	if err != nil || dropped != 1 {
+		t.Errorf("otelcol_processor_profile_forwarding_dropped_pushes_total{reason=outside_ingestion_window} = %v (%v), want 1", dropped, err)
+	}
+	time.Sleep(time.Second)
+	if answers := pyroscope.Answers(); len(answers) != 1 || !strings.Contains(answers[0].Message, "ingestion window") {
+		t.Errorf("Pyroscope answered %v, want one ingestion window refusal (no retries)", answers)
+	}
+}

@@ -57,7 +57,7 @@ func newProcessor(ctx context.Context, set processor.Settings, cfg *Config, next
 	}
 	dropped, err := set.TelemetrySettings.MeterProvider.Meter(metadata.ScopeName).Int64Counter(
 		"otelcol_processor_profile_forwarding_dropped_pushes",
-		metric.WithDescription("Pushes Pyroscope refused for good and the processor dropped, by reason (outside_ingestion_window, too_large, refused)."),
+		metric.WithDescription("Pushes Pyroscope refused for good and the processor dropped, by reason (outside_ingestion_window, too_large, refused, unconvertible)."),
 		metric.WithUnit("{push}"))
 	if err != nil {
 		return nil, err

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"compress/gzip"
 	"context"
+	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -150,6 +151,11 @@ func describedPush(name, service string, labels map[string]string, scope pcommon
 func passThroughPush(name, service string, labels map[string]string, scope pcommon.Map, pprof []byte) pyroscopePush {
 	push := describedPush(name, service, labels, scope)
 	push.pprof = pprof
+	push.uncompressedSize = len(pprof)
+	if len(pprof) >= 18 && pprof[0] == 0x1f && pprof[1] == 0x8b {
+		// The gzip trailer's ISIZE, which the receiver checked.
+		push.uncompressedSize = int(binary.LittleEndian.Uint32(pprof[len(pprof)-4:]))
+	}
 	return push
 }
 
@@ -324,11 +330,12 @@ func (f *forwarder) do(ctx context.Context, push pyroscopePush, target, contentT
 // Why Pyroscope refused a push, as counted in
 // otelcol_processor_profile_forwarding_dropped_pushes.
 const (
-	reasonTooOld          = "too_old"
+	reasonTooOld          = "outside_ingestion_window"
 	reasonTooLarge        = "too_large"
 	reasonRateLimited     = "rate_limited"
 	reasonUnavailable     = "unavailable"
 	reasonRefused         = "refused"
+	reasonUnconvertible   = "unconvertible"
 	reasonServerError     = "server_error"
 	pyroscopeDefaultBurst = 2 << 20 // distributor.ingestion-burst-size-mb
 )
@@ -376,6 +383,7 @@ func (f *forwarder) push(ctx context.Context, pd pprofile.Profiles) error {
 	var permanent []error
 	if convErr != nil {
 		permanent = append(permanent, convErr)
+		f.countDropped(ctx, reasonUnconvertible)
 	}
 	for _, push := range pushes {
 		if err := f.send(ctx, push); err != nil {

@@ -2,6 +2,7 @@ package profileforwardingprocessor
 
 import (
 	"bytes"
+	"compress/gzip"
 	"context"
 	"strings"
 	"testing"
@@ -9,12 +10,14 @@ import (
 
 	"github.com/google/pprof/profile"
 	"go.opentelemetry.io/collector/component/componenttest"
+	"go.opentelemetry.io/collector/consumer/consumererror"
 	"go.opentelemetry.io/collector/consumer/consumertest"
 	"go.opentelemetry.io/collector/pdata/pprofile"
 	"go.opentelemetry.io/collector/processor/processortest"
 	"go.opentelemetry.io/otel/sdk/metric/metricdata"
 	"go.uber.org/zap"
 	"go.uber.org/zap/zaptest/observer"
+	"google.golang.org/protobuf/encoding/protowire"
 
 	"github.com/otel-ai-collector/otel-ai-collector/integration/harness"
 	"github.com/otel-ai-collector/otel-ai-collector/internal/pyroscopeattr"
@@ -187,5 +190,40 @@ func TestPassThroughPushIsSentAsItCame(t *testing.T) {
 	}
 	if !harness.HasFunction(got.Profile, "main.burn") {
 		t.Error("main.burn missing")
+	}
+}
+
+// Pyroscope's rate limit refuses one profile larger than its burst on every
+// try: it stays retryable (the limit may have been raised), but the error
+// says why it keeps failing and which Pyroscope setting to raise.
+func TestRateLimitedOversizedProfileSaysSo(t *testing.T) {
+	pyroscope := harness.StartPyroscope(t)
+	p := startProcessor(t, pyroscope.URL, new(consumertest.ProfilesSink), nil)
+	parsed, err := profile.ParseData(harness.CPUProfile(t, time.Now()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var raw bytes.Buffer
+	_ = parsed.WriteUncompressed(&raw)
+	// An unknown field of zeros makes it 3 MiB uncompressed.
+	raw.Write(protowire.AppendBytes(protowire.AppendTag(nil, 100, protowire.BytesType), make([]byte, 3<<20)))
+	var gz bytes.Buffer
+	zw := gzip.NewWriter(&gz)
+	_, _ = zw.Write(raw.Bytes())
+	_ = zw.Close()
+	in := pprofile.NewProfiles()
+	rp := in.ResourceProfiles().AppendEmpty()
+	rp.Resource().Attributes().PutStr("service.name", "big")
+	rp.ScopeProfiles().AppendEmpty().Scope().Attributes().PutEmptyBytes(pyroscopeattr.Pprof).FromRaw(gz.Bytes())
+	pushes, err := p.forwarder.pushes(in)
+	if err != nil || len(pushes) != 1 {
+		t.Fatalf("%d pushes, %v", len(pushes), err)
+	}
+	err = p.forwarder.send(context.Background(), pushes[0])
+	if err == nil || consumererror.IsPermanent(err) {
+		t.Fatalf("send: %v, want a retryable error", err)
+	}
+	if !strings.Contains(err.Error(), "push rate limit") || !strings.Contains(err.Error(), "distributor.ingestion-burst-size-mb") {
+		t.Errorf("error %q does not say the profile is over Pyroscope's burst", err)
 	}
 }

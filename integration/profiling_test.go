@@ -203,8 +203,13 @@ func TestPyroscopePushAPIThroughCollector(t *testing.T) {
 	if !hasSampleType(got.Profile, "cpu", "nanoseconds") || !harness.HasFunction(got.Profile, "main.burn") {
 		t.Errorf("profile lost its CPU samples or functions: %v", got.Profile.SampleType)
 	}
-	if !got.From.Equal(start) || got.Until.Sub(got.From) != 10*time.Second {
-		t.Errorf("time range %s..%s, want the pprof's %s + 10s", got.From, got.Until, start)
+	// On by the push API, as the SDK sent it: the pprof's time, __name__,
+	// no pyroscope_spy label.
+	if got.API != "push" || got.ProfileName != "process_cpu" || got.SpyLabel != "" {
+		t.Errorf("stored by %s with __name__ %q and pyroscope_spy %q, want push, process_cpu and none", got.API, got.ProfileName, got.SpyLabel)
+	}
+	if got.Profile.TimeNanos != start.UnixNano() || got.Profile.DurationNanos != int64(10*time.Second) {
+		t.Errorf("time %s + %s, want the pprof's %s + 10s", time.Unix(0, got.Profile.TimeNanos), time.Duration(got.Profile.DurationNanos), start)
 	}
 }
 
@@ -296,7 +301,19 @@ func TestOTLPProfilesReachPyroscopeWithServiceName(t *testing.T) {
 // during the outage reaches Pyroscope exactly once, and the pass-through
 // consumer saw each one exactly once, while Pyroscope was still down. AI
 // telemetry meanwhile reaches otel-ai-monitor without delay.
+//
+// Both ways the pyroscope receiver hands pushes on: passed through as the
+// SDK's bytes (the embedded layer's default) and converted to OTLP profiles
+// (what a layer with a real profiles exporter, like this one, should use).
 func TestProfilesSurvivePyroscopeOutageAndKill(t *testing.T) {
+	for _, passThrough := range []bool{true, false} {
+		t.Run(fmt.Sprintf("pass_through_pprof=%v", passThrough), func(t *testing.T) {
+			profilesSurvivePyroscopeOutageAndKill(t, passThrough)
+		})
+	}
+}
+
+func profilesSurvivePyroscopeOutageAndKill(t *testing.T, passThrough bool) {
 	pyroscope := harness.StartPyroscope(t)
 	pyroscope.SetDown(true)
 	stateDir := t.TempDir()
@@ -306,6 +323,9 @@ func TestProfilesSurvivePyroscopeOutageAndKill(t *testing.T) {
 	// The pass-through consumer: profile_forwarding's next consumer writes
 	// every batch it gets to a file.
 	if err := os.WriteFile(overlay, []byte(fmt.Sprintf(`
+receivers:
+  pyroscope:
+    pass_through_pprof: %v
 exporters:
   file/passthrough:
     path: %s
@@ -314,7 +334,7 @@ service:
   pipelines:
     profiles:
       exporters: [file/passthrough]
-`, passthrough)), 0o644); err != nil {
+`, passThrough, passthrough)), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	monitor := harness.NewSink(t)

@@ -14,4 +14,13 @@ const (
 	SampleTypeConfig = "pyroscope.sample_type_config"
 	// ProfileName is the push API's __name__ label, e.g. process_cpu.
 	ProfileName = "pyroscope.profile_name"
+	// From and Until are an /ingest push's from and until query
+	// parameters, in Unix nanoseconds, for the processor to send them on
+	// as they came. The profiles' own time and duration are the pprof's.
+	From  = "pyroscope.from"
+	Until = "pyroscope.until"
+	// Pprof holds a push's pprof as the SDK sent it (gzipped or not) when
+	// the receiver passes pushes through undecoded (pass_through_pprof);
+	// such a scope has no profiles.
+	Pprof = "pyroscope.pprof"
 )

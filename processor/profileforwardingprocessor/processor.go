@@ -16,6 +16,9 @@ import (
 	"go.opentelemetry.io/collector/exporter/xexporter"
 	"go.opentelemetry.io/collector/pdata/pprofile"
 	"go.opentelemetry.io/collector/processor"
+	"go.opentelemetry.io/otel/metric"
+
+	"github.com/otel-ai-collector/otel-ai-collector/processor/profileforwardingprocessor/internal/metadata"
 )
 
 // forwardingProcessor hands each batch to its Pyroscope sender (an
@@ -38,7 +41,9 @@ func newProcessor(ctx context.Context, set processor.Settings, cfg *Config, next
 	if err != nil {
 		return nil, err
 	}
+	pushAPI := *ingest
 	ingest.Path = path.Join(ingest.Path, "ingest")
+	pushAPI.Path = path.Join(pushAPI.Path, "push.v1.PusherService", "Push")
 
 	hostName := cfg.HostName
 	if hostName == "" {
@@ -50,13 +55,23 @@ func newProcessor(ctx context.Context, set processor.Settings, cfg *Config, next
 	for _, key := range cfg.ExcludeResourceAttributes {
 		exclude[key] = true
 	}
+	dropped, err := set.TelemetrySettings.MeterProvider.Meter(metadata.ScopeName).Int64Counter(
+		"otelcol_processor_profile_forwarding_dropped_pushes",
+		metric.WithDescription("Pushes Pyroscope refused for good and the processor dropped, by reason (outside_ingestion_window, too_large, refused, unconvertible)."),
+		metric.WithUnit("{push}"))
+	if err != nil {
+		return nil, err
+	}
 	p := &forwardingProcessor{
 		cfg:  cfg,
 		set:  set,
 		next: next,
 		forwarder: &forwarder{
-			naming: &naming{defaultServiceName: cfg.DefaultServiceName, hostName: hostName, exclude: exclude, procRoot: "/proc"},
-			ingest: ingest,
+			naming:  &naming{defaultServiceName: cfg.DefaultServiceName, hostName: hostName, exclude: exclude, procRoot: "/proc"},
+			ingest:  ingest,
+			pushAPI: &pushAPI,
+			logger:  set.Logger,
+			dropped: dropped,
 		},
 		inMemoryQueue: cfg.QueueConfig.HasValue() && cfg.QueueConfig.Get().StorageID == nil,
 	}

@@ -44,7 +44,8 @@ func TestForwardsToPyroscopeAndPassesOn(t *testing.T) {
 	next := new(consumertest.ProfilesSink)
 	p := startProcessor(t, pyroscope.URL, next, nil)
 
-	start := time.Unix(1_700_000_000, 0)
+	// Recent: Pyroscope refuses profiles older than an hour.
+	start := time.Now().Add(-10 * time.Second).Truncate(time.Second)
 	in := harness.OTLPCPUProfiles(t, start, map[string]any{"service.name": "api", "env": "prod", "process.pid": 1234})
 	scope := in.ResourceProfiles().At(0).ScopeProfiles().At(0)
 	scope.Scope().Attributes().PutStr(pyroscopeattr.SpyName, "gospy")

@@ -4,12 +4,15 @@ import (
 	"bytes"
 	"compress/gzip"
 	"context"
+	"encoding/binary"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"mime/multipart"
 	"net/http"
 	"net/url"
+	"sort"
 	"strconv"
 	"strings"
 	"time"
@@ -19,13 +22,24 @@ import (
 	"go.opentelemetry.io/collector/consumer/consumererror"
 	"go.opentelemetry.io/collector/pdata/pcommon"
 	"go.opentelemetry.io/collector/pdata/pprofile"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/metric"
+	"go.uber.org/zap"
+	"google.golang.org/protobuf/encoding/protowire"
 
 	"github.com/otel-ai-collector/otel-ai-collector/internal/pyroscopeattr"
 )
 
 // pyroscopePush is one POST to Pyroscope's /ingest.
 type pyroscopePush struct {
-	name             string // service{labels}
+	name    string // service{labels}
+	service string
+	labels  map[string]string
+	// profileName is the push API's __name__ of a profile the pyroscope
+	// receiver got on the push API: such a push goes on by the push API,
+	// so that Pyroscope stores it as it would have from the SDK (the
+	// /ingest path would add a pyroscope_spy=unknown label).
+	profileName      string
 	from, until      time.Time
 	spyName          string
 	sampleRate       int64
@@ -33,6 +47,7 @@ type pyroscopePush struct {
 	aggregationType  string
 	sampleTypeConfig string
 	pprof            []byte // gzipped pprof
+	uncompressedSize int    // of the pprof, for size refusals
 }
 
 // maxAnswerQuoted is how much of Pyroscope's answer an error quotes.
@@ -40,9 +55,24 @@ const maxAnswerQuoted = 1024
 
 // forwarder turns OTLP profiles into Pyroscope pushes and sends them.
 type forwarder struct {
-	naming *naming
-	ingest *url.URL
-	client *http.Client
+	naming  *naming
+	ingest  *url.URL
+	pushAPI *url.URL
+	client  *http.Client
+	logger  *zap.Logger
+	// dropped counts pushes Pyroscope refused for good, by reason.
+	dropped metric.Int64Counter
+}
+
+// countDropped counts and logs a push Pyroscope refused for good; the
+// exporterhelper logs the error itself when it drops the request.
+func (f *forwarder) countDropped(ctx context.Context, reason string) {
+	if f.dropped != nil {
+		f.dropped.Add(ctx, 1, metric.WithAttributes(attribute.String("reason", reason)))
+	}
+	if f.logger != nil && reason == reasonTooOld {
+		f.logger.Warn("Pyroscope refused a profile outside its ingestion window; it is dropped. Pyroscope accepts profiles up to validation.reject-older-than (1h by default) old, so profiles held back by a longer outage are lost unless it is raised.")
+	}
 }
 
 // pushes converts one request's profiles: a push per resource and scope, as
@@ -55,8 +85,13 @@ func (f *forwarder) pushes(pd pprofile.Profiles) ([]pyroscopePush, error) {
 	single := pd.ResourceProfiles().Len() == 1 && pd.ResourceProfiles().At(0).ScopeProfiles().Len() == 1
 	for _, rp := range pd.ResourceProfiles().All() {
 		attrs := rp.Resource().Attributes()
-		name := appName(f.naming.serviceName(attrs), f.naming.labels(attrs))
+		service, labels := f.naming.serviceName(attrs), f.naming.labels(attrs)
+		name := appName(service, labels)
 		for _, sp := range rp.ScopeProfiles().All() {
+			if raw, ok := sp.Scope().Attributes().Get(pyroscopeattr.Pprof); ok && raw.Type() == pcommon.ValueTypeBytes {
+				pushes = append(pushes, passThroughPush(name, service, labels, sp.Scope().Attributes(), raw.Bytes().AsRaw()))
+				continue
+			}
 			if sp.Profiles().Len() == 0 {
 				continue
 			}
@@ -66,7 +101,7 @@ func (f *forwarder) pushes(pd pprofile.Profiles) ([]pyroscopePush, error) {
 			}
 			converted, err := toPprof(scoped)
 			if err == nil {
-				pushes = append(pushes, f.newPush(name, sp, sp.Profiles().At(0), converted))
+				pushes = append(pushes, f.newPush(name, service, labels, sp, sp.Profiles().At(0), converted))
 				continue
 			}
 			// One push per profile (sample type) instead.
@@ -77,17 +112,21 @@ func (f *forwarder) pushes(pd pprofile.Profiles) ([]pyroscopePush, error) {
 					errs = append(errs, fmt.Errorf("profile of %s cannot be turned into pprof: %w", name, err))
 					continue
 				}
-				pushes = append(pushes, f.newPush(name, sp, sp.Profiles().At(i), converted))
+				pushes = append(pushes, f.newPush(name, service, labels, sp, sp.Profiles().At(i), converted))
 			}
 		}
 	}
 	return pushes, errors.Join(errs...)
 }
 
-func (f *forwarder) newPush(name string, sp pprofile.ScopeProfiles, first pprofile.Profile, converted *profile.Profile) pyroscopePush {
-	scope := sp.Scope().Attributes()
+// describedPush is a push with what the pyroscope receiver recorded about
+// the SDK's push on the scope: spy, rate, config, __name__, from and until.
+func describedPush(name, service string, labels map[string]string, scope pcommon.Map) pyroscopePush {
 	push := pyroscopePush{
 		name:             name,
+		service:          service,
+		labels:           labels,
+		profileName:      stringAttr(scope, pyroscopeattr.ProfileName),
 		spyName:          stringAttr(scope, pyroscopeattr.SpyName),
 		units:            stringAttr(scope, pyroscopeattr.Units),
 		aggregationType:  stringAttr(scope, pyroscopeattr.AggregationType),
@@ -96,8 +135,41 @@ func (f *forwarder) newPush(name string, sp pprofile.ScopeProfiles, first pprofi
 	if v, ok := scope.Get(pyroscopeattr.SampleRate); ok {
 		push.sampleRate = v.Int()
 	}
+	if v, ok := scope.Get(pyroscopeattr.From); ok && v.Int() > 0 {
+		push.from = time.Unix(0, v.Int())
+	}
+	if v, ok := scope.Get(pyroscopeattr.Until); ok && v.Int() > 0 {
+		push.until = time.Unix(0, v.Int())
+	}
+	return push
+}
+
+// passThroughPush is a push the pyroscope receiver passed through
+// undecoded (pass_through_pprof): the SDK's pprof bytes go on unchanged,
+// with the same parameters, under the service name and labels (host.name
+// added) the processor gives it.
+func passThroughPush(name, service string, labels map[string]string, scope pcommon.Map, pprof []byte) pyroscopePush {
+	push := describedPush(name, service, labels, scope)
+	push.pprof = pprof
+	push.uncompressedSize = len(pprof)
+	if len(pprof) >= 18 && pprof[0] == 0x1f && pprof[1] == 0x8b {
+		// The gzip trailer's ISIZE, which the receiver checked.
+		push.uncompressedSize = int(binary.LittleEndian.Uint32(pprof[len(pprof)-4:]))
+	}
+	return push
+}
+
+func (f *forwarder) newPush(name, service string, labels map[string]string, sp pprofile.ScopeProfiles, first pprofile.Profile, converted *profile.Profile) pyroscopePush {
+	scope := sp.Scope().Attributes()
+	push := describedPush(name, service, labels, scope)
 	if push.sampleRate == 0 && converted.Period > 0 && converted.PeriodType != nil && converted.PeriodType.Unit == "nanoseconds" {
 		push.sampleRate = int64(time.Second) / converted.Period
+	}
+	// Pyroscope files the profile under the pprof's time (set from the
+	// profile's); from and until only stand in when the pprof has none. A
+	// push from the pyroscope receiver gets its own from and until back.
+	if !push.from.IsZero() && !push.until.Before(push.from) {
+		return push.withPprof(converted)
 	}
 	push.from = first.Time().AsTime()
 	if first.Time() == 0 {
@@ -108,21 +180,32 @@ func (f *forwarder) newPush(name string, sp pprofile.ScopeProfiles, first pprofi
 		// Pyroscope wants a range; a point in time becomes one second.
 		push.until = push.from.Add(time.Second)
 	}
+	return push.withPprof(converted)
+}
+
+// withPprof sets the push's pprof: converted, gzipped.
+func (push pyroscopePush) withPprof(converted *profile.Profile) pyroscopePush {
 	// gzip at its fastest level: for a 10 s Go CPU profile it took the whole
 	// conversion from 5.5 to 4.6 ms for output 11% larger (29.7 vs 26.8 KB;
 	// BenchmarkForwardProfile/convert).
 	// Writing to a bytes.Buffer cannot fail.
 	var buf bytes.Buffer
 	zw, _ := gzip.NewWriterLevel(&buf, gzip.BestSpeed)
-	_ = converted.WriteUncompressed(zw)
+	counted := &countingWriter{w: zw}
+	_ = converted.WriteUncompressed(counted)
 	_ = zw.Close()
 	push.pprof = buf.Bytes()
+	push.uncompressedSize = counted.n
 	return push
 }
 
 // send posts one push the way the Pyroscope Go SDK does: the pprof and the
-// sample type config as multipart form fields, the rest in the query.
+// sample type config as multipart file parts (Pyroscope reads only file
+// parts), the rest in the query.
 func (f *forwarder) send(ctx context.Context, push pyroscopePush) error {
+	if push.profileName != "" {
+		return f.do(ctx, push, f.pushAPI.String(), "application/proto", encodePushRequest(push))
+	}
 	var body bytes.Buffer
 	form := multipart.NewWriter(&body)
 	part, err := form.CreateFormFile("profile", "profile.pprof")
@@ -143,9 +226,18 @@ func (f *forwarder) send(ctx context.Context, push pyroscopePush) error {
 
 	query := url.Values{}
 	query.Set("name", push.name)
-	query.Set("from", strconv.FormatInt(push.from.UnixNano(), 10))
-	query.Set("until", strconv.FormatInt(push.until.UnixNano(), 10))
-	query.Set("format", "pprof")
+	// Without them (a passed-through push that had none) Pyroscope takes
+	// the time it receives the push, as it would have from the SDK.
+	if !push.from.IsZero() {
+		query.Set("from", strconv.FormatInt(push.from.UnixNano(), 10))
+	}
+	if !push.until.IsZero() {
+		query.Set("until", strconv.FormatInt(push.until.UnixNano(), 10))
+	}
+	// No format parameter: Pyroscope's ingest handler
+	// (pkg/ingester/pyroscope/ingest_handler.go) checks format before the
+	// Content-Type, so format=pprof would make it parse the multipart
+	// envelope as a pprof and refuse it (422). The Go SDK sends none either.
 	// Without a spy name Pyroscope records "unknown", as for any client
 	// that sends none; a made-up one could trigger its per-spy fixes.
 	if push.spyName != "" {
@@ -163,11 +255,50 @@ func (f *forwarder) send(ctx context.Context, push pyroscopePush) error {
 	target := *f.ingest
 	target.RawQuery = query.Encode()
 
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, target.String(), &body)
+	return f.do(ctx, push, target.String(), form.FormDataContentType(), body.Bytes())
+}
+
+// encodePushRequest is the push API body for a push: one series with the
+// labels __name__, service_name and the push's labels, one sample.
+func encodePushRequest(push pyroscopePush) []byte {
+	label := func(msg []byte, name, value string) []byte {
+		var pair []byte
+		pair = protowire.AppendTag(pair, 1, protowire.BytesType)
+		pair = protowire.AppendString(pair, name)
+		pair = protowire.AppendTag(pair, 2, protowire.BytesType)
+		pair = protowire.AppendString(pair, value)
+		msg = protowire.AppendTag(msg, 1, protowire.BytesType)
+		return protowire.AppendBytes(msg, pair)
+	}
+	var series []byte
+	series = label(series, "__name__", push.profileName)
+	series = label(series, "service_name", push.service)
+	keys := make([]string, 0, len(push.labels))
+	for k := range push.labels {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		series = label(series, k, push.labels[k])
+	}
+	var sample []byte
+	sample = protowire.AppendTag(sample, 1, protowire.BytesType)
+	sample = protowire.AppendBytes(sample, push.pprof)
+	series = protowire.AppendTag(series, 2, protowire.BytesType)
+	series = protowire.AppendBytes(series, sample)
+	var req []byte
+	req = protowire.AppendTag(req, 1, protowire.BytesType)
+	return protowire.AppendBytes(req, series)
+}
+
+// do posts one push and turns Pyroscope's answer into nil, a retryable
+// error or a permanent one.
+func (f *forwarder) do(ctx context.Context, push pyroscopePush, target, contentType string, body []byte) error {
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, target, bytes.NewReader(body))
 	if err != nil {
 		return consumererror.NewPermanent(err)
 	}
-	req.Header.Set("Content-Type", form.FormDataContentType())
+	req.Header.Set("Content-Type", contentType)
 	resp, err := f.client.Do(req)
 	if err != nil {
 		return fmt.Errorf("pushing %s to Pyroscope: %w", push.name, err)
@@ -177,12 +308,69 @@ func (f *forwarder) send(ctx context.Context, push pyroscopePush) error {
 	if resp.StatusCode >= 200 && resp.StatusCode < 300 {
 		return nil
 	}
+	reason, retry := classifyAnswer(resp.StatusCode, answer)
 	err = fmt.Errorf("pushing %s: Pyroscope answered %s: %s", push.name, resp.Status, strings.TrimSpace(string(answer)))
-	// 4xx other than 408/429 will fail the same way on every retry.
-	if resp.StatusCode >= 400 && resp.StatusCode < 500 && resp.StatusCode != http.StatusTooManyRequests && resp.StatusCode != http.StatusRequestTimeout {
+	switch reason {
+	case reasonTooOld:
+		err = fmt.Errorf("%w (Pyroscope refuses profiles older than its validation.reject-older-than, 1h by default, or newer than validation.reject-newer-than, 10m; raise reject-older-than, e.g. -validation.reject-older-than=24h, to deliver what a longer outage held back)", err)
+	case reasonTooLarge:
+		err = fmt.Errorf("%w (the profile is larger uncompressed than Pyroscope's validation.max-profile-size-bytes, 4 MiB by default; raise it to accept such profiles)", err)
+	case reasonRateLimited:
+		if push.uncompressedSize > pyroscopeDefaultBurst {
+			err = fmt.Errorf("%w (the profile is %d bytes uncompressed, more than Pyroscope's default burst of %d: unless distributor.ingestion-burst-size-mb was raised it is refused on every retry)", err, push.uncompressedSize, pyroscopeDefaultBurst)
+		}
+	}
+	if !retry {
+		f.countDropped(ctx, reason)
 		return consumererror.NewPermanent(err)
 	}
 	return err
+}
+
+// Why Pyroscope refused a push, as counted in
+// otelcol_processor_profile_forwarding_dropped_pushes.
+const (
+	reasonTooOld          = "outside_ingestion_window"
+	reasonTooLarge        = "too_large"
+	reasonRateLimited     = "rate_limited"
+	reasonUnavailable     = "unavailable"
+	reasonRefused         = "refused"
+	reasonUnconvertible   = "unconvertible"
+	reasonServerError     = "server_error"
+	pyroscopeDefaultBurst = 2 << 20 // distributor.ingestion-burst-size-mb
+)
+
+// classifyAnswer tells from Pyroscope's answer whether a push may succeed
+// later. Pyroscope's /ingest answers 422 for nearly everything that goes
+// wrong after the body was read (pkg/ingester/pyroscope/ingest_handler.go,
+// v2.0.6): a malformed profile, but also its rate limit, its ingestion window
+// and its own shutdown ("rpc error: code = Unavailable"). The JSON body's
+// message carries the distributor's error, which tells them apart.
+func classifyAnswer(status int, answer []byte) (reason string, retry bool) {
+	var body struct{ Code, Message string }
+	msg := string(answer)
+	if json.Unmarshal(answer, &body) == nil && body.Message != "" {
+		msg = body.Message
+	}
+	switch {
+	case strings.Contains(msg, "outside of ingestion window"):
+		return reasonTooOld, false
+	case status == http.StatusRequestEntityTooLarge,
+		strings.Contains(msg, "decompressed size exceeds"),
+		strings.Contains(msg, "exceeds the size limit"),
+		strings.Contains(msg, "payload size exceeds limit"):
+		return reasonTooLarge, false
+	case status >= 500, status == http.StatusTooManyRequests, status == http.StatusRequestTimeout:
+		return reasonServerError, true
+	case strings.Contains(msg, "resource_exhausted:"), strings.Contains(msg, "code = ResourceExhausted"),
+		strings.Contains(msg, "push rate limit"), body.Code == "resource_exhausted":
+		return reasonRateLimited, true
+	case strings.Contains(msg, "unavailable:"), strings.Contains(msg, "code = Unavailable"),
+		strings.Contains(msg, "deadline_exceeded:"), strings.Contains(msg, "code = DeadlineExceeded"),
+		body.Code == "unavailable", body.Code == "deadline_exceeded":
+		return reasonUnavailable, true
+	}
+	return reasonRefused, false
 }
 
 // push is the exporter's push function: convert, then send every push. A
@@ -195,6 +383,7 @@ func (f *forwarder) push(ctx context.Context, pd pprofile.Profiles) error {
 	var permanent []error
 	if convErr != nil {
 		permanent = append(permanent, convErr)
+		f.countDropped(ctx, reasonUnconvertible)
 	}
 	for _, push := range pushes {
 		if err := f.send(ctx, push); err != nil {
@@ -244,6 +433,17 @@ func extractProfile(pd pprofile.Profiles, resource pcommon.Resource, sp pprofile
 	sp.Scope().CopyTo(osp.Scope())
 	sp.Profiles().At(i).CopyTo(osp.Profiles().AppendEmpty())
 	return out
+}
+
+type countingWriter struct {
+	w io.Writer
+	n int
+}
+
+func (c *countingWriter) Write(p []byte) (int, error) {
+	n, err := c.w.Write(p)
+	c.n += n
+	return n, err
 }
 
 func stringAttr(m pcommon.Map, key string) string {

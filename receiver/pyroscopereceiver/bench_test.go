@@ -33,7 +33,7 @@ func BenchmarkIngest(b *testing.B) {
 	b.Run("parse", func(b *testing.B) {
 		b.ReportAllocs()
 		for b.Loop() {
-			if _, err := parseIngest(query, contentType, body); err != nil {
+			if _, err := parseIngest(query, contentType, body, testLimit()); err != nil {
 				b.Fatal(err)
 			}
 		}
@@ -41,7 +41,7 @@ func BenchmarkIngest(b *testing.B) {
 	b.Run("parse_and_convert", func(b *testing.B) {
 		b.ReportAllocs()
 		for b.Loop() {
-			push, err := parseIngest(query, contentType, body)
+			push, err := parseIngest(query, contentType, body, testLimit())
 			if err != nil {
 				b.Fatal(err)
 			}

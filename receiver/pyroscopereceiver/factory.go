@@ -20,6 +20,8 @@ const (
 	// A 15 s CPU profile of a busy service is a few hundred KiB; 16 MiB leaves
 	// room for heap profiles of large programs and refuses anything absurd.
 	defaultMaxRequestBodySize = 16 << 20
+	// Pyroscope's validation.max-profile-size-bytes default.
+	defaultMaxProfileSize = 4 << 20
 )
 
 // NewFactory returns the pyroscope receiver factory.
@@ -32,7 +34,7 @@ func createDefaultConfig() component.Config {
 	server := confighttp.NewDefaultServerConfig()
 	server.NetAddr.Endpoint = defaultEndpoint
 	server.MaxRequestBodySize = defaultMaxRequestBodySize
-	return &Config{ServerConfig: server}
+	return &Config{ServerConfig: server, MaxProfileSize: defaultMaxProfileSize}
 }
 
 func createProfiles(_ context.Context, set receiver.Settings, cfg component.Config, next xconsumer.Profiles) (xreceiver.Profiles, error) {

@@ -11,7 +11,8 @@ import (
 
 // FuzzParseIngest feeds arbitrary queries, content types and bodies through
 // the whole ingest path short of the pipeline. It must never panic, and every
-// refusal must be a badRequestError (answered with a 4xx).
+// refusal must be a badRequestError (answered with a 4xx); the same with
+// pass_through_pprof.
 // The corpus it found is kept in testdata/fuzz/FuzzParseIngest.
 func FuzzParseIngest(f *testing.F) {
 	start := time.Unix(1_700_000_000, 0)
@@ -27,7 +28,11 @@ func FuzzParseIngest(f *testing.F) {
 		if err != nil {
 			return
 		}
-		push, err := parseIngest(query, contentType, body)
+		checkPassThrough(t, body, func(limit *sizeLimit) ([]*ingestRequest, error) {
+			push, err := parseIngest(query, contentType, body, limit)
+			return []*ingestRequest{push}, err
+		})
+		push, err := parseIngest(query, contentType, body, testLimit())
 		if err != nil {
 			var bad *badRequestError
 			if !errors.As(err, &bad) || bad.status < 400 || bad.status > 499 || bad.msg == "" {
@@ -54,7 +59,7 @@ func FuzzParseIngest(f *testing.F) {
 
 // FuzzParsePushRequest feeds arbitrary bodies to the push API's protobuf
 // decoding and conversion: no panic, every refusal a 4xx with a reason,
-// every accepted sample a service name and a profile. Corpus:
+// every accepted sample a profile; the same with pass_through_pprof. Corpus:
 // testdata/fuzz/FuzzParsePushRequest.
 func FuzzParsePushRequest(f *testing.F) {
 	start := time.Unix(1_700_000_000, 0)
@@ -70,7 +75,7 @@ func FuzzParsePushRequest(f *testing.F) {
 	f.Add([]byte{0x0a, 0x05, 0x0a, 0x03, 0x0a, 0x01, 0x61})
 
 	f.Fuzz(func(t *testing.T, body []byte) {
-		pushes, err := parsePushRequest("application/proto", body)
+		pushes, err := parsePushRequest("application/proto", body, testLimit())
 		if err != nil {
 			var bad *badRequestError
 			if !errors.As(err, &bad) || bad.status < 400 || bad.status > 499 || bad.msg == "" {
@@ -78,13 +83,41 @@ func FuzzParsePushRequest(f *testing.F) {
 			}
 			return
 		}
+		checkPassThrough(t, body, func(limit *sizeLimit) ([]*ingestRequest, error) {
+			return parsePushRequest("application/proto", body, limit)
+		})
 		for _, push := range pushes {
-			if push.serviceName == "" || push.profile == nil {
-				t.Fatalf("accepted a sample without service name or profile: %+v", push)
+			// A series without service_name is accepted, as Pyroscope does.
+			if push.profile == nil {
+				t.Fatalf("accepted a sample without a profile: %+v", push)
 			}
 			if _, err := toProfiles(push, start); err != nil {
 				continue // answered 400 by the handler
 			}
 		}
 	})
+}
+
+// checkPassThrough parses with pass_through_pprof: every refusal a 4xx with
+// a reason, every accepted push the pprof's bytes and no decoded profile.
+func checkPassThrough(t *testing.T, body []byte, parse func(*sizeLimit) ([]*ingestRequest, error)) {
+	t.Helper()
+	limit := testLimit()
+	limit.keepRaw = true
+	pushes, err := parse(limit)
+	if err != nil {
+		var bad *badRequestError
+		if !errors.As(err, &bad) || bad.status < 400 || bad.status > 499 || bad.msg == "" {
+			t.Fatalf("pass-through refusal %v is not a 4xx with a reason", err)
+		}
+		return
+	}
+	for _, push := range pushes {
+		if push.profile != nil || len(push.raw) == 0 {
+			t.Fatalf("pass-through push decoded or without its bytes: %+v", push)
+		}
+		if got := toPassThrough(push).ResourceProfiles().At(0).ScopeProfiles().At(0).Profiles().Len(); got != 0 {
+			t.Fatalf("pass-through push has %d profiles", got)
+		}
+	}
 }

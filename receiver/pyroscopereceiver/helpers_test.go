@@ -28,3 +28,8 @@ func multipartBody(t testing.TB, pprofBytes []byte, sampleTypeConfig string) (co
 	}
 	return w.FormDataContentType(), buf.Bytes()
 }
+
+// testLimit is the receiver's default decompression budget.
+func testLimit() *sizeLimit {
+	return &sizeLimit{perProfile: defaultMaxProfileSize, total: defaultMaxRequestBodySize}
+}

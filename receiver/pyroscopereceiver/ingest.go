@@ -35,7 +35,10 @@ type ingestRequest struct {
 	sampleTypeConfig []byte
 	// profileName is the push API's __name__ label (e.g. process_cpu).
 	profileName string
-	profile     *profile.Profile
+	// profile is the decoded pprof; nil with pass_through_pprof.
+	profile *profile.Profile
+	// raw is the pprof as the SDK sent it, gzipped or not.
+	raw []byte
 }
 
 // badRequestError is a push the sender must fix; it is answered with a 4xx
@@ -52,13 +55,14 @@ func badRequest(status int, format string, args ...any) error {
 }
 
 const (
-	statusBadRequest           = 400
-	statusUnsupportedMediaType = 415
+	statusBadRequest            = 400
+	statusRequestEntityTooLarge = 413
+	statusUnsupportedMediaType  = 415
 )
 
 // parseIngest turns the query and body of a push into an ingestRequest.
 // Every way a push can be wrong is a badRequestError saying what to fix.
-func parseIngest(query url.Values, contentType string, body []byte) (*ingestRequest, error) {
+func parseIngest(query url.Values, contentType string, body []byte, limit *sizeLimit) (*ingestRequest, error) {
 	req := &ingestRequest{}
 	var err error
 	if req.serviceName, req.labels, err = parseAppName(query.Get("name")); err != nil {
@@ -107,7 +111,12 @@ func parseIngest(query url.Values, contentType string, body []byte) (*ingestRequ
 	if len(raw) == 0 {
 		return nil, badRequest(statusBadRequest, "the push carries no profile: send the pprof as the body or as the multipart field \"profile\"")
 	}
-	if req.profile, err = parsePprof(raw); err != nil {
+	req.raw = raw
+	if req.profile, err = parsePprof(raw, limit); err != nil {
+		var tooLarge *badRequestError
+		if errors.As(err, &tooLarge) {
+			return nil, err
+		}
 		return nil, badRequest(statusBadRequest, "%v", err)
 	}
 	return req, nil

@@ -72,7 +72,7 @@ func TestParseIngestRefusesMalformedPushes(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			_, err = parseIngest(query, tc.contentType, tc.body)
+			_, err = parseIngest(query, tc.contentType, tc.body, testLimit())
 			var bad *badRequestError
 			if !errors.As(err, &bad) {
 				t.Fatalf("err = %v, want a bad request", err)
@@ -89,7 +89,7 @@ func TestParseIngestTimeUnits(t *testing.T) {
 	body := harness.CPUProfile(t, want)
 	for _, v := range []string{"1700000000", "1700000000000", "1700000000000000", "1700000000000000000"} {
 		query := url.Values{"name": {"app"}, "from": {v}}
-		push, err := parseIngest(query, "", body)
+		push, err := parseIngest(query, "", body, testLimit())
 		if err != nil {
 			t.Fatal(err)
 		}

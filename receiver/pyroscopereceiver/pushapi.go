@@ -1,7 +1,12 @@
 package pyroscopereceiver
 
 import (
+	"bytes"
+	"compress/gzip"
+	"encoding/binary"
+	"errors"
 	"fmt"
+	"io"
 	"mime"
 
 	"github.com/google/pprof/profile"
@@ -37,7 +42,7 @@ type pushSeries struct {
 
 // parsePushRequest turns a PushRequest body into one ingestRequest per
 // sample. Refusals are badRequestErrors.
-func parsePushRequest(contentType string, body []byte) ([]*ingestRequest, error) {
+func parsePushRequest(contentType string, body []byte, limit *sizeLimit) ([]*ingestRequest, error) {
 	mediaType, _, err := mime.ParseMediaType(contentType)
 	if err != nil || mediaType != "application/proto" {
 		return nil, badRequest(statusUnsupportedMediaType,
@@ -52,10 +57,11 @@ func parsePushRequest(contentType string, body []byte) ([]*ingestRequest, error)
 	}
 	var pushes []*ingestRequest
 	for i, s := range series {
+		// Pyroscope files a series without service_name under
+		// unknown_service (Distributor.pushSeries, v2.0.6); so does the
+		// profile_forwarding processor's default_service_name for profiles
+		// without service.name.
 		service := s.labels[labelServiceName]
-		if service == "" {
-			return nil, badRequest(statusBadRequest, "series %d has no %s label", i, labelServiceName)
-		}
 		for _, r := range service {
 			if !pyroscopeattr.IsServiceNameRune(r) {
 				return nil, badRequest(statusBadRequest, "series %d: service name %q contains %q: use letters, digits and _ . - /", i, service, r)
@@ -77,7 +83,11 @@ func parsePushRequest(contentType string, body []byte) ([]*ingestRequest, error)
 			return nil, badRequest(statusBadRequest, "series %d (%s) has no samples", i, service)
 		}
 		for j, raw := range s.samples {
-			prof, err := parsePprof(raw)
+			prof, err := parsePprof(raw, limit)
+			var tooLarge *badRequestError
+			if errors.As(err, &tooLarge) {
+				return nil, badRequest(tooLarge.status, "series %d (%s), sample %d: %s", i, service, j, tooLarge.msg)
+			}
 			if err != nil {
 				return nil, badRequest(statusBadRequest, "series %d (%s), sample %d: %v", i, service, j, err)
 			}
@@ -86,18 +96,55 @@ func parsePushRequest(contentType string, body []byte) ([]*ingestRequest, error)
 				labels:      labels,
 				profileName: s.labels[labelProfileName],
 				profile:     prof,
+				raw:         raw,
 			})
 		}
 	}
 	return pushes, nil
 }
 
-// parsePprof decodes and checks a pprof profile, gzipped or not.
-func parsePprof(raw []byte) (*profile.Profile, error) {
+// sizeLimit bounds what the pprof of a request may decompress to: each
+// profile to perProfile bytes, all of a request's together to total, so that
+// a small gzip of zeros (a decompression bomb) is refused after at most that
+// much work and memory. Pyroscope bounds the decompressed size the same way
+// (pkg/pprof/pprof.go RawFromBytesWithLimit, v2.0.6).
+type sizeLimit struct {
+	perProfile int64
+	total      int64
+	// keepRaw is pass_through_pprof: the pprof is only checked (size, and
+	// that it is a protobuf message with sample types), not decoded.
+	keepRaw bool
+}
+
+// errTooLarge is a profile over its sizeLimit; answered 413.
+func errTooLarge(limit int64, what string) error {
+	return badRequest(statusRequestEntityTooLarge, "the profile decompresses to more than %d bytes, the receiver's max_profile_size%s", limit, what)
+}
+
+// parsePprof decodes and checks a pprof profile, gzipped or not, charging
+// its uncompressed size to limit. With limit.keepRaw it only checks it
+// (checkPprofRaw) and returns nil.
+func parsePprof(raw []byte, limit *sizeLimit) (*profile.Profile, error) {
 	if len(raw) == 0 {
 		return nil, fmt.Errorf("the profile is empty")
 	}
-	prof, err := profile.ParseData(raw)
+	if limit.keepRaw {
+		return nil, checkPprofRaw(raw, limit)
+	}
+	data := raw
+	if isGzip(raw) {
+		zr, err := gzip.NewReader(bytes.NewReader(raw))
+		if err != nil {
+			return nil, fmt.Errorf("the profile is not valid gzip: %w", err)
+		}
+		if data, err = io.ReadAll(io.LimitReader(zr, min(limit.perProfile, limit.total)+1)); err != nil {
+			return nil, fmt.Errorf("the profile is not valid gzip: %w", err)
+		}
+	}
+	if err := limit.charge(int64(len(data))); err != nil {
+		return nil, err
+	}
+	prof, err := profile.ParseUncompressed(data)
 	if err != nil {
 		return nil, fmt.Errorf("the profile is not valid pprof: %w", err)
 	}
@@ -108,6 +155,95 @@ func parsePprof(raw []byte) (*profile.Profile, error) {
 		return nil, fmt.Errorf("the pprof profile declares no sample types")
 	}
 	return prof, nil
+}
+
+func isGzip(b []byte) bool { return len(b) >= 2 && b[0] == 0x1f && b[1] == 0x8b }
+
+// charge counts size bytes of decompressed pprof against the limits.
+func (limit *sizeLimit) charge(size int64) error {
+	if size > limit.perProfile {
+		return errTooLarge(limit.perProfile, "")
+	}
+	if size > limit.total {
+		return errTooLarge(limit.perProfile, " for the profiles of one request together")
+	}
+	limit.total -= size
+	return nil
+}
+
+// shapePrefix is how much of an uncompressed passed-through pprof is
+// checked for its shape.
+const shapePrefix = 4 << 10
+
+// checkPprofRaw is what pass_through_pprof checks of a pprof it does not
+// decode. A gzipped one is not decompressed at all (decompressing even its
+// first block cost 0.2 ms, more than everything else the collector does
+// per push): its header must be gzip with deflate, and its uncompressed
+// size, from the gzip trailer (ISIZE), must be within the limits. The
+// collector never decompresses it, so a trailer that lies cannot hurt it;
+// Pyroscope bounds its own decompression and checks the rest, and the
+// processor counts and logs what it refuses. An uncompressed one must be
+// within the limits and its first 4 KiB pprof fields.
+func checkPprofRaw(raw []byte, limit *sizeLimit) error {
+	if isGzip(raw) {
+		// 10 bytes of header (CM 8 = deflate, no reserved flags), 8 of trailer.
+		if len(raw) < 18 || raw[2] != 8 || raw[3]&0xe0 != 0 {
+			return fmt.Errorf("the profile is not valid gzip")
+		}
+		return limit.charge(int64(binary.LittleEndian.Uint32(raw[len(raw)-4:])))
+	}
+	if err := limit.charge(int64(len(raw))); err != nil {
+		return err
+	}
+	if len(raw) > shapePrefix {
+		return checkPprofShape(raw[:shapePrefix], true)
+	}
+	return checkPprofShape(raw, false)
+}
+
+// checkPprofShape checks that data, the start of a pprof (truncated) or a
+// whole one, is protobuf with pprof's fields: numbers 1-15 with their wire
+// types. A whole one must declare a sample type (field 1).
+func checkPprofShape(data []byte, truncated bool) error {
+	sampleTypes := 0
+	for len(data) > 0 {
+		num, typ, n := protowire.ConsumeTag(data)
+		if n < 0 {
+			if truncated {
+				break
+			}
+			return fmt.Errorf("the profile is not valid pprof: %w", protowire.ParseError(n))
+		}
+		if num < 1 || num > 15 || (typ != pprofWireType(num) && !(num == 13 && typ == protowire.VarintType)) {
+			return fmt.Errorf("the profile is not valid pprof: field %d has wire type %d", num, typ)
+		}
+		if num == 1 {
+			sampleTypes++
+		}
+		m := protowire.ConsumeFieldValue(num, typ, data[n:])
+		if m < 0 {
+			if truncated {
+				break
+			}
+			return fmt.Errorf("the profile is not valid pprof: %w", protowire.ParseError(m))
+		}
+		data = data[n+m:]
+	}
+	if !truncated && sampleTypes == 0 {
+		return fmt.Errorf("the pprof profile declares no sample types")
+	}
+	return nil
+}
+
+// pprofWireType is the wire type of field num of profile.proto's Profile:
+// messages and strings (1-6, 11, 15 doc_url), varints (7-10, 12, 14), and
+// comment (13) packed.
+func pprofWireType(num protowire.Number) protowire.Type {
+	switch num {
+	case 7, 8, 9, 10, 12, 14:
+		return protowire.VarintType
+	}
+	return protowire.BytesType
 }
 
 func decodePushRequest(b []byte) ([]pushSeries, error) {

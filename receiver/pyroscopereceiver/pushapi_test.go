@@ -114,7 +114,6 @@ func TestPushAPIRefusals(t *testing.T) {
 		{"gRPC", "application/grpc", nil, 415, "invalid_argument", "application/proto"},
 		{"not protobuf", "application/proto", []byte{0xff, 0xff, 0xff}, 400, "invalid_argument", "protobuf"},
 		{"no series", "application/proto", nil, 400, "invalid_argument", "no series"},
-		{"no service_name", "application/proto", encodePushRequest(pushSeries{labels: map[string]string{"__name__": "process_cpu"}, samples: [][]byte{good}}), 400, "invalid_argument", "service_name"},
 		{"no samples", "application/proto", encodePushRequest(pushSeries{labels: map[string]string{"service_name": "a"}}), 400, "invalid_argument", "no samples"},
 		{"not pprof", "application/proto", encodePushRequest(pushSeries{labels: map[string]string{"service_name": "a"}, samples: [][]byte{[]byte("nope")}}), 400, "invalid_argument", "pprof"},
 		{"bad label name", "application/proto", encodePushRequest(pushSeries{labels: map[string]string{"service_name": "a", "my-label": "x"}, samples: [][]byte{good}}), 400, "invalid_argument", "label name"},
@@ -128,5 +127,27 @@ func TestPushAPIRefusals(t *testing.T) {
 	}
 	if n := len(sink.AllProfiles()); n != 0 {
 		t.Errorf("%d refused pushes reached the pipeline", n)
+	}
+}
+
+// Pyroscope accepts a push API series without service_name (and files it
+// under unknown_service); so does the receiver, leaving service.name unset
+// for the pipeline's default.
+func TestPushAPIWithoutServiceName(t *testing.T) {
+	sink := new(consumertest.ProfilesSink)
+	base := startReceiver(t, sink)
+	body := encodePushRequest(pushSeries{labels: map[string]string{"__name__": "process_cpu", "env": "prod"}, samples: [][]byte{harness.CPUProfile(t, time.Now())}})
+	if status, answer := postPush(t, base, "application/proto", body, false); status != http.StatusOK {
+		t.Fatalf("%d %v, want 200", status, answer)
+	}
+	if len(sink.AllProfiles()) != 1 {
+		t.Fatalf("%d batches, want 1", len(sink.AllProfiles()))
+	}
+	attrs := sink.AllProfiles()[0].ResourceProfiles().At(0).Resource().Attributes()
+	if _, ok := attrs.Get("service.name"); ok {
+		t.Errorf("service.name set: %v", attrs.AsRaw())
+	}
+	if v, _ := attrs.Get("env"); v.Str() != "prod" {
+		t.Errorf("env = %q", v.Str())
 	}
 }

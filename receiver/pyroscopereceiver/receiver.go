@@ -14,6 +14,7 @@ import (
 	pprofconv "github.com/open-telemetry/opentelemetry-collector-contrib/pkg/translator/pprof"
 	"go.opentelemetry.io/collector/component"
 	"go.opentelemetry.io/collector/component/componentstatus"
+	"go.opentelemetry.io/collector/config/confighttp"
 	"go.opentelemetry.io/collector/consumer/consumererror"
 	"go.opentelemetry.io/collector/consumer/xconsumer"
 	"go.opentelemetry.io/collector/pdata/pcommon"
@@ -67,7 +68,8 @@ func (r *pyroscopeReceiver) Start(ctx context.Context, host component.Host) erro
 	if err != nil {
 		return fmt.Errorf("pyroscope receiver cannot listen on %s: %w (is another Pyroscope or agent using it? set endpoint to a free address)", r.cfg.NetAddr.Endpoint, err)
 	}
-	r.server, err = r.cfg.ToServer(ctx, host.GetExtensions(), r.set.TelemetrySettings, mux)
+	r.server, err = r.cfg.ToServer(ctx, host.GetExtensions(), r.set.TelemetrySettings, mux,
+		confighttp.WithErrorHandler(r.decompressionError))
 	if err != nil {
 		_ = listener.Close()
 		return err
@@ -100,7 +102,7 @@ func (r *pyroscopeReceiver) handleIngest(w http.ResponseWriter, req *http.Reques
 	}
 	var push *ingestRequest
 	if err == nil {
-		push, err = parseIngest(req.URL.Query(), req.Header.Get("Content-Type"), body)
+		push, err = parseIngest(req.URL.Query(), req.Header.Get("Content-Type"), body, r.sizeLimit())
 	}
 	if err == nil {
 		err = r.consume(req.Context(), []*ingestRequest{push})
@@ -123,7 +125,7 @@ func (r *pyroscopeReceiver) handlePush(w http.ResponseWriter, req *http.Request)
 	}
 	var pushes []*ingestRequest
 	if err == nil {
-		pushes, err = parsePushRequest(req.Header.Get("Content-Type"), body)
+		pushes, err = parsePushRequest(req.Header.Get("Content-Type"), body, r.sizeLimit())
 	}
 	if err == nil {
 		err = r.consume(req.Context(), pushes)
@@ -134,6 +136,25 @@ func (r *pyroscopeReceiver) handlePush(w http.ResponseWriter, req *http.Request)
 	}
 	w.Header().Set("Content-Type", "application/proto")
 	w.WriteHeader(http.StatusOK)
+}
+
+// sizeLimit is a request's budget of decompressed pprof: max_profile_size
+// per profile, max_request_body_size (at least one profile) for all of them.
+func (r *pyroscopeReceiver) sizeLimit() *sizeLimit {
+	return &sizeLimit{perProfile: r.cfg.MaxProfileSize, total: max(r.cfg.MaxProfileSize, r.cfg.MaxRequestBodySize), keepRaw: r.cfg.PassThroughPprof}
+}
+
+// decompressionError answers a body whose Content-Encoding confighttp could
+// not decode: counted as refused like any malformed push, and on the push API
+// as a Connect error, as Pyroscope's Connect handler answers it.
+func (r *pyroscopeReceiver) decompressionError(w http.ResponseWriter, req *http.Request, msg string, status int) {
+	err := badRequest(status, "the request body cannot be decompressed: %s", msg)
+	status = r.failure(req.Context(), err)
+	if req.URL.Path == pushAPIPath {
+		writeConnectError(w, status, err.Error())
+		return
+	}
+	http.Error(w, err.Error(), status)
 }
 
 func requirePost(w http.ResponseWriter, req *http.Request) error {
@@ -175,6 +196,10 @@ func (e *pipelineError) Error() string {
 func (r *pyroscopeReceiver) consume(ctx context.Context, pushes []*ingestRequest) error {
 	batches := make([]pprofile.Profiles, len(pushes))
 	for i, push := range pushes {
+		if push.profile == nil {
+			batches[i] = toPassThrough(push)
+			continue
+		}
 		profiles, err := toProfiles(push, time.Now())
 		if err != nil {
 			return badRequest(http.StatusBadRequest, "the profile of %s cannot be represented as OTLP profiles: %v", push.serviceName, err)
@@ -215,8 +240,10 @@ func (r *pyroscopeReceiver) failure(ctx context.Context, err error) int {
 func writeConnectError(w http.ResponseWriter, status int, msg string) {
 	code := "internal"
 	switch status {
-	case http.StatusBadRequest, http.StatusRequestEntityTooLarge, http.StatusUnsupportedMediaType:
+	case http.StatusBadRequest, http.StatusUnsupportedMediaType:
 		code = "invalid_argument"
+	case http.StatusRequestEntityTooLarge:
+		code = "resource_exhausted"
 	case http.StatusMethodNotAllowed:
 		code = "unimplemented"
 	case http.StatusServiceUnavailable:
@@ -238,39 +265,24 @@ func toProfiles(push *ingestRequest, received time.Time) (pprofile.Profiles, err
 	}
 	profiles := *converted
 	resource := profiles.ResourceProfiles().At(0)
-	attrs := resource.Resource().Attributes()
-	attrs.PutStr("service.name", push.serviceName)
-	for _, key := range sortedLabelKeys(push.labels) {
-		attrs.PutStr(key, push.labels[key])
-	}
-
 	scope := resource.ScopeProfiles().At(0)
-	scope.Scope().SetName(metadata.ScopeName)
-	scopeAttrs := scope.Scope().Attributes()
-	putIfSet(scopeAttrs, pyroscopeattr.SpyName, push.spyName)
-	if push.sampleRate > 0 {
-		scopeAttrs.PutInt(pyroscopeattr.SampleRate, push.sampleRate)
-	}
-	putIfSet(scopeAttrs, pyroscopeattr.Units, push.units)
-	putIfSet(scopeAttrs, pyroscopeattr.AggregationType, push.aggregationType)
-	putIfSet(scopeAttrs, pyroscopeattr.SampleTypeConfig, string(push.sampleTypeConfig))
-	putIfSet(scopeAttrs, pyroscopeattr.ProfileName, push.profileName)
+	describePush(push, resource.Resource().Attributes(), scope.Scope())
 
-	// The push's from/until are the time range Pyroscope files the profile
-	// under; they win over the pprof's own fields, which some SDKs leave zero.
-	start := push.from
-	if start.IsZero() && push.profile.TimeNanos > 0 {
-		start = time.Unix(0, push.profile.TimeNanos)
+	// Pyroscope files a profile under the pprof's own time, and under the
+	// push's from only when the pprof has none or one in 1970 (old SDKs
+	// sent microseconds): fixTime in pkg/og/convert/pprof/profile.go,
+	// v2.0.6. Heap profiles, for one, carry the time they were taken, the
+	// end of the push's range. The duration is the pprof's too.
+	start := time.Unix(0, push.profile.TimeNanos)
+	if push.profile.TimeNanos == 0 || start.Year() == 1970 {
+		start = push.from
 	}
 	if start.IsZero() {
 		start = received
 	}
-	var duration time.Duration
-	switch {
-	case !push.until.IsZero():
-		duration = push.until.Sub(start)
-	case push.profile.DurationNanos > 0:
-		duration = time.Duration(push.profile.DurationNanos)
+	duration := time.Duration(push.profile.DurationNanos)
+	if duration <= 0 && !push.from.IsZero() && push.until.After(push.from) {
+		duration = push.until.Sub(push.from)
 	}
 	if duration < 0 {
 		duration = 0
@@ -280,6 +292,46 @@ func toProfiles(push *ingestRequest, received time.Time) (pprofile.Profiles, err
 		p.SetDurationNano(uint64(duration))
 	}
 	return profiles, nil
+}
+
+// toPassThrough is a push as pass_through_pprof hands it on: the resource
+// and scope of toProfiles, no profiles, and the pprof as the SDK sent it in
+// the scope attribute pyroscope.pprof, for profile_forwarding to send on
+// unchanged.
+func toPassThrough(push *ingestRequest) pprofile.Profiles {
+	profiles := pprofile.NewProfiles()
+	resource := profiles.ResourceProfiles().AppendEmpty()
+	scope := resource.ScopeProfiles().AppendEmpty()
+	describePush(push, resource.Resource().Attributes(), scope.Scope())
+	scope.Scope().Attributes().PutEmptyBytes(pyroscopeattr.Pprof).FromRaw(push.raw)
+	return profiles
+}
+
+// describePush records a push's service, labels and parameters on the
+// resource and scope of the profiles made of it.
+func describePush(push *ingestRequest, attrs pcommon.Map, scope pcommon.InstrumentationScope) {
+	if push.serviceName != "" {
+		attrs.PutStr("service.name", push.serviceName)
+	}
+	for _, key := range sortedLabelKeys(push.labels) {
+		attrs.PutStr(key, push.labels[key])
+	}
+	scope.SetName(metadata.ScopeName)
+	scopeAttrs := scope.Attributes()
+	putIfSet(scopeAttrs, pyroscopeattr.SpyName, push.spyName)
+	if push.sampleRate > 0 {
+		scopeAttrs.PutInt(pyroscopeattr.SampleRate, push.sampleRate)
+	}
+	putIfSet(scopeAttrs, pyroscopeattr.Units, push.units)
+	putIfSet(scopeAttrs, pyroscopeattr.AggregationType, push.aggregationType)
+	putIfSet(scopeAttrs, pyroscopeattr.SampleTypeConfig, string(push.sampleTypeConfig))
+	putIfSet(scopeAttrs, pyroscopeattr.ProfileName, push.profileName)
+	if !push.from.IsZero() {
+		scopeAttrs.PutInt(pyroscopeattr.From, push.from.UnixNano())
+	}
+	if !push.until.IsZero() {
+		scopeAttrs.PutInt(pyroscopeattr.Until, push.until.UnixNano())
+	}
 }
 
 func putIfSet(m pcommon.Map, key, value string) {

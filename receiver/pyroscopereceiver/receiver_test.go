@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/pprof/profile"
 	"go.opentelemetry.io/collector/component/componenttest"
 	"go.opentelemetry.io/collector/consumer/consumertest"
 	"go.opentelemetry.io/collector/consumer/xconsumer"
@@ -29,6 +30,12 @@ import (
 // base URL.
 func startReceiver(t testing.TB, next xconsumer.Profiles) string {
 	t.Helper()
+	return startReceiverWith(t, next, nil)
+}
+
+// startReceiverWith is startReceiver with a changed configuration.
+func startReceiverWith(t testing.TB, next xconsumer.Profiles, edit func(*Config)) string {
+	t.Helper()
 	listener, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -38,6 +45,9 @@ func startReceiver(t testing.TB, next xconsumer.Profiles) string {
 
 	cfg := createDefaultConfig().(*Config)
 	cfg.NetAddr.Endpoint = endpoint
+	if edit != nil {
+		edit(cfg)
+	}
 	if err := cfg.Validate(); err != nil {
 		t.Fatal(err)
 	}
@@ -126,10 +136,18 @@ func TestIngestGoSDKPush(t *testing.T) {
 	if typ := dict.StringTable().At(int(first.SampleType().TypeStrindex())); typ != "cpu" {
 		t.Errorf("first profile type %q, want cpu", typ)
 	}
+	// The pprof's own time and duration (10 s), as Pyroscope files it; the
+	// push's range is kept for the processor.
 	for _, p := range profiles.All() {
-		if !p.Time().AsTime().Equal(from) || time.Duration(p.DurationNano()) != 15*time.Second {
-			t.Errorf("time range %s + %s, want %s + 15s", p.Time().AsTime(), time.Duration(p.DurationNano()), from)
+		if !p.Time().AsTime().Equal(from) || time.Duration(p.DurationNano()) != 10*time.Second {
+			t.Errorf("time %s + %s, want the pprof's %s + 10s", p.Time().AsTime(), time.Duration(p.DurationNano()), from)
 		}
+	}
+	if v, _ := scopeAttrs.Get(pyroscopeattr.From); v.Int() != from.UnixNano() {
+		t.Errorf("%s = %d, want %d", pyroscopeattr.From, v.Int(), from.UnixNano())
+	}
+	if v, _ := scopeAttrs.Get(pyroscopeattr.Until); v.Int() != until.UnixNano() {
+		t.Errorf("%s = %d, want %d", pyroscopeattr.Until, v.Int(), until.UnixNano())
 	}
 	if !hasFunction(got, "main.burn") {
 		t.Error("main.burn is not in the function table")
@@ -194,4 +212,37 @@ func hasFunction(p pprofile.Profiles, name string) bool {
 		}
 	}
 	return false
+}
+
+// The profiles' time is the one Pyroscope files a push under (fixTime,
+// pkg/og/convert/pprof/profile.go v2.0.6): the pprof's own, and from only
+// when the pprof has none or one in 1970.
+func TestProfileTimeAsPyroscopeFilesIt(t *testing.T) {
+	from := time.Unix(1_700_000_000, 0)
+	until := from.Add(10 * time.Second)
+	for _, tc := range []struct {
+		name      string
+		timeNanos int64
+		want      time.Time
+	}{
+		{"heap profile taken at until", until.UnixNano(), until},
+		{"no time", 0, from},
+		{"microseconds (1970)", from.UnixMicro(), from},
+	} {
+		parsed, err := profile.ParseData(harness.CPUProfile(t, from))
+		if err != nil {
+			t.Fatal(err)
+		}
+		parsed.TimeNanos = tc.timeNanos
+		push := &ingestRequest{serviceName: "app", from: from, until: until, profile: parsed}
+		profiles, err := toProfiles(push, time.Now())
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, p := range profiles.ResourceProfiles().At(0).ScopeProfiles().At(0).Profiles().All() {
+			if got := p.Time().AsTime(); !got.Equal(tc.want) {
+				t.Errorf("%s: time %s, want %s", tc.name, got, tc.want)
+			}
+		}
+	}
 }

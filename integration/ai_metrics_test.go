@@ -119,6 +119,11 @@ func (m *claudeMeter) record(ctx context.Context, t *testing.T, r claudeRound) {
 	if r.sessions > 0 {
 		m.sessions.Add(ctx, r.sessions, metric.WithAttributes(session, user))
 	}
+	// An export interval: the points' start time (the SDK's previous
+	// collection, or a stream's first measurement) lies before their
+	// timestamp, in milliseconds too, as with Claude Code's 60 s interval.
+	// Prometheus ingests the start as a zero sample only if it is earlier.
+	time.Sleep(50 * time.Millisecond)
 	if err := m.flush(ctx); err != nil {
 		t.Fatalf("export to the collector: %v", err)
 	}
@@ -235,10 +240,10 @@ var aiModes = []aiMode{
 		args := append([]string{"--config", "embedded:default.yaml", "--config", "embedded:remote.yaml",
 			"--config", "embedded:host-metrics.yaml",
 			"--config", directLayer(t, prom.OTLPMetricsURL, harness.NewCountingSink(t).URL)}, extraArgs...)
-		return harness.Start(t, binary, harness.Options{Args: args, StateDir: stateDir, Env: aiEnv(otlpHTTP)})
+		return harness.Start(t, binary, harness.Options{Args: args, StateDir: stateDir, Env: aiEnv(t, otlpHTTP)})
 	}},
 	{"gateway", func(t *testing.T, prom *harness.Prometheus, stateDir, otlpHTTP string, extraArgs ...string) *harness.Collector {
-		env := aiEnv(otlpHTTP)
+		env := aiEnv(t, otlpHTTP)
 		env["OTEL_AI_COLLECTOR_REMOTE_ENDPOINT"] = startGateway(t, prom)
 		env["OTEL_AI_COLLECTOR_REMOTE_MAX_RETRY_TIME"] = "2m"
 		args := append([]string{"--config", "embedded:default.yaml", "--config", "embedded:remote.yaml",
@@ -247,9 +252,9 @@ var aiModes = []aiMode{
 	}},
 }
 
-func aiEnv(otlpHTTP string) map[string]string {
+func aiEnv(t *testing.T, otlpHTTP string) map[string]string {
 	env := map[string]string{
-		"OTEL_AI_COLLECTOR_MONITOR_ENDPOINT":      "http://127.0.0.1:1", // the local monitor is not under test
+		"OTEL_AI_COLLECTOR_MONITOR_ENDPOINT":      harness.NewCountingSink(t).URL,
 		"OTEL_AI_COLLECTOR_HOSTNAME":              aiHost,
 		"OTEL_AI_COLLECTOR_HOST_METRICS":          "on",
 		"OTEL_AI_COLLECTOR_HOST_METRICS_INTERVAL": "5s",
@@ -358,7 +363,8 @@ func TestAIMetricsReachPrometheusOTLP(t *testing.T) {
 			at := lastSample(t, prom, sel)
 			got, err := prom.QueryAt(`increase(`+sel+`[10m])`, at)
 			if err != nil || len(got) != 1 || !near(got[0].Value, tokens[[2]string{"claude-sonnet-4-5", "input"}]) {
-				t.Errorf("increase(%s[10m]) at the last sample = %v (%v), want %v", sel, got, err, tokens[[2]string{"claude-sonnet-4-5", "input"}])
+				t.Errorf("increase(%s[10m]) at the last sample = %v (%v), want %v; samples: %s", sel, got, err,
+					tokens[[2]string{"claude-sonnet-4-5", "input"}], prom.Raw(sel+"[10m]", at))
 			}
 			// The docs' per-model per-host per-day queries, on this data.
 			for _, q := range aiCostQueries(t, prom, at) {
@@ -479,7 +485,7 @@ func TestAIMetricsAcrossCollectorRestart(t *testing.T) {
 	} {
 		got, err := prom.QueryAt(query, at)
 		if err != nil || len(got) != 1 || !near(got[0].Value, want) {
-			t.Errorf("%s at the last sample = %v (%v), want %v", query, got, err, want)
+			t.Errorf("%s at the last sample = %v (%v), want %v; samples: %s", query, got, err, want, prom.Raw(sel+"[10m]", at))
 		}
 	}
 	for _, q := range aiCostQueries(t, prom, at) {

@@ -3,6 +3,7 @@ package harness
 import (
 	"encoding/json"
 	"fmt"
+	"io"
 	"net/http"
 	"net/url"
 	"os"
@@ -155,4 +156,17 @@ func (p *Prometheus) MetricNames() ([]string, error) {
 	}
 	err = json.NewDecoder(resp.Body).Decode(&body)
 	return body.Data, err
+}
+
+// Raw returns the body of the instant query's answer as is, e.g. a range
+// selector's samples, to log when a check fails.
+func (p *Prometheus) Raw(promql string, at time.Time) string {
+	resp, err := http.Get(p.URL + "/api/v1/query?" + url.Values{"query": {promql},
+		"time": {strconv.FormatFloat(float64(at.UnixMilli())/1000, 'f', 3, 64)}}.Encode())
+	if err != nil {
+		return err.Error()
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	return string(body)
 }

@@ -327,13 +327,13 @@ func TestAIMetricsReachPrometheusOTLP(t *testing.T) {
 			requests, err := appMeter.Int64Counter("app.requests", metric.WithUnit("{request}"))
 			must(t, err)
 			// AI spans feed the span_metrics connector.
-			spans := harness.NewSDK(t, harness.HTTP, c.OTLPHTTPEndpoint, claudeCode...)
+			tracing := harness.NewSDK(t, harness.HTTP, c.OTLPHTTPEndpoint, claudeCode...)
 
 			for i, r := range claudeRounds {
 				claude.record(ctx, t, r)
 				requests.Add(ctx, int64(10*(i+1)))
 				must(t, appFlush(ctx))
-				_, span := spans.Tracer.Start(ctx, "claude_code.llm_request")
+				_, span := tracing.Tracer.Start(ctx, "claude_code.llm_request")
 				span.SetAttributes(attribute.String("gen_ai.request.model", "claude-sonnet-4-5"))
 				span.End()
 				// Export intervals: the delta points' timestamps must
@@ -373,8 +373,23 @@ func TestAIMetricsReachPrometheusOTLP(t *testing.T) {
 
 			// Span metrics (cumulative) and host metrics (cumulative and
 			// gauges) share the metrics path and the batches.
-			waitValue(ctx, t, prom, `sum(traces_span_metrics_calls_total{gen_ai_request_model="claude-sonnet-4-5", host_name="`+aiHost+`"})`, float64(len(claudeRounds)))
-			waitValue(ctx, t, prom, `sum(traces_span_metrics_duration_milliseconds_count{gen_ai_request_model="claude-sonnet-4-5"})`, float64(len(claudeRounds)))
+			// The first flush's calls point is 0 while the duration
+			// histogram already counts the spans: the stock connector
+			// (connector/spanmetricsconnector/internal/metrics, v0.158.0)
+			// deliberately emits a new cumulative calls stream's first
+			// point as 0, so that rate() and increase() see its first calls
+			// as an increase; the real count follows one flush (15 s) later,
+			// and increase() over both points is exact.
+			spans := float64(len(claudeRounds))
+			calls := `traces_span_metrics_calls_total{gen_ai_request_model="claude-sonnet-4-5", host_name="` + aiHost + `"}`
+			waitValue(ctx, t, prom, `sum(traces_span_metrics_duration_milliseconds_count{gen_ai_request_model="claude-sonnet-4-5"})`, spans)
+			if got, err := prom.Query(`sum(` + calls + `)`); err != nil || len(got) != 1 || !near(got[0].Value, 0) {
+				t.Errorf("calls at the first flush = %v (%v), want the connector's initial 0", got, err)
+			}
+			waitValue(ctx, t, prom, `sum(`+calls+`)`, spans)
+			if got, err := prom.QueryAt(`increase(`+calls+`[10m])`, lastSample(t, prom, calls)); err != nil || len(got) != 1 || !near(got[0].Value, spans) {
+				t.Errorf("increase(%s[10m]) = %v (%v), want %v", calls, got, err, spans)
+			}
 			for _, name := range []string{"system_cpu_time_seconds_total", "system_memory_usage_bytes"} {
 				series, err := prom.Query(name + `{host_name="` + aiHost + `"}`)
 				if err != nil || len(series) == 0 {

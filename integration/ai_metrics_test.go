@@ -2,10 +2,12 @@ package integration
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -453,12 +455,60 @@ func aiCostQueries(t *testing.T, prom *harness.Prometheus, at time.Time) []strin
 	return out
 }
 
-// The queries docs/ai-metrics.md gives (kept in step with it by hand; the
-// test checks them on real data).
+// The queries docs/ai-metrics.md gives; TestAIUsageDashboardQueries checks
+// that the doc and docs/grafana/ai-usage-dashboard.json use them.
 const (
 	aiTokensPerModelPerHostPerDay = `sum by (host_name, model) (increase(claude_code_token_usage_tokens_total[1d]))`
 	aiCostPerModelPerHostPerDay   = `sum by (host_name, model) (increase(claude_code_cost_usage_USD_total[1d]))`
 )
+
+// The doc shows the queries the tests run, and the Grafana panels are the
+// same queries with the dashboard's host filter and a 1d query interval.
+func TestAIUsageDashboardQueries(t *testing.T) {
+	root, err := harness.RepoRoot()
+	must(t, err)
+	doc, err := os.ReadFile(filepath.Join(root, "docs/ai-metrics.md"))
+	must(t, err)
+	raw, err := os.ReadFile(filepath.Join(root, "docs/grafana/ai-usage-dashboard.json"))
+	must(t, err)
+	var dashboard struct {
+		Panels []struct {
+			Title    string `json:"title"`
+			Interval string `json:"interval"`
+			Targets  []struct {
+				Expr string `json:"expr"`
+			} `json:"targets"`
+		} `json:"panels"`
+	}
+	must(t, json.Unmarshal(raw, &dashboard))
+	want := map[string]string{
+		"Tokens per model per host per day": aiTokensPerModelPerHostPerDay,
+		"Cost per model per host per day":   aiCostPerModelPerHostPerDay,
+	}
+	for _, p := range dashboard.Panels {
+		query, ok := want[p.Title]
+		if !ok {
+			continue
+		}
+		delete(want, p.Title)
+		if len(p.Targets) != 1 || p.Interval != "1d" {
+			t.Errorf("panel %q: want one target and interval 1d, got %+v", p.Title, p)
+			continue
+		}
+		expr := strings.NewReplacer(`{host_name=~"$host"}`, "", "$__interval", "1d").Replace(p.Targets[0].Expr)
+		if expr != query {
+			t.Errorf("panel %q: %s, want (with the host filter and 1d) %s", p.Title, p.Targets[0].Expr, query)
+		}
+	}
+	for title := range want {
+		t.Errorf("dashboard has no panel %q", title)
+	}
+	for _, q := range []string{aiTokensPerModelPerHostPerDay, aiCostPerModelPerHostPerDay} {
+		if !strings.Contains(string(doc), q) {
+			t.Errorf("docs/ai-metrics.md does not show %s", q)
+		}
+	}
+}
 
 // A collector restart loses the running totals (in memory only): each stream
 // starts again from its next delta, which Prometheus reads as a counter

@@ -4,10 +4,15 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"net/http/httputil"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -153,15 +158,36 @@ func totals(rounds []claudeRound) (map[[2]string]float64, map[string]float64) {
 }
 
 // directLayer is a direct-mode layer like config/examples/remote-direct.yaml
-// (same persistent queue, batching and retry), without TLS and tokens: metrics
-// to Prometheus 3's OTLP endpoint, traces and logs to a sink.
+// (same persistent queues, batching and consumers), without TLS and tokens:
+// metrics to Prometheus 3's OTLP endpoint, traces and logs to a sink.
 func directLayer(t *testing.T, metricsURL, otherURL string) string {
+	return directLayerWith(t, metricsURL, otherURL, 1, "1s")
+}
+
+// directLayerWith sets the metrics exporter's queue consumers and first
+// retry interval (the example's is 5s).
+func directLayerWith(t *testing.T, metricsURL, otherURL string, consumers int, retry string) string {
 	path := filepath.Join(t.TempDir(), "remote-direct.yaml")
 	layer := fmt.Sprintf(`
 exporters:
   otlp_http/mimir:
     metrics_endpoint: %s
-    sending_queue: &queue
+    sending_queue:
+      enabled: true
+      storage: file_storage/queue
+      sizer: bytes
+      queue_size: 104857600
+      num_consumers: %d
+      block_on_overflow: false
+      batch: { flush_timeout: 2s, sizer: items, min_size: 2048, max_size: 8192 }
+    retry_on_failure:
+      enabled: true
+      initial_interval: %s
+      max_interval: 5s
+      max_elapsed_time: 2m
+  otlp_http/tempo_loki:
+    endpoint: %s
+    sending_queue:
       enabled: true
       storage: file_storage/queue
       sizer: bytes
@@ -169,15 +195,7 @@ exporters:
       num_consumers: 2
       block_on_overflow: false
       batch: { flush_timeout: 2s, sizer: items, min_size: 2048, max_size: 8192 }
-    retry_on_failure: &retry
-      enabled: true
-      initial_interval: 1s
-      max_interval: 5s
-      max_elapsed_time: 2m
-  otlp_http/tempo_loki:
-    endpoint: %s
-    sending_queue: *queue
-    retry_on_failure: *retry
+    retry_on_failure: { enabled: true, initial_interval: 1s, max_interval: 5s, max_elapsed_time: 2m }
 service:
   pipelines:
     traces/export:
@@ -189,7 +207,7 @@ service:
     logs/export:
       receivers: [forward/remote_logs]
       exporters: [otlp_http/tempo_loki]
-`, metricsURL, otherURL)
+`, metricsURL, consumers, retry, otherURL)
 	if err := os.WriteFile(path, []byte(layer), 0o600); err != nil {
 		t.Fatal(err)
 	}
@@ -608,4 +626,73 @@ service:
 	app, err := prom.Query(`app_requests_total`)
 	must(t, err)
 	t.Logf("cumulative app_requests_total batched with the refused deltas: %d series stored", len(app))
+}
+
+// Prometheus' OTLP handler answers a request holding a sample older than
+// the series' newest with 400 and stores none of it (v3.16,
+// storage/remote/write_otlp_handler.go), and the exporter drops a 400. With
+// two queue consumers, a batch retried after a 503 arrives after the next
+// batch and is dropped; with one (the direct example's Mimir exporter) the
+// next batch waits and nothing is lost.
+func TestMetricsInOrderAfterARetry(t *testing.T) {
+	for _, tc := range []struct {
+		consumers  int
+		wantFailed bool
+	}{{2, true}, {1, false}} {
+		t.Run(fmt.Sprintf("%d consumers", tc.consumers), func(t *testing.T) {
+			ctx := withTimeout(t, 2*time.Minute)
+			prom := harness.StartPrometheus3(t)
+			// The first export is answered 503 (retryable), then every
+			// request reaches Prometheus.
+			target, err := url.Parse(prom.URL)
+			must(t, err)
+			proxy := httputil.NewSingleHostReverseProxy(target)
+			var requests atomic.Int32
+			flaky := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				if requests.Add(1) == 1 {
+					w.WriteHeader(http.StatusServiceUnavailable)
+					return
+				}
+				proxy.ServeHTTP(w, r)
+			}))
+			t.Cleanup(flaky.Close)
+			env := aiEnv(t, "")
+			env["OTEL_AI_COLLECTOR_HOST_METRICS"] = "off"
+			c := harness.Start(t, binary, harness.Options{Env: env, Args: []string{
+				"--config", "embedded:default.yaml", "--config", "embedded:remote.yaml", "--config",
+				directLayerWith(t, flaky.URL+"/api/v1/otlp/v1/metrics", harness.NewCountingSink(t).URL, tc.consumers, "5s"),
+			}})
+			claude := newClaudeMeter(t, c.OTLPHTTPEndpoint)
+			// Two batches (the queue batches for 2 s): the first is
+			// refused and retried 5 s later, the second is sent meanwhile.
+			claude.record(ctx, t, claudeRounds[0])
+			time.Sleep(2500 * time.Millisecond)
+			claude.record(ctx, t, claudeRounds[1])
+			sel := `claude_code_token_usage_tokens_total{model="claude-sonnet-4-5", type="input"}`
+			waitValue(ctx, t, prom, sel, 2000)
+			var failed float64
+			for deadline := time.Now().Add(15 * time.Second); time.Now().Before(deadline); time.Sleep(250 * time.Millisecond) {
+				failed, err = c.Metric("otelcol_exporter_send_failed_metric_points_total")
+				must(t, err)
+				sent, err := c.Metric("otelcol_exporter_sent_metric_points_total", `exporter="otlp_http/mimir"`)
+				must(t, err)
+				if failed > 0 || sent >= 20 { // round 1: 11 points, round 2: 9
+					break
+				}
+			}
+			samples := prom.Raw(sel+"[10m]", time.Now())
+			t.Logf("%d consumers: %d requests, %v points failed; samples %s", tc.consumers, requests.Load(), failed, samples)
+			if tc.wantFailed != (failed > 0) {
+				t.Errorf("%d consumers: %v points failed", tc.consumers, failed)
+			}
+			// The running total is right either way (a cumulative point
+			// carries the ones before it); the first round's sample is there
+			// only if its batch got in.
+			waitValue(ctx, t, prom, sel, 2000)
+			if !tc.wantFailed {
+				// The start-time zero, round 1, round 2.
+				waitValue(ctx, t, prom, `count_over_time(`+sel+`[10m])`, 3)
+			}
+		})
+	}
 }

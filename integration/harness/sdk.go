@@ -123,7 +123,8 @@ func check(t testing.TB, err error) {
 
 // NewMeter returns a meter whose provider exports over OTLP/HTTP to endpoint
 // ("http://host:port") with a resource holding exactly attrs, in the given
-// temporality for counters, up-down counters and histograms: delta is what
+// temporality for counters and histograms (up-down counters and gauges stay
+// cumulative, as the delta preference of the SDK spec has it): delta is what
 // Claude Code exports by default (OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE
 // "delta"). Flush exports what was recorded since the last flush. It shuts down
 // when the test ends.

@@ -28,4 +28,6 @@ ls -l build/otel-ai-collector build/otelcol-previous-setup
 	go test -run '^$' -bench 'BenchmarkIngest|BenchmarkForwardProfile' -benchtime 2s \
 		./receiver/pyroscopereceiver/ ./processor/profileforwardingprocessor/
 	go test -run '^$' -bench 'ProfileIngest' -benchtime 1x -timeout 10m ./bench/
+	# Delta to cumulative: the process's memory, then the state alone.
+	go test -run '^$' -bench 'DeltaStreams|DeltaState' -benchtime 1x -timeout 10m ./bench/
 } | tee build/bench.txt

@@ -398,7 +398,7 @@ func TestComponentsListsTheDistribution(t *testing.T) {
 		// receivers
 		"otlp", "host_metrics", "journald", "file_log",
 		// processors
-		"batch", "memory_limiter", "resource", "attributes", "transform", "filter",
+		"batch", "memory_limiter", "resource", "attributes", "transform", "filter", "delta_to_cumulative",
 		// connectors
 		"forward", "routing", "span_metrics",
 		// exporters

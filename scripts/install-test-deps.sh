@@ -4,7 +4,16 @@
 # real journal files for journalctl), nix-bin (parses and evaluates the
 # NixOS module offline), and nginx, curl and python3 (services and clients the
 # eBPF receiver observes). Called by `make test` and .ci/run.
+#
+# Also Prometheus 3 with its OTLP receiver (the AI metrics tests' stand-in for
+# Mimir's /otlp endpoint, which runs the same translation code), built with go
+# install at a pinned release (no binary downloads) and installed as
+# /usr/local/bin/prometheus3 beside the Debian prometheus (2.x, the
+# remote-write target of other tests).
 set -euo pipefail
+
+# Prometheus 3.16.0's Go module version; integration/harness.Prometheus3Version.
+PROMETHEUS3_VERSION=v0.316.0
 need=()
 command -v prometheus >/dev/null || need+=(prometheus)
 command -v journalctl >/dev/null || need+=(systemd)
@@ -13,16 +22,39 @@ command -v nix-instantiate >/dev/null || need+=(nix-bin)
 command -v nginx >/dev/null || need+=(nginx)
 command -v curl >/dev/null || need+=(curl)
 command -v python3 >/dev/null || need+=(python3)
-[ ${#need[@]} -eq 0 ] && exit 0
+
+# prometheus3 is current if its build info names the pinned module version.
+prometheus3_current() {
+	local path
+	path=$(command -v prometheus3) || return 1
+	go version -m "$path" 2>/dev/null | grep -Eq "^[[:space:]]*mod[[:space:]]+github.com/prometheus/prometheus[[:space:]]+${PROMETHEUS3_VERSION}([[:space:]]|$)"
+}
+need_prometheus3=
+prometheus3_current || need_prometheus3=yes
+
+[ ${#need[@]} -eq 0 ] && [ -z "$need_prometheus3" ] && exit 0
 
 sudo=()
 if [ "$(id -u)" -ne 0 ]; then
 	command -v sudo >/dev/null || {
-		echo "the tests need: ${need[*]}; run as root: apt-get install ${need[*]}" >&2
+		echo "the tests need: ${need[*]} ${need_prometheus3:+prometheus3 ($PROMETHEUS3_VERSION)}; run this script as root" >&2
 		exit 1
 	}
 	sudo=(sudo)
 fi
-echo "installing test dependencies: ${need[*]}"
-"${sudo[@]}" apt-get update -q
-DEBIAN_FRONTEND=noninteractive "${sudo[@]}" apt-get install -y -q --no-install-recommends "${need[@]}"
+if [ ${#need[@]} -gt 0 ]; then
+	echo "installing test dependencies: ${need[*]}"
+	"${sudo[@]}" apt-get update -q
+	DEBIAN_FRONTEND=noninteractive "${sudo[@]}" apt-get install -y -q --no-install-recommends "${need[@]}"
+fi
+if [ -n "$need_prometheus3" ]; then
+	echo "building prometheus3 (github.com/prometheus/prometheus/cmd/prometheus@$PROMETHEUS3_VERSION; takes minutes)"
+	gobin=$(mktemp -d)
+	trap 'rm -rf "$gobin"' EXIT
+	GOBIN="$gobin" go install "github.com/prometheus/prometheus/cmd/prometheus@$PROMETHEUS3_VERSION"
+	"${sudo[@]}" install -m 0755 "$gobin/prometheus" /usr/local/bin/prometheus3
+	prometheus3_current || {
+		echo "prometheus3 on PATH is not $PROMETHEUS3_VERSION (is /usr/local/bin on PATH?)" >&2
+		exit 1
+	}
+fi

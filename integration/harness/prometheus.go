@@ -3,19 +3,26 @@ package harness
 import (
 	"encoding/json"
 	"fmt"
+	"io"
 	"net/http"
 	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"testing"
 	"time"
 )
 
-// Prometheus is a real Prometheus server (Debian package prometheus) on a
-// loopback port with its remote-write receiver on, standing in for Mimir.
+// Prometheus is a real Prometheus server on a loopback port standing in for
+// Mimir: the Debian package (2.x) with its remote-write receiver on
+// (StartPrometheus), or Prometheus 3 with its OTLP receiver on
+// (StartPrometheus3), whose OTLP translation is the code Mimir's /otlp
+// endpoint runs.
 type Prometheus struct {
 	URL string // base URL; remote write goes to URL + "/api/v1/write"
+	// OTLPMetricsURL is the OTLP/HTTP metrics endpoint (Prometheus 3 only).
+	OTLPMetricsURL string
 }
 
 // StartPrometheus starts Prometheus with an empty scrape configuration and
@@ -26,14 +33,42 @@ func StartPrometheus(t testing.TB) *Prometheus {
 	if err != nil {
 		t.Fatalf("prometheus is needed: apt-get install prometheus (%v)", err)
 	}
+	return startPrometheus(t, path, "global:\n  scrape_interval: 1m\n", "--web.enable-remote-write-receiver")
+}
+
+// Prometheus3Version is the Prometheus 3 release scripts/install-test-deps.sh
+// installs as prometheus3 (Go module version of Prometheus 3.16.0).
+const Prometheus3Version = "v0.316.0"
+
+// StartPrometheus3 starts Prometheus 3 (prometheus3 on PATH, installed by
+// scripts/install-test-deps.sh) with its OTLP receiver on and stops it when
+// the test ends. Like a Mimir tenant configured for per-host queries, it
+// promotes host.name to a label and ingests each cumulative point's start
+// time as a zero sample (created-timestamp-zero-ingestion), so increase()
+// counts a counter's first point and is exact when evaluated at the last
+// sample.
+func StartPrometheus3(t testing.TB) *Prometheus {
+	t.Helper()
+	path, err := exec.LookPath("prometheus3")
+	if err != nil {
+		t.Fatalf("prometheus3 is needed: scripts/install-test-deps.sh (%v)", err)
+	}
+	p := startPrometheus(t, path, "global:\n  scrape_interval: 1m\notlp:\n  promote_resource_attributes: [host.name]\n",
+		"--web.enable-otlp-receiver", "--enable-feature=created-timestamp-zero-ingestion")
+	p.OTLPMetricsURL = p.URL + "/api/v1/otlp/v1/metrics"
+	return p
+}
+
+func startPrometheus(t testing.TB, path, configYAML string, flags ...string) *Prometheus {
+	t.Helper()
 	dir := t.TempDir()
 	config := filepath.Join(dir, "prometheus.yml")
-	if err := os.WriteFile(config, []byte("global:\n  scrape_interval: 1m\n"), 0o600); err != nil {
+	if err := os.WriteFile(config, []byte(configYAML), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	addr := FreeAddr(t)
-	cmd := exec.Command(path, "--config.file="+config, "--storage.tsdb.path="+filepath.Join(dir, "data"),
-		"--web.listen-address="+addr, "--web.enable-remote-write-receiver")
+	cmd := exec.Command(path, append([]string{"--config.file=" + config, "--storage.tsdb.path=" + filepath.Join(dir, "data"),
+		"--web.listen-address=" + addr}, flags...)...)
 	logs := &syncBuffer{}
 	cmd.Stdout, cmd.Stderr = logs, logs
 	if err := cmd.Start(); err != nil {
@@ -43,7 +78,7 @@ func StartPrometheus(t testing.TB) *Prometheus {
 		_ = cmd.Process.Kill()
 		_ = cmd.Wait()
 		if t.Failed() {
-			t.Logf("prometheus logs:\n%s", logs)
+			t.Logf("%s logs:\n%s", filepath.Base(path), logs)
 		}
 	})
 	p := &Prometheus{URL: "http://" + addr}
@@ -71,7 +106,17 @@ type Series struct {
 
 // Query runs an instant PromQL query.
 func (p *Prometheus) Query(promql string) ([]Series, error) {
-	resp, err := http.Get(p.URL + "/api/v1/query?query=" + url.QueryEscape(promql))
+	return p.query(url.Values{"query": {promql}})
+}
+
+// QueryAt runs an instant PromQL query evaluated at time at.
+func (p *Prometheus) QueryAt(promql string, at time.Time) ([]Series, error) {
+	return p.query(url.Values{"query": {promql}, "time": {strconv.FormatFloat(float64(at.UnixMilli())/1000, 'f', 3, 64)}})
+}
+
+func (p *Prometheus) query(params url.Values) ([]Series, error) {
+	promql := params.Get("query")
+	resp, err := http.Get(p.URL + "/api/v1/query?" + params.Encode())
 	if err != nil {
 		return nil, err
 	}
@@ -111,4 +156,17 @@ func (p *Prometheus) MetricNames() ([]string, error) {
 	}
 	err = json.NewDecoder(resp.Body).Decode(&body)
 	return body.Data, err
+}
+
+// Raw returns the body of the instant query's answer as is, e.g. a range
+// selector's samples, to log when a check fails.
+func (p *Prometheus) Raw(promql string, at time.Time) string {
+	resp, err := http.Get(p.URL + "/api/v1/query?" + url.Values{"query": {promql},
+		"time": {strconv.FormatFloat(float64(at.UnixMilli())/1000, 'f', 3, 64)}}.Encode())
+	if err != nil {
+		return err.Error()
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	return string(body)
 }

@@ -17,6 +17,7 @@ import (
 	"go.opentelemetry.io/otel/metric"
 	sdklog "go.opentelemetry.io/otel/sdk/log"
 	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
+	"go.opentelemetry.io/otel/sdk/metric/metricdata"
 	"go.opentelemetry.io/otel/sdk/resource"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	"go.opentelemetry.io/otel/trace"
@@ -118,4 +119,33 @@ func check(t testing.TB, err error) {
 	if err != nil {
 		t.Fatal(err)
 	}
+}
+
+// NewMeter returns a meter whose provider exports over OTLP/HTTP to endpoint
+// ("http://host:port") with a resource holding exactly attrs, in the given
+// temporality for counters and histograms (up-down counters and gauges stay
+// cumulative, as the delta preference of the SDK spec has it): delta is what
+// Claude Code exports by default (OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE
+// "delta"). Flush exports what was recorded since the last flush. It shuts down
+// when the test ends.
+func NewMeter(t testing.TB, endpoint string, temporality metricdata.Temporality, attrs ...attribute.KeyValue) (metric.Meter, func(context.Context) error) {
+	t.Helper()
+	exporter, err := otlpmetrichttp.New(context.Background(),
+		otlpmetrichttp.WithEndpoint(strings.TrimPrefix(endpoint, "http://")), otlpmetrichttp.WithInsecure(),
+		otlpmetrichttp.WithTemporalitySelector(func(kind sdkmetric.InstrumentKind) metricdata.Temporality {
+			switch kind {
+			case sdkmetric.InstrumentKindCounter, sdkmetric.InstrumentKindHistogram, sdkmetric.InstrumentKindObservableCounter:
+				return temporality
+			}
+			return metricdata.CumulativeTemporality
+		}))
+	check(t, err)
+	provider := sdkmetric.NewMeterProvider(sdkmetric.WithResource(resource.NewSchemaless(attrs...)),
+		sdkmetric.WithReader(sdkmetric.NewPeriodicReader(exporter, sdkmetric.WithInterval(time.Hour))))
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		_ = provider.Shutdown(ctx)
+	})
+	return provider.Meter("otel-ai-collector/integration"), provider.ForceFlush
 }

@@ -2,10 +2,12 @@ package integration
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
 	"sort"
+	"strings"
 	"testing"
 	"time"
 
@@ -363,4 +365,94 @@ func TestAISessionTracesSurviveKill9MidTurn(t *testing.T) {
 	if n := rootCount(synthesized(backend.Traces())); n != len(want) {
 		t.Errorf("%d roots at the remote, want exactly %d", n, len(want))
 	}
+}
+
+// The RED metrics docs/ai-sessions.md and docs/grafana/ai-sessions-dashboard.json
+// query exist in a real Prometheus 3 OTLP receiver (what Mimir's /otlp runs)
+// once Claude Code's session has gone through the binary: the span metrics
+// of the synthesized turns, model calls and tool runs, counted exactly.
+func TestAISessionREDMetricsQueries(t *testing.T) {
+	ctx := withTimeout(t, 3*time.Minute)
+	prom := harness.StartPrometheus3(t)
+	traces := harness.NewCountingSink(t)
+	args := []string{"--config", "embedded:default.yaml", "--config", "embedded:remote.yaml", "--config", "embedded:ai-traces.yaml",
+		"--config", directLayer(t, prom.OTLPMetricsURL, traces.URL)}
+	env := aiEnv(t, "")
+	env["OTEL_AI_COLLECTOR_AI_TRACES_IDLE"] = "2s"
+	c := harness.Start(t, binary, harness.Options{Args: args, Env: env})
+	postBatches(t, c.OTLPHTTPEndpoint, cliBatches(loadFixture(t, "claude-code"), 5*time.Second, false), true)
+
+	// From testdata/claude-code/expected.json: 4 turns; 10 model calls
+	// (one failed); Bash 4 runs (a failure and a rejection), Read 1, Edit 1.
+	calls := `sum by (gen_ai_operation_name, gen_ai_request_model, gen_ai_tool_name, status_code) (traces_span_metrics_calls_total{service_name="claude-code"})`
+	for query, want := range map[string]float64{
+		`sum(traces_span_metrics_calls_total{gen_ai_operation_name="invoke_agent", service_name="claude-code"})`:                                       4,
+		`sum(traces_span_metrics_calls_total{gen_ai_operation_name="chat", gen_ai_request_model="claude-sonnet-5", status_code!="STATUS_CODE_ERROR"})`: 8,
+		`sum(traces_span_metrics_calls_total{gen_ai_operation_name="chat", gen_ai_request_model="claude-sonnet-5", status_code="STATUS_CODE_ERROR"})`:  1,
+		`sum(traces_span_metrics_calls_total{gen_ai_operation_name="chat", gen_ai_request_model="claude-haiku-4-5-20251001"})`:                         1,
+		`sum(traces_span_metrics_calls_total{gen_ai_operation_name="execute_tool", gen_ai_tool_name="Bash"})`:                                          4,
+		`sum(traces_span_metrics_calls_total{gen_ai_operation_name="execute_tool", gen_ai_tool_name="Bash", status_code="STATUS_CODE_ERROR"})`:         2,
+		`sum(traces_span_metrics_calls_total{gen_ai_operation_name="execute_tool", gen_ai_tool_name="Edit"})`:                                          1,
+	} {
+		waitValue(ctx, t, prom, query, want)
+	}
+	if series, err := prom.Query(calls); err == nil {
+		t.Logf("span metrics of the session: %v", series)
+	}
+
+	// Every PromQL of the doc and the dashboard answers with data.
+	for _, q := range aiSessionQueries(t) {
+		series, err := prom.Query(q)
+		if err != nil || len(series) == 0 {
+			names, _ := prom.MetricNames()
+			t.Errorf("%s: no data (%v); Prometheus has %v", q, err, names)
+		}
+	}
+}
+
+// aiSessionQueries are the PromQL of docs/ai-sessions.md's RED table and of
+// the Mimir panels of its dashboard ($cli is every CLI, rate windows 1m),
+// each checked to be in both places.
+func aiSessionQueries(t *testing.T) []string {
+	root, err := harness.RepoRoot()
+	must(t, err)
+	doc, err := os.ReadFile(filepath.Join(root, "docs/ai-sessions.md"))
+	must(t, err)
+	raw, err := os.ReadFile(filepath.Join(root, "docs/grafana/ai-sessions-dashboard.json"))
+	must(t, err)
+	var dashboard struct {
+		Panels []struct {
+			Title   string `json:"title"`
+			Targets []struct {
+				Expr string `json:"expr"`
+			} `json:"targets"`
+		} `json:"panels"`
+	}
+	must(t, json.Unmarshal(raw, &dashboard))
+	var queries []string
+	for _, p := range dashboard.Panels {
+		for _, target := range p.Targets {
+			if target.Expr == "" {
+				continue // a Tempo panel
+			}
+			queries = append(queries, strings.NewReplacer(`, service_name=~"$cli"`, "", "$__rate_interval", "1m").Replace(target.Expr))
+		}
+	}
+	if len(queries) != 5 {
+		t.Fatalf("%d PromQL panels in the dashboard, want 5", len(queries))
+	}
+	for _, line := range strings.Split(string(doc), "\n") {
+		if !strings.HasPrefix(line, "| ") || !strings.Contains(line, "traces_span_metrics") {
+			continue // only the RED table's rows
+		}
+		cells := strings.Split(line, "`")
+		if len(cells) < 3 {
+			continue
+		}
+		queries = append(queries, strings.ReplaceAll(cells[1], "[5m]", "[1m]"))
+	}
+	if len(queries) != 10 {
+		t.Fatalf("%d queries from the dashboard and docs/ai-sessions.md, want 5 each", len(queries))
+	}
+	return queries
 }

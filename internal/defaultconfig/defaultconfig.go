@@ -36,6 +36,24 @@ const (
 	envPyroscope       = "OTEL_AI_COLLECTOR_PYROSCOPE_ENDPOINT"
 	envAITraces        = "OTEL_AI_COLLECTOR_AI_TRACES"
 	envAITracesIdle    = "OTEL_AI_COLLECTOR_AI_TRACES_IDLE"
+
+	envMonitorEndpoint     = "OTEL_AI_COLLECTOR_MONITOR_ENDPOINT"
+	envRemoteQueueBytes    = "OTEL_AI_COLLECTOR_REMOTE_QUEUE_BYTES"
+	envRemoteMaxRetry      = "OTEL_AI_COLLECTOR_REMOTE_MAX_RETRY_TIME"
+	envMemoryLimitMiB      = "OTEL_AI_COLLECTOR_MEMORY_LIMIT_MIB"
+	envDeltaMaxStreams     = "OTEL_AI_COLLECTOR_DELTA_MAX_STREAMS"
+	envHostMetricsInterval = "OTEL_AI_COLLECTOR_HOST_METRICS_INTERVAL"
+	envJournaldPriority    = "OTEL_AI_COLLECTOR_JOURNALD_PRIORITY"
+	envJournaldStartAt     = "OTEL_AI_COLLECTOR_JOURNALD_START_AT"
+	envEBPFTCPConnections  = "OTEL_AI_COLLECTOR_EBPF_TCP_CONNECTIONS"
+	envPyroscopeIngest     = "OTEL_AI_COLLECTOR_PYROSCOPE_INGEST_ENDPOINT"
+	envPyroscopeQueueBytes = "OTEL_AI_COLLECTOR_PYROSCOPE_QUEUE_BYTES"
+	envPyroscopeMaxRetry   = "OTEL_AI_COLLECTOR_PYROSCOPE_MAX_RETRY_TIME"
+	envOTLPGRPCEndpoint    = "OTEL_AI_COLLECTOR_OTLP_GRPC_ENDPOINT"
+	envOTLPHTTPEndpoint    = "OTEL_AI_COLLECTOR_OTLP_HTTP_ENDPOINT"
+	envHealthEndpoint      = "OTEL_AI_COLLECTOR_HEALTH_ENDPOINT"
+	envMetricsPort         = "OTEL_AI_COLLECTOR_METRICS_PORT"
+	envZPagesEndpoint      = "OTEL_AI_COLLECTOR_ZPAGES_ENDPOINT"
 )
 
 // DefaultAIServices are the resource service.name values of AI coding CLIs
@@ -64,23 +82,33 @@ const (
 // configuration and none was given, and exports the environment the
 // configurations rely on. Warnings about capabilities left off go to stderr.
 func Apply(args []string) ([]string, error) {
-	if err := exportEnvironment(); err != nil {
-		return nil, err
+	if len(args) > 0 && !strings.HasPrefix(args[0], "-") && args[0] != "validate" {
+		return args, exportEnvironment() // components, help, ...: no checks
 	}
 	if !usesDefaultConfig(args) {
-		return args, nil
+		set := setVariables()
+		if err := CheckEnvironment(); err != nil {
+			return nil, err
+		}
+		if len(args) > 0 && args[0] == "validate" {
+			fmt.Printf("validate: your --config layers; %d %s* variables set and checked\n", set, envPrefix)
+		}
+		return args, exportEnvironment()
 	}
-	layers, extra, warnings, err := defaultLayers()
+	plan, err := NewPlan()
 	if err != nil {
 		return nil, err
 	}
-	for _, w := range warnings {
+	for _, w := range plan.Warnings {
 		fmt.Fprintln(os.Stderr, "otel-ai-collector: warning:", w)
 	}
-	for _, layer := range layers {
+	if len(args) > 0 && args[0] == "validate" {
+		fmt.Println(plan.Summary())
+	}
+	for _, layer := range plan.Layers {
 		args = append(args, "--config="+layer)
 	}
-	return append(args, extra...), nil
+	return append(args, plan.extra...), nil
 }
 
 func exportEnvironment() error {

@@ -51,9 +51,19 @@ func journalReadable(dir string) (bool, string) {
 	out, err := exec.CommandContext(ctx, path, args...).CombinedOutput()
 	text := strings.TrimSpace(string(out))
 	switch {
-	case err != nil, strings.Contains(text, "No journal files were"):
-		return false, fmt.Sprintf("journald logs are off: journalctl cannot read the journal (%s); "+
+	case strings.Contains(text, "No journal files were"):
+		// Not a permission problem: journald keeps no journal files there
+		// (Storage=none, a container, or an empty directory).
+		where := "journald stores none on this machine (Storage=none, or a container without journald)"
+		if dir != "" {
+			where = envJournalDir + "=" + dir + " holds none"
+		}
+		return false, fmt.Sprintf("journald logs are off: there are no journal files to read: %s (%s)", where, off)
+	case err != nil && (strings.Contains(text, "ermission") || strings.Contains(text, "insufficient")):
+		return false, fmt.Sprintf("journald logs are off: journalctl may not read the journal (%s); "+
 			"add the collector's user to the systemd-journal group (%s)", firstLine(text, err), off)
+	case err != nil:
+		return false, fmt.Sprintf("journald logs are off: journalctl failed (%s) (%s)", firstLine(text, err), off)
 	case strings.Contains(text, "not seeing messages from other users") || strings.Contains(text, "insufficient permissions"):
 		return true, "journald: the collector's user reads only its own journal; add it to the systemd-journal group to read system units"
 	}

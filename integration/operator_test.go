@@ -1,0 +1,156 @@
+package integration
+
+import (
+	"context"
+	"os"
+	"os/exec"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/otel-ai-collector/otel-ai-collector/integration/harness"
+)
+
+// badValues are values of each OTEL_AI_COLLECTOR_* variable that the
+// configuration they land in would refuse late, or misread; the collector
+// must refuse each at once, naming the variable. OTEL_AI_COLLECTOR_HOSTNAME
+// takes any text.
+var badValues = []struct{ name, value string }{
+	{"OTEL_AI_COLLECTOR_MONITOR_ENDPOINT", "127.0.0.1:4320"},
+	{"OTEL_AI_COLLECTOR_AI_SERVICES", " , "},
+	{"OTEL_AI_COLLECTOR_REMOTE_ENDPOINT", "not-a-url"},
+	{"OTEL_AI_COLLECTOR_REMOTE_QUEUE_BYTES", "100MiB"},
+	{"OTEL_AI_COLLECTOR_REMOTE_MAX_RETRY_TIME", "1 day"},
+	{"OTEL_AI_COLLECTOR_MEMORY_LIMIT_MIB", "-5"},
+	{"OTEL_AI_COLLECTOR_DELTA_MAX_STREAMS", "lots"},
+	{"OTEL_AI_COLLECTOR_REMOTE_CONFIG", "/nonexistent/remote.yaml"},
+	{"OTEL_AI_COLLECTOR_AI_TRACES", "maybe"},
+	{"OTEL_AI_COLLECTOR_AI_TRACES_IDLE", "500ms"},
+	{"OTEL_AI_COLLECTOR_HOST_METRICS", "enabled"},
+	{"OTEL_AI_COLLECTOR_HOST_METRICS_INTERVAL", "15"},
+	{"OTEL_AI_COLLECTOR_JOURNALD", "enabled"},
+	{"OTEL_AI_COLLECTOR_JOURNALD_UNITS", " , "},
+	{"OTEL_AI_COLLECTOR_JOURNALD_PRIORITY", "verbose"},
+	{"OTEL_AI_COLLECTOR_JOURNALD_START_AT", "now"},
+	{"OTEL_AI_COLLECTOR_JOURNAL_DIR", "/nonexistent/journal"},
+	{"OTEL_AI_COLLECTOR_EBPF_PORTS", "http"},
+	{"OTEL_AI_COLLECTOR_EBPF_EXECUTABLE_REGEX", "(curl"},
+	{"OTEL_AI_COLLECTOR_EBPF_UNITS", ","},
+	{"OTEL_AI_COLLECTOR_EBPF_TCP_CONNECTIONS", "yes"},
+	{"OTEL_AI_COLLECTOR_PYROSCOPE_ENDPOINT", "pyroscope:4040"},
+	{"OTEL_AI_COLLECTOR_PYROSCOPE_INGEST_ENDPOINT", "4040"},
+	{"OTEL_AI_COLLECTOR_PYROSCOPE_QUEUE_BYTES", "0"},
+	{"OTEL_AI_COLLECTOR_PYROSCOPE_MAX_RETRY_TIME", "forever"},
+	{"OTEL_AI_COLLECTOR_OTLP_GRPC_ENDPOINT", "localhost"},
+	{"OTEL_AI_COLLECTOR_OTLP_HTTP_ENDPOINT", "127.0.0.1:99999"},
+	{"OTEL_AI_COLLECTOR_HEALTH_ENDPOINT", "13133"},
+	{"OTEL_AI_COLLECTOR_METRICS_PORT", "eighty"},
+	{"OTEL_AI_COLLECTOR_ZPAGES_ENDPOINT", "zpages"},
+}
+
+// collectorEnv is an environment in which the collector, if it did start,
+// would listen only on free loopback ports and keep its state in a
+// temporary directory.
+func collectorEnv(t *testing.T, extra ...string) []string {
+	env := append(os.Environ(),
+		"OTEL_AI_COLLECTOR_OTLP_GRPC_ENDPOINT="+harness.FreeAddr(t),
+		"OTEL_AI_COLLECTOR_OTLP_HTTP_ENDPOINT="+harness.FreeAddr(t),
+		"OTEL_AI_COLLECTOR_HEALTH_ENDPOINT="+harness.FreeAddr(t),
+		"OTEL_AI_COLLECTOR_METRICS_PORT="+strconv.Itoa(harness.FreePort(t)),
+		"OTEL_AI_COLLECTOR_ZPAGES_ENDPOINT="+harness.FreeAddr(t),
+		"OTEL_AI_COLLECTOR_PYROSCOPE_INGEST_ENDPOINT="+harness.FreeAddr(t),
+		"OTEL_AI_COLLECTOR_STATE_DIR="+t.TempDir(),
+		"OTEL_AI_COLLECTOR_HOST_METRICS=off",
+		"OTEL_AI_COLLECTOR_JOURNALD=off",
+	)
+	return append(env, extra...)
+}
+
+// runRefused runs the binary and wants it to exit non-zero within 15 s.
+func runRefused(t *testing.T, env []string, args ...string) string {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, binary, args...)
+	cmd.Env = env
+	out, err := cmd.CombinedOutput()
+	if ctx.Err() != nil {
+		t.Fatalf("%v still running after 15 s: the bad value was not refused\n%s", args, out)
+	}
+	if err == nil {
+		t.Fatalf("%v exited 0 with a bad value\n%s", args, out)
+	}
+	return string(out)
+}
+
+func TestBadEnvironmentRefused(t *testing.T) {
+	for _, bad := range badValues {
+		t.Run(bad.name, func(t *testing.T) {
+			// The bad value is appended last, so it wins over collectorEnv's.
+			for _, args := range [][]string{{"validate"}, {}} {
+				env := append(collectorEnv(t), bad.name+"="+bad.value)
+				out := runRefused(t, env, args...)
+				if !strings.Contains(out, bad.name+"=") || !strings.Contains(out, "set it like "+bad.name+"=") {
+					t.Errorf("%v: the message does not name %s with an example:\n%s", args, bad.name, out)
+				}
+				if strings.Contains(out, "Starting otel-ai-collector") {
+					t.Errorf("%v: the collector started before refusing:\n%s", args, out)
+				}
+			}
+		})
+	}
+	t.Run("unwritable state dir", func(t *testing.T) {
+		for _, args := range [][]string{{"validate"}, {}} {
+			env := append(collectorEnv(t), "OTEL_AI_COLLECTOR_REMOTE_ENDPOINT=http://127.0.0.1:9",
+				"OTEL_AI_COLLECTOR_STATE_DIR=/proc/otel-ai-collector")
+			if out := runRefused(t, env, args...); !strings.Contains(out, "OTEL_AI_COLLECTOR_STATE_DIR") {
+				t.Errorf("%v: the message does not name OTEL_AI_COLLECTOR_STATE_DIR:\n%s", args, out)
+			}
+		}
+	})
+}
+
+func TestValidateSummary(t *testing.T) {
+	run := func(t *testing.T, env ...string) string {
+		cmd := exec.Command(binary, "validate")
+		cmd.Env = collectorEnv(t, env...)
+		out, err := cmd.CombinedOutput()
+		if err != nil {
+			t.Fatalf("validate: %v\n%s", err, out)
+		}
+		return string(out)
+	}
+	t.Run("local only", func(t *testing.T) {
+		out := run(t)
+		want := "validate: embedded default, layers default.yaml; remote export off (OTEL_AI_COLLECTOR_REMOTE_ENDPOINT unset), " +
+			"AI traces off (no remote export)"
+		if !strings.Contains(out, want) || strings.Count(out, "\n") != 1 {
+			t.Errorf("want one line starting %q, got:\n%s", want, out)
+		}
+	})
+	t.Run("remote with features", func(t *testing.T) {
+		// collectorEnv switches host metrics off; the summary says so.
+		out := run(t, "OTEL_AI_COLLECTOR_REMOTE_ENDPOINT=https://gateway.example:4318",
+			"OTEL_AI_COLLECTOR_PYROSCOPE_ENDPOINT=http://127.0.0.1:4040")
+		for _, want := range []string{
+			"layers default.yaml + remote.yaml + ai-traces.yaml + profiling.yaml + remote-gateway.yaml;",
+			"remote export on", "AI traces on", "host metrics off (OTEL_AI_COLLECTOR_HOST_METRICS=off)",
+			"journald off (OTEL_AI_COLLECTOR_JOURNALD=off)", "eBPF off (no eBPF selector set)", "profiling on",
+		} {
+			if !strings.Contains(out, want) {
+				t.Errorf("summary lacks %q:\n%s", want, out)
+			}
+		}
+	})
+	t.Run("eBPF asked for without remote export", func(t *testing.T) {
+		out := run(t, "OTEL_AI_COLLECTOR_EBPF_PORTS=8080")
+		want := "warning: eBPF spans are off: OTEL_AI_COLLECTOR_EBPF_PORTS is set, but eBPF spans go only to remote export; set OTEL_AI_COLLECTOR_REMOTE_ENDPOINT"
+		if strings.Count(out, want) != 1 {
+			t.Errorf("want the warning %q once, got:\n%s", want, out)
+		}
+		if !strings.Contains(out, "eBPF off (no remote export)") {
+			t.Errorf("the summary does not say why eBPF is off:\n%s", out)
+		}
+	})
+}

@@ -1,0 +1,152 @@
+package defaultconfig
+
+import (
+	"fmt"
+	"os"
+	"slices"
+	"strings"
+)
+
+// Feature is one capability of the embedded default, on or off, and why.
+type Feature struct {
+	Name string `json:"name"`
+	On   bool   `json:"on"`
+	Why  string `json:"why"`
+}
+
+// Plan is what the embedded default will run with the current environment.
+type Plan struct {
+	Layers   []string  `json:"layers"`
+	Features []Feature `json:"features"`
+	Warnings []string  `json:"warnings,omitempty"`
+	// Set is how many public variables the environment sets (all checked).
+	Set   int `json:"variables_set"`
+	extra []string
+}
+
+// NewPlan checks the environment and chooses the embedded layers, as the
+// collector does at start. It exports the environment the layers read.
+func NewPlan() (*Plan, error) {
+	if err := CheckEnvironment(); err != nil {
+		return nil, err
+	}
+	set := setVariables()
+	if err := exportEnvironment(); err != nil {
+		return nil, err
+	}
+	layers, extra, warnings, err := defaultLayers()
+	if err != nil {
+		return nil, err
+	}
+	p := &Plan{Layers: layers, Warnings: append(warnings, askedButOff()...), extra: extra, Set: set}
+	p.Features = p.features()
+	return p, nil
+}
+
+// askedButOff warns about features a variable asks for that the embedded
+// default cannot run, naming the missing piece, so they are never silently
+// off.
+func askedButOff() []string {
+	var warnings []string
+	if !remoteEnabled() && ebpfSelected() {
+		var set []string
+		for _, name := range []string{envEBPFPorts, envEBPFExecutable, envEBPFUnits} {
+			if os.Getenv(name) != "" {
+				set = append(set, name)
+			}
+		}
+		warnings = append(warnings, fmt.Sprintf("eBPF spans are off: %s is set, but eBPF spans go only to remote export; set %s (or %s) to turn it on",
+			strings.Join(set, ", "), envRemoteEndpoint, envRemoteConfig))
+	}
+	return warnings
+}
+
+func (p *Plan) has(uri string) bool { return slices.Contains(p.Layers, uri) }
+
+func (p *Plan) features() []Feature {
+	remote := remoteEnabled()
+	needsRemote := "no remote export"
+	on := func(name string, uri string, offWhy ...string) Feature {
+		if p.has(uri) {
+			return Feature{Name: name, On: true}
+		}
+		for _, why := range offWhy {
+			if why != "" {
+				return Feature{Name: name, Why: why}
+			}
+		}
+		return Feature{Name: name}
+	}
+	switchOff := func(name string) string {
+		if v, _ := switchedOn(name); !v {
+			return name + "=" + os.Getenv(name)
+		}
+		return ""
+	}
+	remoteWhy := envRemoteEndpoint + " unset"
+	if remote {
+		remoteWhy = envRemoteEndpoint + "=" + os.Getenv(envRemoteEndpoint)
+		if path := os.Getenv(envRemoteConfig); path != "" {
+			remoteWhy = envRemoteConfig + "=" + path
+		}
+	}
+	notRemote := ""
+	if !remote {
+		notRemote = needsRemote
+	}
+	ebpfWhy := "no eBPF selector set"
+	if ebpfSelected() {
+		ebpfWhy = notRemote
+	}
+	return []Feature{
+		{Name: "monitor", On: true, Why: "otel-ai-monitor at " + monitorEndpoint()},
+		{Name: "remote export", On: remote, Why: remoteWhy},
+		on("AI traces", AITracesURI, notRemote, switchOff(envAITraces)),
+		on("host metrics", HostMetricsURI, notRemote, switchOff(envHostMetrics)),
+		on("journald", JournaldURI, notRemote, switchOff(envJournald), "journal not readable"),
+		on("eBPF", EBPFURI, ebpfWhy),
+		on("profiling", ProfilingURI, envPyroscope+" unset"),
+	}
+}
+
+// monitorEndpoint is where the monitor path sends, as default.yaml has it.
+func monitorEndpoint() string {
+	if v := os.Getenv(envMonitorEndpoint); v != "" {
+		return v
+	}
+	return "http://127.0.0.1:4320"
+}
+
+// Summary is the one line `validate` prints: what it checked.
+func (p *Plan) Summary() string {
+	names := make([]string, len(p.Layers))
+	for i, l := range p.Layers {
+		names[i] = strings.TrimPrefix(l, "embedded:")
+	}
+	var feats []string
+	for _, f := range p.Features[1:] {
+		state := "off"
+		if f.On {
+			state = "on"
+		}
+		if !f.On && f.Why != "" {
+			state += " (" + f.Why + ")"
+		}
+		feats = append(feats, f.Name+" "+state)
+	}
+	return fmt.Sprintf("validate: embedded default, layers %s; %s; %d %s* variables set and checked",
+		strings.Join(names, " + "), strings.Join(feats, ", "), p.Set, envPrefix)
+}
+
+const envPrefix = "OTEL_AI_COLLECTOR_"
+
+// setVariables counts the public variables set (non-empty).
+func setVariables() int {
+	n := 0
+	for _, v := range Variables {
+		if os.Getenv(v.Name) != "" {
+			n++
+		}
+	}
+	return n
+}

@@ -154,3 +154,52 @@ func TestValidateSummary(t *testing.T) {
 		}
 	})
 }
+
+// While otel-ai-monitor is down (often: it is a separate user service), the
+// collector's log stays readable: 1,000 AI records over 60 s give at most 3
+// lines, none with a Go stack trace, and the line that is there names the
+// monitor's endpoint. Before the logging settings of config/default.yaml the
+// same run printed 166 lines (52 "Exporting failed" lines, 20 stack traces).
+func TestMonitorDownLogsQuietly(t *testing.T) {
+	if testing.Short() {
+		t.Skip("60 s outage")
+	}
+	monitor := "http://" + harness.FreeAddr(t) // nothing listens there
+	c := harness.Start(t, binary, harness.Options{Env: map[string]string{
+		"OTEL_AI_COLLECTOR_MONITOR_ENDPOINT": monitor,
+	}})
+	time.Sleep(time.Second) // start-up lines done
+	before := c.Logs()
+
+	const requests, perRequest = 20, 50
+	start := time.Now()
+	for i := range requests {
+		bodies := make([]string, perRequest)
+		for j := range bodies {
+			bodies[j] = "claude_code.user_prompt " + strconv.Itoa(i*perRequest+j)
+		}
+		status, body, err := harness.PostLogs(c.OTLPHTTPEndpoint, harness.NewLogs("claude-code", bodies...))
+		if err != nil || status != 200 {
+			t.Fatalf("request %d: status %d %q, %v (the monitor path must never refuse the sender)", i, status, body, err)
+		}
+		time.Sleep(time.Until(start.Add(time.Duration(i+1) * 60 * time.Second / requests)))
+	}
+	logged := strings.TrimPrefix(c.Logs(), before)
+	lines := strings.Split(strings.TrimSpace(logged), "\n")
+	if strings.TrimSpace(logged) == "" {
+		lines = nil
+	}
+	t.Logf("%d log lines while the monitor was down for %v:\n%s", len(lines), time.Since(start).Round(time.Second), logged)
+	if len(lines) > 3 {
+		t.Errorf("%d log lines during a 60 s monitor outage, want at most 3", len(lines))
+	}
+	for _, line := range lines {
+		if strings.HasPrefix(line, "\t") || strings.HasPrefix(line, "go.opentelemetry.io/") || strings.HasPrefix(line, "goroutine ") {
+			t.Errorf("a stack trace in the log: %q", line)
+		}
+	}
+	if !strings.Contains(logged, strings.TrimPrefix(monitor, "http://")) {
+		t.Errorf("no line names the monitor's endpoint %s: the operator is not told the monitor is down", monitor)
+	}
+}
+

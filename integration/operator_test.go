@@ -4,6 +4,8 @@ import (
 	"context"
 	"os"
 	"os/exec"
+	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 	"testing"
@@ -203,3 +205,45 @@ func TestMonitorDownLogsQuietly(t *testing.T) {
 	}
 }
 
+// --help lists every variable of README.md's table and no other: both are
+// generated from internal/defaultconfig's Variables.
+func TestHelpListsTheREADMEVariables(t *testing.T) {
+	root, err := harness.RepoRoot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	readme, err := os.ReadFile(filepath.Join(root, "README.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	row := regexp.MustCompile("(?m)^\\| `(OTEL_AI_COLLECTOR_[A-Z_]+)` \\|")
+	inREADME := map[string]bool{}
+	for _, m := range row.FindAllStringSubmatch(string(readme), -1) {
+		inREADME[m[1]] = true
+	}
+	if len(inREADME) < 20 {
+		t.Fatalf("found only %d variables in README.md's table", len(inREADME))
+	}
+	for _, args := range [][]string{{"--help"}, {"help"}, {"-h"}} {
+		out, err := exec.Command(binary, args...).CombinedOutput()
+		if err != nil {
+			t.Fatalf("%v: %v\n%s", args, err, out)
+		}
+		help := string(out)
+		for name := range inREADME {
+			if !strings.Contains(help, "  "+name+" (default: ") {
+				t.Errorf("%v lacks README's %s", args, name)
+			}
+		}
+		for _, m := range regexp.MustCompile(`(?m)^  (OTEL_AI_COLLECTOR_[A-Z_]+) \(default: `).FindAllStringSubmatch(help, -1) {
+			if !inREADME[m[1]] {
+				t.Errorf("%v lists %s, which README.md's table lacks", args, m[1])
+			}
+		}
+		for _, want := range []string{"embedded:default.yaml", "embedded:remote-gateway.yaml", "Usage:", "validate"} {
+			if !strings.Contains(help, want) {
+				t.Errorf("%v lacks %q", args, want)
+			}
+		}
+	}
+}

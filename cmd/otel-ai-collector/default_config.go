@@ -14,10 +14,29 @@ func init() {
 		fmt.Fprintln(os.Stderr, "otel-ai-collector:", err)
 		os.Exit(1)
 	}
+	if rootHelp(os.Args[1:]) {
+		// The stock usage that cobra prints next knows nothing of the
+		// embedded default and its environment.
+		fmt.Print(defaultconfig.Help())
+		return
+	}
 	args, err := defaultconfig.Apply(os.Args[1:])
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "otel-ai-collector:", err)
 		os.Exit(1)
 	}
 	os.Args = append(os.Args[:1], args...)
+}
+
+// rootHelp reports whether the command line asks for the root command's help.
+func rootHelp(args []string) bool {
+	if len(args) == 1 && args[0] == "help" {
+		return true
+	}
+	for _, arg := range args {
+		if arg == "-h" || arg == "--help" {
+			return len(args) == 1
+		}
+	}
+	return false
 }

@@ -5,6 +5,7 @@ import (
 	"os"
 
 	"github.com/otel-ai-collector/otel-ai-collector/internal/defaultconfig"
+	"github.com/otel-ai-collector/otel-ai-collector/internal/doctor"
 )
 
 // ocb's generated main.go has no hook for a default configuration, so the
@@ -13,6 +14,11 @@ func init() {
 	if err := defaultconfig.EnableProfiles(); err != nil {
 		fmt.Fprintln(os.Stderr, "otel-ai-collector:", err)
 		os.Exit(1)
+	}
+	if len(os.Args) > 1 && os.Args[1] == "doctor" {
+		// A subcommand of this distribution: ocb's generated main.go
+		// cannot add one to the stock command.
+		os.Exit(doctor.Main(os.Args[2:], os.Stdout, os.Stderr))
 	}
 	if rootHelp(os.Args[1:]) {
 		// The stock usage that cobra prints next knows nothing of the

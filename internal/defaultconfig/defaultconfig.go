@@ -120,6 +120,10 @@ func exportEnvironment() error {
 	return nil
 }
 
+// skipStateDirCheck is set by doctor, which reports an unwritable state
+// directory as one of its checks rather than stopping at it.
+var skipStateDirCheck bool
+
 // remoteEnabled reports whether remote export is configured.
 func remoteEnabled() bool {
 	return os.Getenv(envRemoteEndpoint) != "" || os.Getenv(envRemoteConfig) != ""
@@ -301,7 +305,7 @@ func exportStateDir() error {
 			return err
 		}
 	}
-	if !remoteEnabled() {
+	if !remoteEnabled() || skipStateDirCheck {
 		return nil
 	}
 	if err := os.MkdirAll(dir, 0o700); err != nil {

@@ -150,3 +150,36 @@ func setVariables() int {
 	}
 	return n
 }
+
+// NewDoctorPlan is NewPlan for doctor: an unwritable state directory does
+// not stop it (doctor checks the directory itself), and no warning is
+// printed.
+func NewDoctorPlan() (*Plan, error) {
+	skipStateDirCheck = true
+	defer func() { skipStateDirCheck = false }()
+	return NewPlan()
+}
+
+// RemoteEnabled reports whether remote export is configured.
+func RemoteEnabled() bool { return remoteEnabled() }
+
+// JournalReadable says whether journalctl can read the journal the journald
+// layer would read, and if not why.
+func JournalReadable() (bool, string) { return journalReadable(os.Getenv(envJournalDir)) }
+
+// Value is a variable's value, or its default when unset or empty (the
+// first `quoted` word of Variable.Default; "" when it has none).
+func Value(name string) string {
+	if v := os.Getenv(name); v != "" {
+		return v
+	}
+	for _, v := range Variables {
+		if v.Name == name {
+			if _, rest, ok := strings.Cut(v.Default, "`"); ok {
+				def, _, _ := strings.Cut(rest, "`")
+				return def
+			}
+		}
+	}
+	return ""
+}

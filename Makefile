@@ -49,7 +49,7 @@ build:
 run: build
 	$(BINARY)
 
-## test-deps: Debian packages the integration tests run (prometheus, systemd-journal-remote)
+## test-deps: what the integration tests run as real peers (scripts/install-test-deps.sh): Debian prometheus, systemd, systemd-journal-remote, nix-bin, nginx, curl, python3; prometheus3 (go install)
 test-deps:
 	scripts/install-test-deps.sh
 

@@ -247,3 +247,37 @@ func TestHelpListsTheREADMEVariables(t *testing.T) {
 		}
 	}
 }
+
+// README.md, the Makefile and scripts/install-test-deps.sh name the same
+// test dependencies: the script's packages are the list.
+func TestTestDependenciesAgree(t *testing.T) {
+	root, err := harness.RepoRoot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	read := func(name string) string {
+		text, err := os.ReadFile(filepath.Join(root, name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return string(text)
+	}
+	script, readme, makefile := read("scripts/install-test-deps.sh"), read("README.md"), read("Makefile")
+	var deps []string
+	for _, m := range regexp.MustCompile(`need\+=\(([a-z0-9-]+)\)`).FindAllStringSubmatch(script, -1) {
+		deps = append(deps, m[1])
+	}
+	deps = append(deps, "prometheus3")
+	if len(deps) < 8 {
+		t.Fatalf("found only %v in the script", deps)
+	}
+	makeLine := regexp.MustCompile(`(?m)^## test-deps: .*$`).FindString(makefile)
+	for _, dep := range deps {
+		if !strings.Contains(readme, "`"+dep+"`") {
+			t.Errorf("README.md does not list the test dependency %s", dep)
+		}
+		if !regexp.MustCompile(`\b` + regexp.QuoteMeta(dep) + `\b`).MatchString(makeLine) {
+			t.Errorf("the Makefile's test-deps line does not list %s: %q", dep, makeLine)
+		}
+	}
+}

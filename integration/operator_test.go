@@ -281,3 +281,19 @@ func TestTestDependenciesAgree(t *testing.T) {
 		}
 	}
 }
+
+// A misspelt key in the user's --config is refused with the file and a
+// suggestion, before the collector's own message (which names neither).
+func TestMisspeltKeyNamesFileAndSuggestion(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "mine.yaml")
+	config := "recievers:\n  otlp:\n    protocols: {http: {}}\nexporters: {debug: {}}\nservice: {pipelines: {logs: {receivers: [otlp], exporters: [debug]}}}\n"
+	if err := os.WriteFile(path, []byte(config), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for _, args := range [][]string{{"validate", "--config", path}, {"--config=file:" + path}} {
+		out := runRefused(t, collectorEnv(t), args...)
+		if want := path + `: unknown key recievers: did you mean "receivers"?`; !strings.Contains(out, want) {
+			t.Errorf("%v: want %q in:\n%s", args, want, out)
+		}
+	}
+}

@@ -90,6 +90,9 @@ func Apply(args []string) ([]string, error) {
 		if err := CheckEnvironment(); err != nil {
 			return nil, err
 		}
+		if err := checkConfigKeys(args); err != nil {
+			return nil, err
+		}
 		if len(args) > 0 && args[0] == "validate" {
 			fmt.Printf("validate: your --config layers; %d %s* variables set and checked\n", set, envPrefix)
 		}

@@ -264,12 +264,13 @@ func TestNixOSModuleConfigurations(t *testing.T) {
 		expect(t, "AI traces idle", e.Environment["OTEL_AI_COLLECTOR_AI_TRACES_IDLE"], "2m")
 		expect(t, "warnings", len(e.Warnings), 0)
 		// The layer reads its idle timeout from that variable: the same
-		// layers with a timeout under 1s are refused by the connector, which
-		// is why the module checks the option at evaluation.
+		// layers with a timeout under 1s are refused by the collector (its
+		// check of the variable, before the connector's), which is why the
+		// module checks the option at evaluation.
 		e.Environment["OTEL_AI_COLLECTOR_AI_TRACES_IDLE"] = "500ms"
 		out, err := e.runValidate(t)
-		if err == nil || !strings.Contains(string(out), "turn_idle_timeout") {
-			t.Errorf("validate with a 500ms idle timeout: err=%v, want the connector's turn_idle_timeout error\n%s", err, out)
+		if err == nil || !strings.Contains(string(out), `OTEL_AI_COLLECTOR_AI_TRACES_IDLE="500ms": must be at least 1s`) {
+			t.Errorf("validate with a 500ms idle timeout: err=%v, want the refusal naming OTEL_AI_COLLECTOR_AI_TRACES_IDLE\n%s", err, out)
 		}
 	})
 

@@ -87,7 +87,7 @@ func Apply(args []string) ([]string, error) {
 	}
 	if !usesDefaultConfig(args) {
 		set := setVariables()
-		if err := CheckEnvironment(); err != nil {
+		if err := CheckEnvironment(true); err != nil {
 			return nil, err
 		}
 		if err := checkConfigKeys(args); err != nil {

@@ -27,7 +27,7 @@ type Plan struct {
 // NewPlan checks the environment and chooses the embedded layers, as the
 // collector does at start. It exports the environment the layers read.
 func NewPlan() (*Plan, error) {
-	if err := CheckEnvironment(); err != nil {
+	if err := CheckEnvironment(false); err != nil {
 		return nil, err
 	}
 	set := setVariables()

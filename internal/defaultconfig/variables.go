@@ -30,6 +30,7 @@ const (
 	kindDir                    // an existing directory
 	kindPriority               // journald priority or range
 	kindStartAt                // beginning or end
+	kindEndpoint               // http(s) URL or host:port (a gRPC exporter's endpoint)
 )
 
 // Variable is one environment variable of the public interface. Variables
@@ -51,7 +52,7 @@ var Variables = []Variable{
 	{Name: envAIServices, Default: "`" + strings.Join(DefaultAIServices, ",") + "`", kind: kindList, Example: "claude-code,codex",
 		Description: "Comma-separated resource `service.name` values whose telemetry goes to otel-ai-monitor. Replaces the defaults."},
 	{Name: envRemoteEndpoint, Default: "unset (remote export off)", kind: kindURL, Example: "https://gateway.example:4318",
-		Description: "OTLP/HTTP base URL of the remote gateway collector. Setting it turns on the remote path ([`config/remote-gateway.yaml`](config/remote-gateway.yaml))."},
+		Description: "OTLP/HTTP base URL of the remote gateway collector. Setting it turns on the remote path ([`config/remote-gateway.yaml`](config/remote-gateway.yaml)). Layers of your own may read it as a gRPC `host:port`."},
 	{Name: envRemoteQueueBytes, Default: "`104857600` (100 MiB)", kind: kindCount, Example: "104857600",
 		Description: "Bound of the persistent queue, per signal. When full, new data is refused with a retryable 503."},
 	{Name: envRemoteMaxRetry, Default: "`24h`", kind: kindDuration, Example: "24h",
@@ -132,6 +133,16 @@ func (v Variable) check(value string) error {
 		if _, err := strconv.Atoi(u.Port()); u.Port() != "" && err != nil {
 			return fail("the port is not a number")
 		}
+	case kindEndpoint:
+		if (Variable{Name: v.Name, Example: v.Example, kind: kindURL}).check(value) == nil {
+			return nil
+		}
+		if host, port, err := net.SplitHostPort(trimmed); err == nil && host != "" && !strings.Contains(host, "/") {
+			if p, err := strconv.Atoi(port); err == nil && p > 0 && p <= 65535 {
+				return nil
+			}
+		}
+		return fail("neither an http:// or https:// URL nor a gRPC host:port")
 	case kindListenAddr:
 		host, port, err := net.SplitHostPort(trimmed)
 		if err != nil {
@@ -210,7 +221,11 @@ func (v Variable) check(value string) error {
 // CheckEnvironment checks every variable of Variables that is set, so a bad
 // value stops the collector (and `validate`) at once with the variable's
 // name, instead of starting and failing quietly later.
-func CheckEnvironment() error {
+//
+// With layers of the user's own (ownConfig), OTEL_AI_COLLECTOR_REMOTE_ENDPOINT
+// may also be a gRPC exporter's host:port (the NixOS module's gRPC gateway
+// does that); the embedded gateway layer needs an http(s) URL.
+func CheckEnvironment(ownConfig bool) error {
 	var errs []string
 	for _, v := range Variables {
 		value, set := os.LookupEnv(v.Name)
@@ -218,6 +233,9 @@ func CheckEnvironment() error {
 			// Empty counts as unset here (${env:X:-default}, and the
 			// list variables say so themselves when empty matters).
 			continue
+		}
+		if ownConfig && v.Name == envRemoteEndpoint {
+			v.kind = kindEndpoint
 		}
 		if err := v.check(value); err != nil {
 			errs = append(errs, err.Error())

@@ -60,3 +60,25 @@ func TestVariableExamplesPass(t *testing.T) {
 		}
 	}
 }
+
+// The embedded gateway layer needs a URL; layers of the user's own (the
+// NixOS module's gRPC gateway) may take host:port.
+func TestRemoteEndpointForOwnLayers(t *testing.T) {
+	for _, tc := range []struct {
+		value         string
+		embedded, own bool
+	}{
+		{"https://gateway.example:4318", true, true},
+		{"gateway.example:4317", false, true},
+		{"not-a-url", false, false},
+		{"gateway.example:99999", false, false},
+	} {
+		t.Setenv(envRemoteEndpoint, tc.value)
+		if got := CheckEnvironment(false) == nil; got != tc.embedded {
+			t.Errorf("%q with the embedded default: accepted %v, want %v", tc.value, got, tc.embedded)
+		}
+		if got := CheckEnvironment(true) == nil; got != tc.own {
+			t.Errorf("%q with own layers: accepted %v, want %v", tc.value, got, tc.own)
+		}
+	}
+}

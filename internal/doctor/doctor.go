@@ -65,6 +65,9 @@ func Main(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "usage: otel-ai-collector doctor [--json]\n\nChecks what the embedded default configuration needs, with this environment;\nexits 1 when a check fails.")
 	}
 	if err := flags.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return 0
+		}
 		return 2
 	}
 	if flags.NArg() > 0 {

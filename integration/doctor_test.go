@@ -65,6 +65,7 @@ func TestDoctorHealthy(t *testing.T) {
 	wantLine(t, out, `^monitor +ok +otel-ai-monitor at `+regexp.QuoteMeta(monitor.URL)+` answers OTLP/HTTP \(200\)`)
 	wantLine(t, out, `^remote +ok +`+regexp.QuoteMeta(remote.URL)+` answers an empty OTLP/HTTP request with 200`)
 	wantLine(t, out, `^port `+regexp.QuoteMeta(c.OTLPGRPCEndpoint)+` +ok +in use by the running collector`)
+	wantLine(t, out, `^queues +ok +backlog/capacity .*otlp_http/remote logs \d+/104857600`)
 	wantLine(t, out, `^no check failed$`)
 	if strings.Contains(out, "FAIL") {
 		t.Error("a check failed on a healthy setup")

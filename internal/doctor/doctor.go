@@ -111,6 +111,7 @@ func Run() *Report {
 	r.add(checkPyroscope())
 	r.add(checkJournal(plan))
 	r.add(checkEBPF(plan))
+	r.add(checkQueues())
 	r.Checks = append(r.Checks, checkPorts()...)
 	r.OK = true
 	for _, c := range r.Checks {

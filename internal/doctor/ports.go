@@ -46,6 +46,8 @@ func collectorRunning() bool {
 // a failure unless a collector runs there already.
 func checkPorts() []Check {
 	running := collectorRunning()
+	// The running collector is whoever holds the health check's port.
+	collectorPid, _ := portOwner(defaultconfig.Value("OTEL_AI_COLLECTOR_HEALTH_ENDPOINT"))
 	var free []string
 	var checks []Check
 	for _, a := range listenAddrs() {
@@ -56,11 +58,12 @@ func checkPorts() []Check {
 			free = append(free, addr)
 			continue
 		}
-		owner := portOwner(addr)
+		pid, owner := portOwner(addr)
 		c := Check{Name: "port " + addr}
 		switch {
-		// comm is cut at 15 bytes: otel-ai-collect.
-		case running && (owner == "" || strings.Contains(owner, "otel-ai-collect")):
+		// Without privileges another user's sockets have no visible owner;
+		// with a collector answering health checks, assume it is that one.
+		case running && (pid == "" || pid == collectorPid):
 			c.Status, c.Detail = OK, "in use by the running collector"+ownerText(owner)
 		default:
 			c.Status = Fail
@@ -84,14 +87,14 @@ func ownerText(owner string) string {
 
 // portOwner names the process listening on addr's port, when /proc lets us
 // see it (other users' processes are hidden without privileges).
-func portOwner(addr string) string {
+func portOwner(addr string) (pid, owner string) {
 	_, portText, err := net.SplitHostPort(addr)
 	if err != nil {
-		return ""
+		return "", ""
 	}
 	port, err := strconv.Atoi(portText)
 	if err != nil {
-		return ""
+		return "", ""
 	}
 	inodes := map[string]bool{}
 	for _, table := range []string{"/proc/net/tcp", "/proc/net/tcp6"} {
@@ -114,15 +117,15 @@ func portOwner(addr string) string {
 		f.Close()
 	}
 	if len(inodes) == 0 {
-		return ""
+		return "", ""
 	}
 	fds, _ := filepath.Glob("/proc/[0-9]*/fd/*")
 	for _, fd := range fds {
 		if target, err := os.Readlink(fd); err == nil && inodes[target] {
 			pid := strings.Split(fd, "/")[2]
 			comm, _ := os.ReadFile("/proc/" + pid + "/comm")
-			return fmt.Sprintf("%s, pid %s", strings.TrimSpace(string(comm)), pid)
+			return pid, fmt.Sprintf("%s, pid %s", strings.TrimSpace(string(comm)), pid)
 		}
 	}
-	return ""
+	return "", ""
 }

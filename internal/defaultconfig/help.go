@@ -40,8 +40,9 @@ func Help() string {
 	for _, l := range Layers {
 		fmt.Fprintf(&b, "  %-30s %s\n", l.URI, l.When)
 	}
-	b.WriteString("\notel-ai-collector doctor [--json] checks the state directory, otel-ai-monitor, the remote,\n")
-	b.WriteString("Pyroscope, the journal, the listen ports and the layers, and says how to fix what fails.\n")
+	b.WriteString("\notel-ai-collector doctor [--json] checks the variables and layers, the state directory,\n")
+	b.WriteString("otel-ai-monitor, the remote, Pyroscope, the journal, eBPF privileges, queue backlogs and\n")
+	b.WriteString("the listen ports, and says how to fix what fails (exit 1).\n")
 	b.WriteString("\nEnvironment variables (each value is checked at start and by validate):\n")
 	for _, v := range Variables {
 		fmt.Fprintf(&b, "  %s (default: %s)\n      %s\n", v.Name, plain(v.Default), plain(v.Description))

@@ -5,6 +5,7 @@ import (
 	"os"
 	"os/exec"
 	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -153,4 +154,20 @@ func TestDoctorFailures(t *testing.T) {
 		}
 		wantLine(t, out, `^configuration +FAIL +OTEL_AI_COLLECTOR_REMOTE_ENDPOINT="not-a-url"`)
 	})
+}
+
+// doctor says which running processes the eBPF selectors match now: here a
+// port this test listens on, and nothing on a port where nothing listens.
+func TestDoctorEBPFSelection(t *testing.T) {
+	listener := harness.NewSink(t)
+	port := listener.URL[strings.LastIndex(listener.URL, ":")+1:]
+	env := collectorEnv(t, "OTEL_AI_COLLECTOR_MONITOR_ENDPOINT="+harness.NewSink(t).URL,
+		"OTEL_AI_COLLECTOR_REMOTE_ENDPOINT="+harness.NewSink(t).URL, "OTEL_AI_COLLECTOR_EBPF_PORTS="+port)
+	out, _ := doctor(t, env)
+	wantLine(t, out, `^eBPF +\S+ +kernel .*; port `+port+` \(integration.tes, pid \d+\)`)
+
+	free := strconv.Itoa(harness.FreePort(t))
+	out, _ = doctor(t, collectorEnv(t, "OTEL_AI_COLLECTOR_MONITOR_ENDPOINT="+harness.NewSink(t).URL,
+		"OTEL_AI_COLLECTOR_REMOTE_ENDPOINT="+harness.NewSink(t).URL, "OTEL_AI_COLLECTOR_EBPF_PORTS="+free))
+	wantLine(t, out, `^eBPF +\S+ +kernel .*; nothing selected now`)
 }

@@ -3,6 +3,8 @@ package doctor
 import (
 	"fmt"
 	"os"
+	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 
@@ -55,11 +57,120 @@ func checkEBPF(plan *defaultconfig.Plan) Check {
 		c.Status = Fail
 		c.Fix = "run the collector as root, or give its unit AmbientCapabilities=CAP_BPF CAP_PERFMON CAP_SYS_PTRACE CAP_DAC_READ_SEARCH (doctor checks its own process: run it as the collector's user)"
 	}
+	matches := selectedNow()
 	if c.Status == "" {
 		c.Status = OK
+		if matches == "" {
+			c.Status = Warn
+			c.Fix = "no running process matches the eBPF selectors yet: spans appear once one does (check the ports, executable regex and unit names)"
+		}
 	}
-	c.Detail = fmt.Sprintf("kernel %s, %s, %s", strings.TrimSpace(string(release)), btf, caps)
+	if matches == "" {
+		matches = "nothing selected now"
+	}
+	c.Detail = fmt.Sprintf("kernel %s, %s, %s; %s", strings.TrimSpace(string(release)), btf, caps, matches)
 	return c
+}
+
+// selectedNow says which running processes the selectors match now, as the
+// receiver selects them: a listening port, the executable's base name
+// (comm when exe is unreadable), or the innermost systemd unit of the
+// process's cgroup.
+func selectedNow() string {
+	var found []string
+	for _, port := range strings.Split(os.Getenv("OTEL_AI_COLLECTOR_EBPF_PORTS"), ",") {
+		if port = strings.TrimSpace(port); port == "" {
+			continue
+		}
+		if pid, owner := portOwner("127.0.0.1:" + port); pid != "" {
+			found = append(found, "port "+port+" ("+owner+")")
+		} else if listening(port) {
+			found = append(found, "port "+port)
+		}
+	}
+	exe, _ := regexp.Compile(os.Getenv("OTEL_AI_COLLECTOR_EBPF_EXECUTABLE_REGEX"))
+	units := map[string]bool{}
+	for _, u := range strings.Split(os.Getenv("OTEL_AI_COLLECTOR_EBPF_UNITS"), ",") {
+		if u = strings.TrimSpace(u); u != "" {
+			if !strings.Contains(u, ".") {
+				u += ".service"
+			}
+			units[u] = true
+		}
+	}
+	if os.Getenv("OTEL_AI_COLLECTOR_EBPF_EXECUTABLE_REGEX") == "" {
+		exe = nil
+	}
+	if exe == nil && len(units) == 0 {
+		return strings.Join(found, ", ")
+	}
+	dirs, _ := filepath.Glob("/proc/[0-9]*")
+	n := 0
+	for _, dir := range dirs {
+		name := ""
+		if target, err := os.Readlink(dir + "/exe"); err == nil {
+			name = filepath.Base(strings.TrimSuffix(target, " (deleted)"))
+		} else if comm, err := os.ReadFile(dir + "/comm"); err == nil {
+			name = strings.TrimSpace(string(comm))
+		}
+		unit := ""
+		if cgroup, err := os.ReadFile(dir + "/cgroup"); err == nil {
+			unit = innermostUnit(string(cgroup))
+		}
+		if (exe != nil && name != "" && exe.MatchString(name)) || (unit != "" && units[unit]) {
+			n++
+		}
+	}
+	if n > 0 {
+		found = append(found, fmt.Sprintf("%d processes by executable or unit", n))
+	}
+	return strings.Join(found, ", ")
+}
+
+// listening reports whether any socket listens on port (owner not visible).
+func listening(port string) bool {
+	p, err := strconv.Atoi(port)
+	if err != nil {
+		return false
+	}
+	for _, table := range []string{"/proc/net/tcp", "/proc/net/tcp6"} {
+		text, err := os.ReadFile(table)
+		if err != nil {
+			continue
+		}
+		for _, line := range strings.Split(string(text), "\n") {
+			fields := strings.Fields(line)
+			if len(fields) < 4 || fields[3] != "0A" {
+				continue
+			}
+			_, hexPort, _ := strings.Cut(fields[1], ":")
+			if v, err := strconv.ParseInt(hexPort, 16, 32); err == nil && int(v) == p {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// innermostUnit is the last *.service or *.scope path element of a cgroup
+// (not the user manager or a login session), as the receiver reads it.
+func innermostUnit(cgroup string) string {
+	for _, line := range strings.Split(cgroup, "\n") {
+		_, path, ok := strings.Cut(line, "::")
+		if !ok {
+			continue
+		}
+		parts := strings.Split(path, "/")
+		for i := len(parts) - 1; i >= 0; i-- {
+			if strings.HasSuffix(parts[i], ".service") || strings.HasSuffix(parts[i], ".scope") {
+				if strings.HasPrefix(parts[i], "user@") || strings.HasPrefix(parts[i], "session-") {
+					return ""
+				}
+				return parts[i]
+			}
+		}
+	}
+	return ""
 }
 
 // capEff reads this process's effective capability set.

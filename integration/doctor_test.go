@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
@@ -170,4 +171,35 @@ func TestDoctorEBPFSelection(t *testing.T) {
 	out, _ = doctor(t, collectorEnv(t, "OTEL_AI_COLLECTOR_MONITOR_ENDPOINT="+harness.NewSink(t).URL,
 		"OTEL_AI_COLLECTOR_REMOTE_ENDPOINT="+harness.NewSink(t).URL, "OTEL_AI_COLLECTOR_EBPF_PORTS="+free))
 	wantLine(t, out, `^eBPF +\S+ +kernel .*; nothing selected now`)
+}
+
+// With the collector's own layers (as the NixOS module runs it), doctor
+// checks them as start does, and probes the same endpoints.
+func TestDoctorOwnLayers(t *testing.T) {
+	monitor := harness.NewSink(t)
+	dir := t.TempDir()
+	good := filepath.Join(dir, "overlay.yaml")
+	if err := os.WriteFile(good, []byte("exporters: {debug: {}}\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	gateway := strings.TrimPrefix(harness.NewSink(t).URL, "http://") // listens; a gRPC gateway's host:port, as NixOS sets it
+	env := collectorEnv(t, "OTEL_AI_COLLECTOR_MONITOR_ENDPOINT="+monitor.URL,
+		"OTEL_AI_COLLECTOR_REMOTE_ENDPOINT="+gateway)
+	out, code := doctor(t, env, "--config=embedded:default.yaml", "--config", good)
+	if code != 0 {
+		t.Errorf("exit %d, want 0", code)
+	}
+	wantLine(t, out, `^configuration +ok +your layers embedded:default.yaml \+ `+regexp.QuoteMeta(good))
+	wantLine(t, out, `^monitor +ok `)
+	wantLine(t, out, `^remote +ok +`+regexp.QuoteMeta(gateway)+` accepts TCP connections`)
+
+	typo := filepath.Join(dir, "typo.yaml")
+	if err := os.WriteFile(typo, []byte("exporter: {debug: {}}\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	out, code = doctor(t, env, "--config", typo)
+	if code != 1 {
+		t.Errorf("exit %d with a misspelt key, want 1", code)
+	}
+	wantLine(t, out, `^configuration +FAIL +`+regexp.QuoteMeta(typo)+`: unknown key exporter: did you mean "exporters"\?`)
 }

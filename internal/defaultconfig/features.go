@@ -183,3 +183,22 @@ func Value(name string) string {
 	}
 	return ""
 }
+
+// CheckOwnLayers makes the checks start makes when --config names the
+// layers: every variable (OTEL_AI_COLLECTOR_REMOTE_ENDPOINT may be a
+// host:port) and the files' keys, and exports the environment.
+func CheckOwnLayers(configs []string) error {
+	if err := CheckEnvironment(true); err != nil {
+		return err
+	}
+	args := make([]string, 0, len(configs))
+	for _, c := range configs {
+		args = append(args, "--config="+c)
+	}
+	if err := checkConfigKeys(args); err != nil {
+		return err
+	}
+	skipStateDirCheck = true
+	defer func() { skipStateDirCheck = false }()
+	return exportEnvironment()
+}

@@ -61,8 +61,11 @@ func Main(args []string, stdout, stderr io.Writer) int {
 	flags := flag.NewFlagSet("doctor", flag.ContinueOnError)
 	flags.SetOutput(stderr)
 	asJSON := flags.Bool("json", false, "print the report as JSON")
+	var configs stringList
+	flags.Var(&configs, "config", "the collector's --config layers, when it runs with its own (repeatable); the probes use the same OTEL_AI_COLLECTOR_* endpoints")
 	flags.Usage = func() {
-		fmt.Fprintln(stderr, "usage: otel-ai-collector doctor [--json]\n\nChecks what the embedded default configuration needs, with this environment;\nexits 1 when a check fails.")
+		fmt.Fprintln(stderr, "usage: otel-ai-collector doctor [--json] [--config LAYER]...\n\nChecks what the collector needs, with this environment (and its --config layers,\nwhen it runs with its own); exits 1 when a check fails.")
+		flags.PrintDefaults()
 	}
 	if err := flags.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
@@ -74,7 +77,7 @@ func Main(args []string, stdout, stderr io.Writer) int {
 		flags.Usage()
 		return 2
 	}
-	r := Run()
+	r := Run(configs)
 	if *asJSON {
 		enc := json.NewEncoder(stdout)
 		enc.SetIndent("", "  ")
@@ -88,9 +91,28 @@ func Main(args []string, stdout, stderr io.Writer) int {
 	return 0
 }
 
-// Run makes every check.
-func Run() *Report {
+// stringList collects a repeated flag.
+type stringList []string
+
+func (l *stringList) String() string     { return strings.Join(*l, ",") }
+func (l *stringList) Set(v string) error { *l = append(*l, v); return nil }
+
+// Run makes every check; configs are the collector's own --config layers
+// (none: the embedded default).
+func Run(configs []string) *Report {
 	r := &Report{}
+	if len(configs) > 0 {
+		r.Layers = configs
+		if err := defaultconfig.CheckOwnLayers(configs); err != nil {
+			r.add(Check{Name: "configuration", Status: Fail, Detail: err.Error(),
+				Fix: "correct the variable or key named above (otel-ai-collector --help lists the variables with examples)"})
+		} else {
+			r.add(Check{Name: "configuration", Status: OK, Detail: "your layers " + strings.Join(configs, " + ") +
+				": variables and top-level keys checked (otel-ai-collector validate --config ... checks the rest)"})
+		}
+		r.finish(nil)
+		return r
+	}
 	plan, err := defaultconfig.NewDoctorPlan()
 	if err != nil {
 		r.add(Check{Name: "configuration", Status: Fail, Detail: err.Error(),
@@ -104,6 +126,12 @@ func Run() *Report {
 			r.add(Check{Name: "feature asked for", Status: Warn, Detail: w})
 		}
 	}
+	r.finish(plan)
+	return r
+}
+
+// finish makes the checks that do not depend on how the layers were chosen.
+func (r *Report) finish(plan *defaultconfig.Plan) {
 	remote := defaultconfig.RemoteEnabled()
 	r.add(checkStateDir(remote))
 	r.add(checkMonitor())
@@ -119,7 +147,6 @@ func Run() *Report {
 			r.OK = false
 		}
 	}
-	return r
 }
 
 func (r *Report) add(c Check) { r.Checks = append(r.Checks, c) }
@@ -280,6 +307,19 @@ func checkRemote() Check {
 		c.Status, c.Detail = Skip, "remote export off (OTEL_AI_COLLECTOR_REMOTE_ENDPOINT unset)"
 		return c
 	}
+	if !strings.Contains(endpoint, "://") {
+		// A gRPC exporter's host:port (layers of one's own): the TCP
+		// connection is what can be checked without speaking gRPC.
+		conn, err := net.DialTimeout("tcp", endpoint, timeout)
+		if err != nil {
+			c.Status, c.Detail = Fail, fmt.Sprintf("%s: %s", endpoint, reason(err))
+			c.Fix = "check OTEL_AI_COLLECTOR_REMOTE_ENDPOINT and the network path to the gateway; data waits in the persistent queue meanwhile"
+			return c
+		}
+		conn.Close()
+		c.Status, c.Detail = OK, endpoint+" accepts TCP connections (a gRPC endpoint: its answers are not probed)"
+		return c
+	}
 	// An empty protobuf message is a valid, empty ExportLogsServiceRequest.
 	status, body, err := post(strings.TrimRight(endpoint, "/")+"/v1/logs", "application/x-protobuf", nil)
 	switch {
@@ -326,7 +366,7 @@ func checkPyroscope() Check {
 func checkJournal(plan *defaultconfig.Plan) Check {
 	c := Check{Name: "journal"}
 	if plan == nil {
-		c.Status, c.Detail = Skip, "configuration invalid"
+		c.Status, c.Detail = Skip, "the embedded default's layers are not in use (your own layers, or a configuration error above)"
 		return c
 	}
 	for _, f := range plan.Features {

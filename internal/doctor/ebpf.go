@@ -23,7 +23,9 @@ var ebpfCaps = []struct {
 func checkEBPF(plan *defaultconfig.Plan) Check {
 	c := Check{Name: "eBPF"}
 	on := false
-	if plan != nil {
+	if plan == nil {
+		c.Detail = "the embedded default's layers are not in use (your own layers, or a configuration error above)"
+	} else {
 		for _, f := range plan.Features {
 			if f.Name == "eBPF" {
 				on = f.On

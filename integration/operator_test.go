@@ -125,7 +125,7 @@ func TestValidateSummary(t *testing.T) {
 	}
 	t.Run("local only", func(t *testing.T) {
 		out := run(t)
-		want := "validate: embedded default, layers default.yaml; remote export off (OTEL_AI_COLLECTOR_REMOTE_ENDPOINT unset), " +
+		want := "validate: embedded default, layers default.yaml; pipelines: 2 traces, 2 metrics, 2 logs; remote export off (OTEL_AI_COLLECTOR_REMOTE_ENDPOINT unset), " +
 			"AI traces off (no remote export)"
 		if !strings.Contains(out, want) || strings.Count(out, "\n") != 1 {
 			t.Errorf("want one line starting %q, got:\n%s", want, out)
@@ -137,6 +137,7 @@ func TestValidateSummary(t *testing.T) {
 			"OTEL_AI_COLLECTOR_PYROSCOPE_ENDPOINT=http://127.0.0.1:4040")
 		for _, want := range []string{
 			"layers default.yaml + remote.yaml + ai-traces.yaml + profiling.yaml + remote-gateway.yaml;",
+			" 1 profiles;",
 			"remote export on", "AI traces on", "host metrics off (OTEL_AI_COLLECTOR_HOST_METRICS=off)",
 			"journald off (OTEL_AI_COLLECTOR_JOURNALD=off)", "eBPF off (no eBPF selector set)", "profiling on",
 		} {

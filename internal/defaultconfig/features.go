@@ -5,6 +5,10 @@ import (
 	"os"
 	"slices"
 	"strings"
+
+	"go.opentelemetry.io/collector/confmap"
+
+	embedded "github.com/otel-ai-collector/otel-ai-collector/config"
 )
 
 // Feature is one capability of the embedded default, on or off, and why.
@@ -134,8 +138,8 @@ func (p *Plan) Summary() string {
 		}
 		feats = append(feats, f.Name+" "+state)
 	}
-	return fmt.Sprintf("validate: embedded default, layers %s; %s; %d %s* variables set and checked",
-		strings.Join(names, " + "), strings.Join(feats, ", "), p.Set, envPrefix)
+	return fmt.Sprintf("validate: embedded default, layers %s; pipelines: %s; %s; %d %s* variables set and checked",
+		strings.Join(names, " + "), p.Pipelines(), strings.Join(feats, ", "), p.Set, envPrefix)
 }
 
 const envPrefix = "OTEL_AI_COLLECTOR_"
@@ -201,4 +205,47 @@ func CheckOwnLayers(configs []string) error {
 	skipStateDirCheck = true
 	defer func() { skipStateDirCheck = false }()
 	return exportEnvironment()
+}
+
+// Pipelines counts the pipelines the layers define, by signal ("4 traces,
+// 3 metrics, ..."): layers merge, so a name in several layers is one
+// pipeline.
+func (p *Plan) Pipelines() string {
+	names := map[string]bool{}
+	for _, layer := range p.Layers {
+		var text []byte
+		var err error
+		if name, ok := strings.CutPrefix(layer, "embedded:"); ok {
+			text, err = embedded.Files.ReadFile(name)
+		} else {
+			text, err = os.ReadFile(strings.TrimPrefix(layer, "file:"))
+		}
+		if err != nil {
+			continue
+		}
+		retrieved, err := confmap.NewRetrievedFromYAML(text)
+		if err != nil {
+			continue
+		}
+		conf, err := retrieved.AsConf()
+		if err != nil || !conf.IsSet("service::pipelines") {
+			continue
+		}
+		pipelines, _ := conf.Get("service::pipelines").(map[string]any)
+		for name := range pipelines {
+			names[name] = true
+		}
+	}
+	bySignal := map[string]int{}
+	for name := range names {
+		signal, _, _ := strings.Cut(name, "/")
+		bySignal[signal]++
+	}
+	var parts []string
+	for _, signal := range pipelineKind {
+		if n := bySignal[signal]; n > 0 {
+			parts = append(parts, fmt.Sprintf("%d %s", n, signal))
+		}
+	}
+	return strings.Join(parts, ", ")
 }

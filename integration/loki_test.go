@@ -10,6 +10,7 @@ import (
 	"strings"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"github.com/otel-ai-collector/otel-ai-collector/integration/harness"
 )
@@ -172,6 +173,33 @@ func TestJournaldToLokiDirect(t *testing.T) {
 	t.Logf("otelcol_exporter_send_failed_log_records_total: %.0f; Loki refused 1 and stored %d of that request", failed, partial.Stored)
 	if failed != float64(partial.Stored+1) {
 		t.Errorf("send_failed_log_records %.0f, want the whole request (%d) as the docs say", failed, partial.Stored+1)
+	}
+
+	// An application's log over OTLP takes the same limit, cut at a
+	// character boundary; its stream gets the collector's hostname as
+	// service_instance_id, which Loki indexes.
+	app := strings.Repeat("é", 150<<10) // 300 KiB of two-byte characters
+	if code, body, err := harness.PostLogs(c.OTLPHTTPEndpoint, harness.NewLogs("demo-app", app)); err != nil || code != 200 {
+		t.Fatalf("POST logs: %d %s %v", code, body, err)
+	}
+	var appEntry *harness.LokiEntry
+	for end := time.Now().Add(15 * time.Second); appEntry == nil && time.Now().Before(end); time.Sleep(200 * time.Millisecond) {
+		for _, e := range loki.Entries() {
+			if e.Stream["service_name"] == "demo-app" {
+				appEntry = &e
+			}
+		}
+	}
+	switch {
+	case appEntry == nil:
+		t.Errorf("the application's long log never reached Loki; answers %v", loki.Answers())
+	case len(appEntry.Line) > 256<<10 || len(appEntry.Line) < 256<<10-1 || !utf8.ValidString(appEntry.Line) ||
+		!strings.HasSuffix(appEntry.Line, truncationMarker):
+		t.Errorf("application log stored with %d bytes (valid UTF-8: %v); want at most %d, whole characters, the marker",
+			len(appEntry.Line), utf8.ValidString(appEntry.Line), 256<<10)
+	case fmt.Sprint(appEntry.Stream) != fmt.Sprint(map[string]string{"service_instance_id": "ws-collector", "service_name": "demo-app"}) ||
+		appEntry.Metadata["host_name"] != "ws-collector":
+		t.Errorf("application log's stream %v, host_name %q", appEntry.Stream, appEntry.Metadata["host_name"])
 	}
 
 	// The LogQL of docs/host-telemetry.md, exactly, each returning its lines.

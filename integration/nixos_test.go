@@ -83,6 +83,7 @@ type evaluated struct {
 	Credentials         []string          `json:"credentials"`
 	SupplementaryGroups []string          `json:"supplementaryGroups"`
 	ReadWritePaths      []string          `json:"readWritePaths"`
+	FileDirectories     map[string]string `json:"fileDirectories"`
 	RemoteOn            bool              `json:"remoteOn"`
 	Capabilities        []string          `json:"capabilities"`
 }
@@ -175,7 +176,9 @@ func TestNixOSModuleConfigurations(t *testing.T) {
 		expect(t, "file pipeline", get(e.Overlay, "service", "pipelines", "traces/file", "exporters"), []any{"file"})
 		expect(t, "debug pipeline", get(e.Overlay, "service", "pipelines", "logs/debug", "exporters"), []any{"debug"})
 		expect(t, "extensions", get(e.Overlay, "service", "extensions"), []any{"health_check", "zpages", "file_storage/queue"})
-		expect(t, "old file path writable", e.ReadWritePaths, []string{"/var/lib/opentelemetry-collector"})
+		expect(t, "old directory created by systemd, not only made writable", len(e.ReadWritePaths), 0)
+		expect(t, "old directory as a state directory", e.FileDirectories, map[string]string{"StateDirectory": "opentelemetry-collector"})
+		expect(t, "file pipelines", get(e.Overlay, "service", "pipelines", "logs/file", "exporters"), []any{"file"})
 		expect(t, "journal group", e.SupplementaryGroups, []string{"systemd-journal"})
 		expect(t, "AI services", e.Environment["OTEL_AI_COLLECTOR_AI_SERVICES"], "claude-code,codex,codex-cli,codex_cli_rs,gemini,gemini-cli")
 		expect(t, "no capabilities", len(e.Capabilities), 0)
@@ -191,12 +194,13 @@ func TestNixOSModuleConfigurations(t *testing.T) {
 		expect(t, "endpoint", remote["endpoint"], "https://gateway.example:4318")
 		expect(t, "tenant header", get(remote, "headers", "X-Scope-OrgID"), "workstations")
 		expect(t, "CA", get(remote, "tls", "ca_file"), "/etc/ssl/lgtm-ca.pem")
-		expect(t, "client cert", get(remote, "tls", "cert_file"), "/etc/otel/client.pem")
+		expect(t, "client cert via credentials", get(remote, "tls", "cert_file"), "/run/credentials/otel-ai-collector.service/remote-tls-cert")
+		expect(t, "client key via credentials", get(remote, "tls", "key_file"), "/run/credentials/otel-ai-collector.service/remote-tls-key")
 		expect(t, "authenticator", get(remote, "auth", "authenticator"), "bearertokenauth/remote")
 		expect(t, "queue bytes", get(remote, "sending_queue", "queue_size"), float64(52428800))
 		expect(t, "token file via credentials", get(e.Overlay, "extensions", "bearertokenauth/remote", "filename"),
 			"/run/credentials/otel-ai-collector.service/remote-token")
-		expect(t, "LoadCredential", e.Credentials, []string{"remote-token:/run/secrets/lgtm-token"})
+		expect(t, "LoadCredential", e.Credentials, []string{"remote-token:/run/secrets/lgtm-token", "remote-tls-cert:/etc/otel/client.pem", "remote-tls-key:/etc/otel/client-key.pem"})
 		expect(t, "extensions", get(e.Overlay, "service", "extensions"), []any{"health_check", "zpages", "file_storage/queue", "bearertokenauth/remote"})
 	})
 

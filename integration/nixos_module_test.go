@@ -354,6 +354,12 @@ func TestNixModuleRealLibFeatures(t *testing.T) {
 		expect(t, "journalctl on PATH", len(e.Unit.Path), 1)
 	})
 
+	t.Run("every feature at once, eBPF and profiling included", func(t *testing.T) {
+		e := evalModuleCase(t, "every-feature")
+		args := e.validate(t)
+		expect(t, "layers", args[1:len(args)-1], append(append([]string{}, remoteLayers...), "--config=embedded:ebpf.yaml", "--config=embedded:profiling.yaml"))
+	})
+
 	t.Run("eBPF", func(t *testing.T) {
 		e := evalModuleCase(t, "ebpf")
 		args := e.validate(t)

@@ -50,6 +50,10 @@ import ./cases.nix
     };
   };
 
+  # Every feature at once: all-on, eBPF and profiling.
+  every-feature = let c = import ./cases.nix; in
+    c.all-on // { inherit (c.ebpf) ebpf; inherit (c.profiling) profiling; };
+
   ebpf-without-remote = {
     enable = true;
     remote.mode = "none";

@@ -14,11 +14,13 @@ import (
 	"github.com/otel-ai-collector/otel-ai-collector/integration/harness"
 )
 
-// The NixOS module is tested offline (nixpkgs is not available here): every
-// .nix file is parse-checked, the option-to-configuration function
-// (nixos/config.nix, plain Nix) is evaluated with nix-instantiate for the
-// option sets of nixos/tests/cases.nix, and what it produces is validated by
-// the real binary.
+// The NixOS module's parts, directly: every .nix file is parse-checked, the
+// option-to-configuration function (nixos/config.nix, with nixpkgs' lib) is
+// evaluated with nix-instantiate for the option sets of
+// nixos/tests/cases.nix, and what it produces is validated by the real
+// binary; the idle timeout check is compared with the collector's; no
+// option is dead; vendorHash is current. nixos_module_test.go evaluates the
+// whole module with the real module system.
 
 func nixInstantiate(t *testing.T, args ...string) []byte {
 	t.Helper()
@@ -90,7 +92,7 @@ type evaluated struct {
 
 func evalCase(t *testing.T, name string) evaluated {
 	t.Helper()
-	out := nixInstantiate(t, "--eval", "--strict", "--json", "nixos/tests/eval.nix", "--argstr", "case", name)
+	out := nixInstantiate(t, "--eval", "--strict", "--json", "nixos/tests/eval.nix", "--argstr", "case", name, "--arg", "lib", "import "+nixpkgsLib(t))
 	var e evaluated
 	if err := json.Unmarshal(out, &e); err != nil {
 		t.Fatalf("%s: %v\n%s", name, err, out)
@@ -295,7 +297,7 @@ func TestNixOSModuleConfigurations(t *testing.T) {
 	})
 
 	t.Run("a turn idle timeout the collector would refuse fails evaluation", func(t *testing.T) {
-		stderr := nixInstantiateFails(t, "--eval", "--strict", "--json", "nixos/tests/eval.nix", "--argstr", "case", "ai-traces-bad-idle")
+		stderr := nixInstantiateFails(t, "--eval", "--strict", "--json", "nixos/tests/eval.nix", "--argstr", "case", "ai-traces-bad-idle", "--arg", "lib", "import "+nixpkgsLib(t))
 		want := `aiTraces.turnIdleTimeout = "500ms" is not a Go duration of at least 1s`
 		if !strings.Contains(stderr, "Failed assertions") || !strings.Contains(stderr, want) {
 			t.Errorf("nix-instantiate stderr does not have the failed assertion %q:\n%s", want, stderr)

@@ -1,25 +1,27 @@
-# The option-to-configuration logic of services.otel-ai-collector, in plain
-# Nix builtins (no nixpkgs lib), so it can be evaluated and tested offline
-# with nix-instantiate. Given the module's `cfg`, it returns what the service
-# runs with:
+# The option-to-configuration logic of services.otel-ai-collector, apart
+# from the module so the tests can evaluate it for an option set directly
+# (nixos/tests/eval.nix) as well as through the module system. Given
+# nixpkgs' lib and the module's `cfg`, it returns what the service runs
+# with:
 #   layers       --config URIs, in order (the binary's embedded layers)
 #   overlay      an attrset written as the last layer (mode layer, previous
 #                module's exporters, then `settings` merged over it)
 #   environment  OTEL_AI_COLLECTOR_* variables for the embedded layers
-#   credentials  systemd LoadCredential= entries (bearer token files)
-#   supplementaryGroups, readWritePaths
+#   credentials  systemd LoadCredential= entries (bearer tokens, client
+#                certificates and keys)
+#   supplementaryGroups, readWritePaths, fileDirectories
 #   capabilities Linux capabilities the enabled features need (eBPF only)
 #   assertions   { assertion, message } the module adds to NixOS's assertions
 #   noEffect     { option, message } for options set on that do nothing here;
 #                the module warns about those the host configuration defines
+{ lib }:
 cfg:
 let
-  inherit (builtins) attrNames concatLists concatStringsSep elem filter foldl' length listToAttrs map match stringLength substring toString;
+  inherit (lib) attrNames attrValues concatLists concatMap concatStringsSep filter foldl' hasPrefix hasSuffix
+    listToAttrs optional optionalAttrs recursiveUpdate removePrefix removeSuffix;
 
-  optional = cond: x: if cond then [ x ] else [ ];
-  optionalAttrs = cond: as: if cond then as else { };
-
-  inherit (import ./lib.nix) recursiveUpdate isIdleTimeout;
+  # Go's time.ParseDuration, which nixpkgs' lib has no equivalent of.
+  inherit (import ./lib.nix) isIdleTimeout;
 
   onOff = b: if b then "on" else "off";
   remote = cfg.remote;
@@ -34,12 +36,8 @@ let
   # The previous module's default endpoint ended in /v1/traces, the
   # exporter's traces URL: traces still go exactly there, and metrics and
   # logs to /v1/metrics and /v1/logs beside it.
-  tracesSuffix = "/v1/traces";
-  hasTracesSuffix = e: e != null && stringLength e > stringLength tracesSuffix
-    && substring (stringLength e - stringLength tracesSuffix) (stringLength tracesSuffix) e == tracesSuffix;
-  gatewayBase = if hasTracesSuffix gatewayEndpoint
-    then substring 0 (stringLength gatewayEndpoint - stringLength tracesSuffix) gatewayEndpoint
-    else gatewayEndpoint;
+  hasTracesSuffix = e: e != null && hasSuffix "/v1/traces" e;
+  gatewayBase = if hasTracesSuffix gatewayEndpoint then removeSuffix "/v1/traces" gatewayEndpoint else gatewayEndpoint;
   # The K8s exporter's client certificate (the previous module's mTLS),
   # unless remote.gateway.tls names one.
   gatewayTls =
@@ -126,10 +124,8 @@ let
   remoteExporters = map (signal: routes.${signal}) [ "traces" "metrics" "logs" ];
   pyroscopeAuth = if profilingOn then authFor "pyroscope" cfg.profiling.pyroscope else [ ];
   # Gateway mode routes all signals to one exporter: keep each auth once.
-  byId = xs: listToAttrs (map (x: { name = x.id; value = x; }) xs);
-  authById = byId ((if remoteOn then concatLists (map (e: e.auth) remoteExporters) else [ ]) ++ pyroscopeAuth);
-  authExtensions = map (id: authById.${id}) (attrNames authById);
-  attrValuesById = xs: let set = byId xs; in map (id: set.${id}) (attrNames set);
+  byId = xs: attrValues (listToAttrs (map (x: { name = x.id; value = x; }) xs));
+  authExtensions = byId ((if remoteOn then concatMap (e: e.auth) remoteExporters else [ ]) ++ pyroscopeAuth);
 
   modeLayer = optionalAttrs remoteOn {
     exporters = listToAttrs (map (e: { name = e.id; value = e.settings; }) remoteExporters);
@@ -173,10 +169,10 @@ let
   generated = foldl' recursiveUpdate { } [ modeLayer profilingLayer debugLayer fileLayer extensionsLayer ];
 
   stateDir = "/var/lib/otel-ai-collector";
+  isLoopback = hasPrefix "127." cfg.listenAddress || cfg.listenAddress == "::1" || cfg.listenAddress == "localhost";
 
   fileDir = dirOf cfg.fileExporterPath;
-  underDir = prefix:
-    let m = match "${prefix}/(.+)" fileDir; in if m == null then null else builtins.head m;
+  underDir = prefix: if hasPrefix "${prefix}/" fileDir then removePrefix "${prefix}/" fileDir else null;
   fileDirectories =
     let
       kinds = filter (k: k.dir != null) [
@@ -186,10 +182,10 @@ let
       ];
     in
     if !cfg.enableFileExporter || fileDir == stateDir || kinds == [ ] then { }
-    else { ${(builtins.head kinds).key} = (builtins.head kinds).dir; };
+    else { ${(lib.head kinds).key} = (lib.head kinds).dir; };
 in
 {
-  inherit remoteOn;
+  inherit remoteOn isLoopback;
 
   layers =
     if cfg.configFile != null then [ "file:${toString cfg.configFile}" ]
@@ -236,7 +232,7 @@ in
   };
 
   credentials = map (a: a.credential) authExtensions
-    ++ (if remoteOn then concatLists (map (e: e.credentials) (attrValuesById remoteExporters)) else [ ])
+    ++ (if remoteOn then concatMap (e: e.credentials) (byId remoteExporters) else [ ])
     ++ (if profilingOn then tlsCredential "pyroscope" cfg.profiling.pyroscope.tls else [ ]);
   supplementaryGroups = optional (remoteOn && cfg.journald.enable) "systemd-journal";
   # Loading BPF programs and uprobes (CAP_BPF, CAP_PERFMON), and finding which
@@ -273,7 +269,7 @@ in
     # Reached only by setting enableK8sExporter = false: warn then.
     option = [ "enableK8sExporter" ];
     message = "services.otel-ai-collector: enableK8sExporter = false in gateway mode without remote.gateway.endpoint turns remote export off, and with it host metrics, journald logs and AI session traces; set remote.gateway.endpoint to export elsewhere, or remote.mode = \"none\" to say that nothing leaves the machine.";
-  } ++ optional (cfg.openFirewall && match "127\\..*|::1|localhost" cfg.listenAddress != null) {
+  } ++ optional (cfg.openFirewall && isLoopback) {
     option = [ "openFirewall" ];
     message = "services.otel-ai-collector: openFirewall has no effect with listenAddress = \"${cfg.listenAddress}\" (loopback): the receivers are not reachable from the network.";
   };

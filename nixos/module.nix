@@ -1,7 +1,7 @@
 # services.otel-ai-collector: a drop-in replacement for the previous module
 # (same option names, types and defaults), plus options for every capability
-# of otel-ai-collector. The option-to-configuration logic is config.nix
-# (plain Nix, tested offline); defaults live in defaults.nix.
+# of otel-ai-collector. The option-to-configuration logic is config.nix;
+# defaults live in defaults.nix.
 { config, options, lib, pkgs, ... }:
 let
   inherit (lib) mkOption mkEnableOption mkIf types literalExpression;
@@ -17,7 +17,7 @@ let
     if cfg.k8sExporterTls.enable != null then cfg.k8sExporterTls.enable
     else definedByHost opts.k8sExporterTls.certFile || definedByHost opts.k8sExporterTls.keyFile
       || (!lib.inPureEvalMode && builtins.pathExists cfg.k8sExporterTls.certFile && builtins.pathExists cfg.k8sExporterTls.keyFile);
-  generated = import ./config.nix (cfg // {
+  generated = import ./config.nix { inherit lib; } (cfg // {
     k8sExporterTls = cfg.k8sExporterTls // { enable = k8sTlsEnable; };
     # config.nix merges `settings` itself for the offline tests; here the
     # module system does (below), so it gets none.
@@ -53,7 +53,6 @@ let
 
   fileDirectory = key: lib.optional (generated.fileDirectories ? ${key}) generated.fileDirectories.${key};
 
-  isLoopback = lib.hasPrefix "127." cfg.listenAddress || cfg.listenAddress == "::1" || cfg.listenAddress == "localhost";
 
   # Headers, TLS and a bearer token for one HTTP(S) or gRPC peer.
   connectionOptions = name: d: {
@@ -349,7 +348,7 @@ in
         # process's /proc/PID/cgroup) read /proc beyond the service's own.
         ProtectProc = "invisible";
         ProcSubset = "pid";
-      } // lib.optionalAttrs (!generated.remoteOn && !cfg.profiling.enable && isLoopback) {
+      } // lib.optionalAttrs (!generated.remoteOn && !cfg.profiling.enable && generated.isLoopback) {
         # Nothing leaves the machine: only loopback (otel-ai-monitor and the
         # local senders). Remote endpoints are host names, which IPAddressAllow=
         # cannot express, so with remote export the network stays open.

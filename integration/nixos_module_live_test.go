@@ -70,15 +70,18 @@ type livePlan struct {
 	ForwarderPort int               `json:"forwarderPort"`
 	ZPagesPort    int               `json:"zpagesPort"`
 	HealthPort    int               `json:"healthPort"`
+	// The unit's ProtectProc= and ProcSubset=, applied to the namespace's
+	// /proc as systemd does (hidepid=, subset= mount options).
+	ProtectProc string `json:"protectProc"`
+	ProcSubset  string `json:"procSubset"`
+	// Only otel-ai-monitor is a peer (nothing leaves the machine).
+	MonitorOnly bool `json:"monitorOnly"`
 }
 
 func TestNixModuleLivePreviousDefaults(t *testing.T) {
 	if path := os.Getenv(liveEnv); path != "" {
 		runLiveChild(t, path)
 		return
-	}
-	if _, err := exec.LookPath("unshare"); err != nil {
-		t.Fatalf("unshare (util-linux) is needed to run the collector on its default ports in a private network namespace: %v", err)
 	}
 	dir := t.TempDir()
 	ca, caKey := writeCA(t, dir, "ca")
@@ -110,6 +113,41 @@ func TestNixModuleLivePreviousDefaults(t *testing.T) {
 	}
 	expect(t, "file exporter path", plan.FileExporter, "/var/lib/opentelemetry-collector/traces.json")
 	expect(t, "traces URL", get(e.Settings, "exporters", "otlp_http/remote", "traces_endpoint"), "https://otel-collector.cnoe.localtest.me:8443/v1/traces")
+	runLive(t, "TestNixModuleLivePreviousDefaults", dir, plan)
+}
+
+// The hardest-hardened unit (everything off: ProtectProc=invisible,
+// ProcSubset=pid) still starts, serves health and forwards AI telemetry
+// to otel-ai-monitor, with /proc mounted as systemd would mount it.
+func TestNixModuleLiveHardened(t *testing.T) {
+	if path := os.Getenv(liveEnv); path != "" {
+		runLiveChild(t, path)
+		return
+	}
+	e := evalModuleCase(t, "all-off")
+	expect(t, "ProtectProc", e.service("ProtectProc"), "invisible")
+	expect(t, "ProcSubset", e.service("ProcSubset"), "pid")
+	plan := livePlan{
+		Args:          e.validate(t),
+		Environment:   e.Unit.Environment,
+		StateDirs:     strs(e.service("StateDirectory")),
+		ReceiverPort:  4318,
+		ForwarderPort: 4320,
+		HealthPort:    13133, // all-off turns zpages off
+		ProtectProc:   "invisible",
+		ProcSubset:    "pid",
+		MonitorOnly:   true,
+	}
+	runLive(t, "TestNixModuleLiveHardened", t.TempDir(), plan)
+}
+
+// runLive runs test `name` again inside new user, network, mount and PID
+// namespaces, where it finds the plan and plays the unit.
+func runLive(t *testing.T, name, dir string, plan livePlan) {
+	t.Helper()
+	if _, err := exec.LookPath("unshare"); err != nil {
+		t.Fatalf("unshare (util-linux) is needed to run the collector on its default ports in a private network namespace: %v", err)
+	}
 	data, err := json.Marshal(plan)
 	if err != nil {
 		t.Fatal(err)
@@ -126,15 +164,15 @@ func TestNixModuleLivePreviousDefaults(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cmd := exec.Command("unshare", "--map-root-user", "--net", "--mount", "--propagation", "private",
-		self, "-test.run", "^TestNixModuleLivePreviousDefaults$", "-test.v", "-test.count=1")
+	cmd := exec.Command("unshare", "--map-root-user", "--net", "--mount", "--pid", "--fork", "--propagation", "private",
+		self, "-test.run", "^"+name+"$", "-test.v", "-test.count=1")
 	cmd.Env = append(os.Environ(), liveEnv+"="+planFile, "OTEL_AI_COLLECTOR_BINARY="+bin)
 	out, err := cmd.CombinedOutput()
 	t.Logf("in the namespace:\n%s", out)
 	if err != nil {
 		t.Fatalf("live test in a private namespace failed: %v", err)
 	}
-	if !strings.Contains(string(out), "--- PASS: TestNixModuleLivePreviousDefaults") {
+	if !strings.Contains(string(out), "--- PASS: "+name) {
 		t.Fatal("the child test did not pass")
 	}
 }
@@ -149,6 +187,20 @@ func runLiveChild(t *testing.T, planFile string) {
 		t.Fatal(err)
 	}
 	loopbackUp(t)
+	// This PID namespace's /proc, with the unit's restrictions.
+	procOpts := []string{}
+	if plan.ProtectProc != "" {
+		procOpts = append(procOpts, "hidepid="+plan.ProtectProc)
+	}
+	if plan.ProcSubset != "" {
+		procOpts = append(procOpts, "subset="+plan.ProcSubset)
+	}
+	if err := syscall.Mount("proc", "/proc", "proc", 0, strings.Join(procOpts, ",")); err != nil {
+		t.Fatalf("mount proc (%v): %v", procOpts, err)
+	}
+	if _, err := os.Stat("/proc/stat"); plan.ProcSubset == "pid" && err == nil {
+		t.Fatal("/proc/stat is visible: subset=pid did not take effect")
+	}
 	// Private to this mount namespace: the host's /var/lib, /run and
 	// /etc/hosts stay as they are.
 	for _, dir := range []string{"/var/lib", "/run"} {
@@ -156,12 +208,14 @@ func runLiveChild(t *testing.T, planFile string) {
 			t.Fatalf("mount tmpfs on %s: %v", dir, err)
 		}
 	}
-	hosts := filepath.Join(filepath.Dir(planFile), "hosts")
-	if err := os.WriteFile(hosts, []byte("127.0.0.1 localhost "+plan.GatewayHost+"\n"), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	if err := syscall.Mount(hosts, "/etc/hosts", "", syscall.MS_BIND, ""); err != nil {
-		t.Fatalf("bind %s on /etc/hosts: %v", hosts, err)
+	if plan.GatewayHost != "" {
+		hosts := filepath.Join(filepath.Dir(planFile), "hosts")
+		if err := os.WriteFile(hosts, []byte("127.0.0.1 localhost "+plan.GatewayHost+"\n"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		if err := syscall.Mount(hosts, "/etc/hosts", "", syscall.MS_BIND, ""); err != nil {
+			t.Fatalf("bind %s on /etc/hosts: %v", hosts, err)
+		}
 	}
 	// What systemd does before ExecStart: StateDirectory= and LoadCredential=.
 	for _, d := range plan.StateDirs {
@@ -191,6 +245,32 @@ func runLiveChild(t *testing.T, planFile string) {
 		t.Fatal(err)
 	}
 	monitor := harness.NewSinkOn(t, l, "http://"+l.Addr().String())
+	var gateway *harness.Sink
+	if !plan.MonitorOnly {
+		gateway = startGateway(t, plan)
+	}
+
+	// The unit's ExecStart and environment; SSL_CERT_FILE only adds the
+	// test CA to the trusted roots, as a host's own CA bundle would.
+	cmd := exec.Command(plan.Args[0], plan.Args[1:]...)
+	cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "HOME=" + t.TempDir()}
+	if plan.CA != "" {
+		cmd.Env = append(cmd.Env, "SSL_CERT_FILE="+plan.CA)
+	}
+	for k, v := range plan.Environment {
+		cmd.Env = append(cmd.Env, k+"="+v)
+	}
+	var logs bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &logs, &logs
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	liveChecks(t, plan, cmd, &logs, monitor, gateway)
+}
+
+// startGateway serves the K8s gateway, requiring a client certificate
+// signed by the test CA, on the previous default endpoint's port.
+func startGateway(t *testing.T, plan livePlan) *harness.Sink {
 	serverPair, err := tls.LoadX509KeyPair(plan.ServerCert, plan.ServerKey)
 	if err != nil {
 		t.Fatal(err)
@@ -205,25 +285,15 @@ func runLiveChild(t *testing.T, planFile string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	gateway := harness.NewSinkOn(t, tls.NewListener(gl, &tls.Config{
+	return harness.NewSinkOn(t, tls.NewListener(gl, &tls.Config{
 		Certificates: []tls.Certificate{serverPair},
 		ClientAuth:   tls.RequireAndVerifyClientCert,
 		ClientCAs:    pool,
 		MinVersion:   tls.VersionTLS12,
 	}), fmt.Sprintf("https://%s:%d", plan.GatewayHost, plan.GatewayPort))
+}
 
-	// The unit's ExecStart and environment; SSL_CERT_FILE only adds the
-	// test CA to the trusted roots, as a host's own CA bundle would.
-	cmd := exec.Command(plan.Args[0], plan.Args[1:]...)
-	cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "HOME=" + t.TempDir(), "SSL_CERT_FILE=" + plan.CA}
-	for k, v := range plan.Environment {
-		cmd.Env = append(cmd.Env, k+"="+v)
-	}
-	var logs bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &logs, &logs
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
+func liveChecks(t *testing.T, plan livePlan, cmd *exec.Cmd, logs *bytes.Buffer, monitor, gateway *harness.Sink) {
 	t.Cleanup(func() {
 		_ = cmd.Process.Signal(syscall.SIGTERM)
 		done := make(chan struct{})
@@ -239,7 +309,9 @@ func runLiveChild(t *testing.T, planFile string) {
 		}
 	})
 	waitHTTP(t, fmt.Sprintf("http://127.0.0.1:%d/", plan.HealthPort))
-	waitHTTP(t, fmt.Sprintf("http://127.0.0.1:%d/debug/servicez", plan.ZPagesPort))
+	if plan.ZPagesPort != 0 {
+		waitHTTP(t, fmt.Sprintf("http://127.0.0.1:%d/debug/servicez", plan.ZPagesPort))
+	}
 
 	receiver := fmt.Sprintf("http://127.0.0.1:%d", plan.ReceiverPort)
 	postOTLP(t, receiver+"/v1/traces", liveTraces())
@@ -268,6 +340,9 @@ func runLiveChild(t *testing.T, planFile string) {
 	for path, r := range paths(reqs) {
 		expect(t, "monitor "+path+" content type", r.ContentType, "application/json")
 		expect(t, "monitor "+path+" compression", r.ContentEncoding, "")
+	}
+	if plan.MonitorOnly {
+		return
 	}
 	reqs, err = gateway.WaitFor(ctx, allThree)
 	if err != nil {

@@ -86,6 +86,7 @@ let
     protocol = mkOption {
       type = types.enum [ "http" "grpc" ];
       default = d.protocol;
+      example = "grpc";
       description = "OTLP transport to ${name}.";
     };
   } // connectionOptions name d;
@@ -94,8 +95,8 @@ in
   options.services.otel-ai-collector = {
     # The previous module's options.
     enable = mkEnableOption "otel-ai-collector, the OpenTelemetry collector for AI-coding workstations";
-    receiverPort = mkOption { type = types.port; default = defaults.receiverPort; description = "OTLP/HTTP receiver port."; };
-    forwarderPort = mkOption { type = types.port; default = defaults.forwarderPort; description = "Port of otel-ai-monitor on 127.0.0.1 (OTLP/HTTP JSON), where AI-session telemetry is forwarded."; };
+    receiverPort = mkOption { type = types.port; default = defaults.receiverPort; example = 14318; description = "OTLP/HTTP receiver port."; };
+    forwarderPort = mkOption { type = types.port; default = defaults.forwarderPort; example = 14320; description = "Port of otel-ai-monitor on 127.0.0.1 (OTLP/HTTP JSON), where AI-session telemetry is forwarded."; };
     enableDebugExporter = mkOption { type = types.bool; default = defaults.enableDebugExporter; description = "Log a summary of everything received (debug exporter)."; };
     enableFileExporter = mkOption { type = types.bool; default = defaults.enableFileExporter; description = "Write received traces, metrics and logs as JSON lines to fileExporterPath (rotated at 100 MB, 3 backups)."; };
     fileExporterPath = mkOption {
@@ -123,12 +124,12 @@ in
         example = true;
         description = "Present k8sExporterTls.certFile and keyFile to the K8s exporter's gateway (mutual TLS), as the previous module did. null: when the host configuration sets certFile or keyFile, or when both files exist at evaluation (impure evaluation only; with flakes set this to true).";
       };
-      certFile = mkOption { type = types.str; default = defaults.k8sExporterTls.certFile; description = "Client certificate for the K8s exporter (passed with LoadCredential)."; };
-      keyFile = mkOption { type = types.str; default = defaults.k8sExporterTls.keyFile; description = "Client key for the K8s exporter (passed with LoadCredential, so it may stay readable by root only)."; };
+      certFile = mkOption { type = types.str; default = defaults.k8sExporterTls.certFile; example = "/run/secrets/otel-client.crt"; description = "Client certificate for the K8s exporter (passed with LoadCredential)."; };
+      keyFile = mkOption { type = types.str; default = defaults.k8sExporterTls.keyFile; example = "/run/secrets/otel-client.key"; description = "Client key for the K8s exporter (passed with LoadCredential, so it may stay readable by root only)."; };
       caFile = mkOption { type = types.nullOr types.path; default = defaults.k8sExporterTls.caFile; example = literalExpression "./cluster-ca.pem"; description = "CA certificate of the gateway, if not in the system's trust store."; };
     };
     enableZPages = mkOption { type = types.bool; default = defaults.enableZPages; description = "Serve zpages on 127.0.0.1:zpagesPort."; };
-    zpagesPort = mkOption { type = types.port; default = defaults.zpagesPort; description = "zpages port."; };
+    zpagesPort = mkOption { type = types.port; default = defaults.zpagesPort; example = 15679; description = "zpages port."; };
 
     # New options.
     # pkgs.otel-ai-collector when the package is in nixpkgs (or the flake's
@@ -150,8 +151,8 @@ in
       description = "Address the OTLP receivers listen on. Loopback by default; anything else exposes the receivers to the network.";
     };
     grpcPort = mkOption { type = types.port; default = defaults.grpcPort; example = 14317; description = "OTLP/gRPC receiver port."; };
-    healthCheckPort = mkOption { type = types.port; default = defaults.healthCheckPort; description = "Health check port on 127.0.0.1."; };
-    metricsPort = mkOption { type = types.port; default = defaults.metricsPort; description = "The collector's own Prometheus metrics port on 127.0.0.1."; };
+    healthCheckPort = mkOption { type = types.port; default = defaults.healthCheckPort; example = 13134; description = "Health check port on 127.0.0.1."; };
+    metricsPort = mkOption { type = types.port; default = defaults.metricsPort; example = 8889; description = "The collector's own Prometheus metrics port on 127.0.0.1."; };
     aiServices = mkOption {
       type = types.listOf types.str;
       default = defaults.aiServices;
@@ -162,6 +163,7 @@ in
       mode = mkOption {
         type = types.enum [ "gateway" "direct" "none" ];
         default = defaults.remote.mode;
+        example = "direct";
         description = "gateway: one OTLP endpoint for everything (remote.gateway.endpoint, else k8sExporterEndpoint when enableK8sExporter is set); direct: Tempo, Mimir and Loki each at their own endpoint; none: no remote export.";
       };
       gateway = endpointOptions "gateway" defaults.remote.gateway;
@@ -171,6 +173,7 @@ in
       queueSizeBytes = mkOption {
         type = types.ints.positive;
         default = defaults.remote.queueSizeBytes;
+        example = 268435456;
         description = "Bound of each persistent queue (per exporter and signal) in bytes; when full, new data is refused with a retryable error.";
       };
       maxRetryTime = mkOption {
@@ -231,11 +234,13 @@ in
       queueSizeBytes = mkOption {
         type = types.ints.positive;
         default = defaults.profiling.queueSizeBytes;
+        example = 268435456;
         description = "Bound of the persistent queue to Pyroscope in bytes; when full, new profiles are refused with a retryable error. Retried as long as remote.maxRetryTime.";
       };
       defaultServiceName = mkOption {
         type = types.str;
         default = defaults.profiling.defaultServiceName;
+        example = "workstation-app";
         description = "Service name of profiles that name none and whose process has no systemd unit or executable name.";
       };
     };

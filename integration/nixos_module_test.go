@@ -421,6 +421,17 @@ func TestNixModuleRealLibFeatures(t *testing.T) {
 		}
 	})
 
+	t.Run("file exporter directories", func(t *testing.T) {
+		e := evalModuleCase(t, "file-in-state-dir")
+		e.validate(t)
+		expect(t, "state directory only", strs(e.service("StateDirectory")), []string{"otel-ai-collector"})
+		expect(t, "nothing else writable", strs(e.service("ReadWritePaths")), []string{})
+		e = evalModuleCase(t, "file-elsewhere")
+		e.validate(t)
+		expect(t, "state directory only", strs(e.service("StateDirectory")), []string{"otel-ai-collector"})
+		expect(t, "made writable", strs(e.service("ReadWritePaths")), []string{"/srv/telemetry"})
+	})
+
 	t.Run("openFirewall", func(t *testing.T) {
 		e := evalModuleCase(t, "firewall")
 		expect(t, "ports", e.Firewall.AllowedTCPPorts, []int{4318, 4317})

@@ -245,7 +245,7 @@ in
   # previous module's /var/lib/opentelemetry-collector, is taken over);
   # elsewhere it is only made writable (ReadWritePaths=) and must exist.
   inherit fileDirectories;
-  readWritePaths = optional (cfg.enableFileExporter && fileDirectories == { }) fileDir;
+  readWritePaths = optional (cfg.enableFileExporter && fileDirectories == { } && fileDir != stateDir) fileDir;
   inherit stateDir;
   needsOtherProcesses = (remoteOn && (cfg.hostMetrics.enable || cfg.ebpf.enable)) || profilingOn;
 

@@ -60,6 +60,10 @@ import ./cases.nix
     ebpf = { enable = true; ports = [ 8080 ]; };
   };
   gateway-without-endpoint = { enable = true; enableK8sExporter = false; };
+  # The file exporter in the state directory, and somewhere systemd does
+  # not manage.
+  file-in-state-dir = { enable = true; fileExporterPath = "/var/lib/otel-ai-collector/traces.json"; };
+  file-elsewhere = { enable = true; fileExporterPath = "/srv/telemetry/traces.json"; };
   firewall = { enable = true; listenAddress = "0.0.0.0"; openFirewall = true; };
   firewall-loopback = { enable = true; openFirewall = true; };
 

@@ -492,3 +492,45 @@ func TestNixModuleRealLibAssertions(t *testing.T) {
 		}
 	})
 }
+
+// The previous client certificate is presented when its files exist at
+// evaluation: evaluated in a private mount namespace whose /etc is an
+// overlay holding /etc/otel/certs/client.{crt,key} (the host's /etc is not
+// touched), the previous defaults' K8s exporter gets both through
+// LoadCredential; without the files (every other test) it gets none.
+func TestNixModuleRealLibPreviousCertificatesExist(t *testing.T) {
+	root, err := harness.RepoRoot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	for _, d := range []string{"upper", "work"} {
+		if err := os.Mkdir(filepath.Join(dir, d), 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	script := `mount -t overlay overlay -o "lowerdir=/etc,upperdir=$1/upper,workdir=$1/work" /etc &&
+mkdir -p /etc/otel/certs && echo cert > /etc/otel/certs/client.crt && echo key > /etc/otel/certs/client.key &&
+shift && exec nix-instantiate "$@"`
+	args := append([]string{"--map-root-user", "--mount", "--propagation", "private", "sh", "-c", script, "sh", dir},
+		moduleEvalArgs(t, packageDir(t), "--argstr", "case", "previous-defaults")...)
+	cmd := exec.Command("unshare", args...)
+	cmd.Dir = root
+	cmd.Env = append(os.Environ(), "NIX_CONFIG=build-users-group =\nexperimental-features = nix-command")
+	out, err := cmd.Output()
+	if err != nil {
+		stderr := ""
+		if ee, ok := err.(*exec.ExitError); ok {
+			stderr = string(ee.Stderr)
+		}
+		t.Fatalf("unshare ... nix-instantiate: %v\n%s", err, stderr)
+	}
+	var e moduleEval
+	if err := json.Unmarshal(out, &e); err != nil {
+		t.Fatalf("%v\n%s", err, out)
+	}
+	expect(t, "LoadCredential", strs(e.service("LoadCredential")), []string{
+		"remote-tls-cert:/etc/otel/certs/client.crt", "remote-tls-key:/etc/otel/certs/client.key"})
+	expect(t, "client certificate", get(e.Settings, "exporters", "otlp_http/remote", "tls", "cert_file"),
+		"/run/credentials/otel-ai-collector.service/remote-tls-cert")
+}

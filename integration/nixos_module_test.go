@@ -387,9 +387,10 @@ func TestNixModuleRealLibFeatures(t *testing.T) {
 	t.Run("settings override generated values the nixpkgs way", func(t *testing.T) {
 		e := evalModuleCase(t, "settings-override")
 		args := e.validate(t)
-		expect(t, "value replaced", get(e.Settings, "exporters", "file", "rotation", "max_backups"), float64(7))
-		expect(t, "sibling kept", get(e.Settings, "exporters", "file", "rotation", "max_megabytes"), float64(100))
+		expect(t, "value replaced", get(e.Settings, "exporters", "otlp_http/remote", "timeout"), "30s")
+		expect(t, "sibling kept", get(e.Settings, "exporters", "otlp_http/remote", "encoding"), "json")
 		expect(t, "list replaced", get(e.Settings, "service", "extensions"), []any{"health_check", "file_storage/queue"})
+		expect(t, "mkForce-d subtree", get(e.Settings, "exporters", "file", "rotation"), map[string]any{"max_megabytes": float64(500)})
 		// The unit runs the file written from exactly these settings.
 		data, err := os.ReadFile(strings.TrimPrefix(args[len(args)-1], "--config=file:"))
 		if err != nil {

@@ -248,7 +248,7 @@ in
     settings = mkOption {
       type = format.type;
       default = defaults.settings;
-      example = literalExpression ''{ processors.memory_limiter.limit_mib = 512; service.pipelines."traces/file" = lib.mkForce { }; }'';
+      example = literalExpression ''{ processors.memory_limiter.limit_mib = 512; exporters.file.rotation = lib.mkForce { max_megabytes = 500; }; }'';
       description = ''
         The collector configuration layered over the binary's embedded layers
         (see nixos/README.md). The module fills it from the other options,

@@ -45,7 +45,10 @@ import ./cases.nix
   settings-override = {
     enable = true;
     settings = {
-      exporters.file.rotation.max_backups = 7;
+      exporters."otlp_http/remote".timeout = "30s";
+      # lib.mkForce (written out: cases have no lib): the generated subtree
+      # replaced as a whole.
+      exporters.file.rotation = { _type = "override"; priority = 50; content = { max_megabytes = 500; }; };
       service.extensions = [ "health_check" "file_storage/queue" ];
     };
   };

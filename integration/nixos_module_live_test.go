@@ -247,7 +247,7 @@ func runLiveChild(t *testing.T, planFile string) {
 	monitor := harness.NewSinkOn(t, l, "http://"+l.Addr().String())
 	var gateway *harness.Sink
 	if !plan.MonitorOnly {
-		gateway = startGateway(t, plan)
+		gateway = startK8sGateway(t, plan)
 	}
 
 	// The unit's ExecStart and environment; SSL_CERT_FILE only adds the
@@ -268,9 +268,9 @@ func runLiveChild(t *testing.T, planFile string) {
 	liveChecks(t, plan, cmd, &logs, monitor, gateway)
 }
 
-// startGateway serves the K8s gateway, requiring a client certificate
+// startK8sGateway serves the K8s gateway, requiring a client certificate
 // signed by the test CA, on the previous default endpoint's port.
-func startGateway(t *testing.T, plan livePlan) *harness.Sink {
+func startK8sGateway(t *testing.T, plan livePlan) *harness.Sink {
 	serverPair, err := tls.LoadX509KeyPair(plan.ServerCert, plan.ServerKey)
 	if err != nil {
 		t.Fatal(err)

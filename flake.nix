@@ -14,6 +14,33 @@
         otel-ai-collector = self.packages.${pkgs.system}.default;
       });
 
+      # What `make`, `make generate-bpf` and `make test` need on NixOS: the
+      # same tools scripts/install-test-deps.sh and .ci/run install on Debian
+      # (README, "Tests").
+      devShells = forAllSystems (pkgs: {
+        default = pkgs.mkShell {
+          packages = with pkgs; [
+            go
+            gnumake
+            git
+            # BPF objects (bpf2go): clang and llvm, libbpf's headers.
+            clang
+            llvm
+            libbpf
+            # Real peers of the integration tests.
+            prometheus
+            nginx
+            systemd # journalctl, systemd-journal-remote, systemd-analyze
+            nix
+            curl
+            python3
+            util-linux # unshare
+          ];
+          # The cc wrapper's hardening flags are not valid for -target bpf.
+          hardeningDisable = [ "all" ];
+        };
+      });
+
       overlays.default = final: prev: {
         otel-ai-collector = final.callPackage ./nixos/package.nix { };
       };

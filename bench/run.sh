@@ -30,4 +30,6 @@ ls -l build/otel-ai-collector build/otelcol-previous-setup
 	go test -run '^$' -bench 'ProfileIngest' -benchtime 1x -timeout 10m ./bench/
 	# Delta to cumulative: the process's memory, then the state alone.
 	go test -run '^$' -bench 'DeltaStreams|DeltaState' -benchtime 1x -timeout 10m ./bench/
+	# ai_session_traces on vs off on the remote path, alternated rounds.
+	go test -run '^$' -bench 'AISessionTraces' -benchtime 1x -timeout 30m ./bench/
 } | tee build/bench.txt

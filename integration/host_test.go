@@ -1,6 +1,7 @@
 package integration
 
 import (
+	"fmt"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -126,8 +127,8 @@ func TestEmbeddedDefaultSendsHostMetricsOverOTLP(t *testing.T) {
 
 // journalRecord is a log record the backend received from journald.
 type journalRecord struct {
-	body, severity, service, host string
-	attributes                    map[string]any
+	body, severity, severityText, service, host, instance string
+	attributes                                            map[string]any
 }
 
 func journalRecords(backend *harness.Backend) map[string][]journalRecord {
@@ -137,8 +138,8 @@ func journalRecords(backend *harness.Backend) map[string][]journalRecord {
 			res := rl.Resource().Attributes()
 			for _, sl := range rl.ScopeLogs().All() {
 				for _, lr := range sl.LogRecords().All() {
-					r := journalRecord{lr.Body().AsString(), lr.SeverityNumber().String(),
-						attr(res, "service.name"), attr(res, "host.name"), lr.Attributes().AsRaw()}
+					r := journalRecord{lr.Body().AsString(), lr.SeverityNumber().String(), lr.SeverityText(),
+						attr(res, "service.name"), attr(res, "host.name"), attr(res, "service.instance.id"), lr.Attributes().AsRaw()}
 					out[r.body] = append(out[r.body], r)
 				}
 			}
@@ -168,20 +169,22 @@ func waitJournal(t *testing.T, backend *harness.Backend, bodies ...string) map[s
 	}
 }
 
+// The journal entries are shaped as journald writes them (see
+// harness.UserUnitEntry): a user service's lines carry both _SYSTEMD_UNIT
+// (user@1000.service) and _SYSTEMD_USER_UNIT.
 func TestJournaldUnitsToRemote(t *testing.T) {
 	journal := t.TempDir()
 	at := time.Now().Add(-time.Minute)
-	entry := func(offset int, fields map[string]string) harness.JournalEntry {
-		fields["_HOSTNAME"] = "ws-journal"
-		return harness.JournalEntry{Time: at.Add(time.Duration(offset) * time.Second), Fields: fields}
-	}
+	sec := func(n int) time.Time { return at.Add(time.Duration(n) * time.Second) }
 	harness.WriteJournal(t, journal, "first", []harness.JournalEntry{
-		entry(0, map[string]string{"_SYSTEMD_USER_UNIT": "otel-ai-monitor.service", "SYSLOG_IDENTIFIER": "otel-ai-monitor",
-			"_PID": "4242", "PRIORITY": "3", "MESSAGE": "widget update failed"}),
-		entry(1, map[string]string{"_SYSTEMD_UNIT": "otel-ai-collector.service", "_PID": "17", "PRIORITY": "6", "MESSAGE": "collector started"}),
-		entry(2, map[string]string{"_SYSTEMD_UNIT": "sshd.service", "PRIORITY": "6", "MESSAGE": "accepted key for alice"}),
-		entry(3, map[string]string{"_SYSTEMD_USER_UNIT": "otel-ai-monitor.service", "PRIORITY": "7", "MESSAGE": "debug detail"}),
-		entry(4, map[string]string{"_SYSTEMD_UNIT": "otel-ai-collector.service", "PRIORITY": "4", "MESSAGE": "queue 80% full"}),
+		harness.UserUnitEntry(sec(0), "ws-journal", 1000, "otel-ai-monitor.service", "otel-ai-monitor", 4242, 3, "widget update failed"),
+		harness.SystemUnitEntry(sec(1), "ws-journal", "otel-ai-collector.service", "otel-ai-collector", 17, 6, "collector started"),
+		harness.SystemUnitEntry(sec(2), "ws-journal", "sshd.service", "sshd", 801, 6, "accepted key for alice"),
+		harness.UserUnitEntry(sec(3), "ws-journal", 1000, "otel-ai-monitor.service", "otel-ai-monitor", 4242, 7, "debug detail"),
+		harness.SystemUnitEntry(sec(4), "ws-journal", "otel-ai-collector.service", "otel-ai-collector", 17, 4, "queue 80% full"),
+		// Another user service under the same manager: same _SYSTEMD_UNIT,
+		// not selected.
+		harness.UserUnitEntry(sec(5), "ws-journal", 1000, "pipewire.service", "pipewire", 977, 3, "pipewire underrun"),
 	})
 
 	backend := harness.StartBackend(t, binary)
@@ -189,6 +192,7 @@ func TestJournaldUnitsToRemote(t *testing.T) {
 	opts := harness.Options{StateDir: stateDir, Env: map[string]string{
 		"OTEL_AI_COLLECTOR_MONITOR_ENDPOINT":  harness.NewCountingSink(t).URL,
 		"OTEL_AI_COLLECTOR_REMOTE_ENDPOINT":   backend.URL,
+		"OTEL_AI_COLLECTOR_HOSTNAME":          "ws-collector",
 		"OTEL_AI_COLLECTOR_JOURNALD":          "on",
 		"OTEL_AI_COLLECTOR_JOURNAL_DIR":       journal,
 		"OTEL_AI_COLLECTOR_JOURNALD_START_AT": "beginning",
@@ -202,11 +206,12 @@ func TestJournaldUnitsToRemote(t *testing.T) {
 		t.Errorf("backend got %v; want only the 3 entries of the selected units at info or above", keys(got))
 	}
 	for body, want := range map[string]journalRecord{
-		"widget update failed": {severity: "Error", service: "otel-ai-monitor.service", host: "ws-journal",
-			attributes: map[string]any{"systemd.user_unit": "otel-ai-monitor.service", "syslog.identifier": "otel-ai-monitor", "process.pid": "4242"}},
-		"collector started": {severity: "Info", service: "otel-ai-collector.service", host: "ws-journal",
+		"widget update failed": {severity: "Error", severityText: "error", service: "otel-ai-monitor.service",
+			attributes: map[string]any{"systemd.user_unit": "otel-ai-monitor.service", "systemd.unit": "user@1000.service",
+				"syslog.identifier": "otel-ai-monitor", "process.pid": "4242"}},
+		"collector started": {severity: "Info", severityText: "info", service: "otel-ai-collector.service",
 			attributes: map[string]any{"systemd.unit": "otel-ai-collector.service", "process.pid": "17"}},
-		"queue 80% full": {severity: "Warn", service: "otel-ai-collector.service", host: "ws-journal",
+		"queue 80% full": {severity: "Warn", severityText: "warn", service: "otel-ai-collector.service",
 			attributes: map[string]any{"systemd.unit": "otel-ai-collector.service"}},
 	} {
 		if len(got[body]) != 1 {
@@ -214,9 +219,12 @@ func TestJournaldUnitsToRemote(t *testing.T) {
 			continue
 		}
 		r := got[body][0]
-		if r.severity != want.severity || r.service != want.service || r.host != want.host {
-			t.Errorf("%q: severity %s service.name %q host.name %q; want %s %q %q",
-				body, r.severity, r.service, r.host, want.severity, want.service, want.host)
+		// host.name and service.instance.id are both the journal's
+		// _HOSTNAME, not the collector's hostname (ws-collector).
+		if r.severity != want.severity || r.severityText != want.severityText || r.service != want.service ||
+			r.host != "ws-journal" || r.instance != "ws-journal" {
+			t.Errorf("%q: severity %s %q service.name %q host.name %q service.instance.id %q; want %s %q %q, both hosts ws-journal",
+				body, r.severity, r.severityText, r.service, r.host, r.instance, want.severity, want.severityText, want.service)
 		}
 		for k, v := range want.attributes {
 			if r.attributes[k] != v {
@@ -228,7 +236,7 @@ func TestJournaldUnitsToRemote(t *testing.T) {
 	// An entry written while the collector runs: end-to-end latency.
 	written := time.Now()
 	harness.WriteJournal(t, journal, "first", []harness.JournalEntry{
-		{Time: written, Fields: map[string]string{"_SYSTEMD_UNIT": "otel-ai-collector.service", "PRIORITY": "6", "MESSAGE": "live entry"}},
+		harness.SystemUnitEntry(written, "ws-journal", "otel-ai-collector.service", "otel-ai-collector", 17, 6, "live entry"),
 	})
 	waitJournal(t, backend, "live entry")
 	t.Logf("journal entry written to arrival at the remote: %v", time.Since(written).Round(10*time.Millisecond))
@@ -237,7 +245,7 @@ func TestJournaldUnitsToRemote(t *testing.T) {
 	// nothing re-sent, nothing skipped.
 	c.Stop()
 	harness.WriteJournal(t, journal, "first", []harness.JournalEntry{
-		{Time: time.Now(), Fields: map[string]string{"_SYSTEMD_UNIT": "otel-ai-collector.service", "PRIORITY": "6", "MESSAGE": "after restart"}},
+		harness.SystemUnitEntry(time.Now(), "ws-journal", "otel-ai-collector.service", "otel-ai-collector", 17, 6, "after restart"),
 	})
 	harness.Start(t, binary, opts)
 	waitJournal(t, backend, "after restart")
@@ -245,6 +253,53 @@ func TestJournaldUnitsToRemote(t *testing.T) {
 	for body, records := range journalRecords(backend) {
 		if len(records) != 1 {
 			t.Errorf("%q delivered %d times across the restart, want once", body, len(records))
+		}
+	}
+}
+
+// Every journal priority gets its OpenTelemetry severity number and, as
+// severity text, the level name Loki turns into detected_level (a digit
+// would become detected_level="3").
+func TestJournaldPriorityLevels(t *testing.T) {
+	journal := t.TempDir()
+	at := time.Now().Add(-time.Minute)
+	want := []struct{ number, text string }{
+		{"Fatal4", "fatal"}, {"Fatal3", "fatal"}, {"Fatal", "critical"}, {"Error", "error"},
+		{"Warn", "warn"}, {"Info2", "info"}, {"Info", "info"}, {"Debug", "debug"},
+	}
+	var entries []harness.JournalEntry
+	var bodies []string
+	for prio := range want {
+		body := fmt.Sprintf("priority %d line", prio)
+		bodies = append(bodies, body)
+		// System and user unit alike.
+		entries = append(entries,
+			harness.SystemUnitEntry(at.Add(time.Duration(prio)*time.Second), "ws-journal", "otel-ai-collector.service", "otel-ai-collector", 17, prio, body),
+			harness.UserUnitEntry(at.Add(time.Duration(prio)*time.Second), "ws-journal", 1000, "otel-ai-monitor.service", "otel-ai-monitor", 4242, prio, body))
+	}
+	harness.WriteJournal(t, journal, "levels", entries)
+
+	backend := harness.StartBackend(t, binary)
+	harness.Start(t, binary, harness.Options{Env: map[string]string{
+		"OTEL_AI_COLLECTOR_MONITOR_ENDPOINT":  harness.NewCountingSink(t).URL,
+		"OTEL_AI_COLLECTOR_REMOTE_ENDPOINT":   backend.URL,
+		"OTEL_AI_COLLECTOR_JOURNALD":          "on",
+		"OTEL_AI_COLLECTOR_JOURNAL_DIR":       journal,
+		"OTEL_AI_COLLECTOR_JOURNALD_START_AT": "beginning",
+		"OTEL_AI_COLLECTOR_JOURNALD_PRIORITY": "debug",
+	}})
+	got := waitJournal(t, backend, bodies...)
+	for prio, w := range want {
+		records := got[bodies[prio]]
+		services := map[string]bool{}
+		for _, r := range records {
+			services[r.service] = true
+			if r.severity != w.number || r.severityText != w.text {
+				t.Errorf("PRIORITY=%d (%s): severity %s %q, want %s %q", prio, r.service, r.severity, r.severityText, w.number, w.text)
+			}
+		}
+		if len(records) != 2 || !services["otel-ai-collector.service"] || !services["otel-ai-monitor.service"] {
+			t.Errorf("PRIORITY=%d: records %v, want one of each unit", prio, records)
 		}
 	}
 }

@@ -14,11 +14,13 @@ import (
 	"github.com/otel-ai-collector/otel-ai-collector/integration/harness"
 )
 
-// The NixOS module is tested offline (nixpkgs is not available here): every
-// .nix file is parse-checked, the option-to-configuration function
-// (nixos/config.nix, plain Nix) is evaluated with nix-instantiate for the
-// option sets of nixos/tests/cases.nix, and what it produces is validated by
-// the real binary.
+// The NixOS module's parts, directly: every .nix file is parse-checked, the
+// option-to-configuration function (nixos/config.nix, with nixpkgs' lib) is
+// evaluated with nix-instantiate for the option sets of
+// nixos/tests/cases.nix, and what it produces is validated by the real
+// binary; the idle timeout check is compared with the collector's; no
+// option is dead; vendorHash is current. nixos_module_test.go evaluates the
+// whole module with the real module system.
 
 func nixInstantiate(t *testing.T, args ...string) []byte {
 	t.Helper()
@@ -83,13 +85,14 @@ type evaluated struct {
 	Credentials         []string          `json:"credentials"`
 	SupplementaryGroups []string          `json:"supplementaryGroups"`
 	ReadWritePaths      []string          `json:"readWritePaths"`
+	FileDirectories     map[string]string `json:"fileDirectories"`
 	RemoteOn            bool              `json:"remoteOn"`
 	Capabilities        []string          `json:"capabilities"`
 }
 
 func evalCase(t *testing.T, name string) evaluated {
 	t.Helper()
-	out := nixInstantiate(t, "--eval", "--strict", "--json", "nixos/tests/eval.nix", "--argstr", "case", name)
+	out := nixInstantiate(t, "--eval", "--strict", "--json", "nixos/tests/eval.nix", "--argstr", "case", name, "--arg", "lib", "import "+nixpkgsLib(t))
 	var e evaluated
 	if err := json.Unmarshal(out, &e); err != nil {
 		t.Fatalf("%s: %v\n%s", name, err, out)
@@ -175,7 +178,9 @@ func TestNixOSModuleConfigurations(t *testing.T) {
 		expect(t, "file pipeline", get(e.Overlay, "service", "pipelines", "traces/file", "exporters"), []any{"file"})
 		expect(t, "debug pipeline", get(e.Overlay, "service", "pipelines", "logs/debug", "exporters"), []any{"debug"})
 		expect(t, "extensions", get(e.Overlay, "service", "extensions"), []any{"health_check", "zpages", "file_storage/queue"})
-		expect(t, "old file path writable", e.ReadWritePaths, []string{"/var/lib/opentelemetry-collector"})
+		expect(t, "old directory created by systemd, not only made writable", len(e.ReadWritePaths), 0)
+		expect(t, "old directory as a state directory", e.FileDirectories, map[string]string{"StateDirectory": "opentelemetry-collector"})
+		expect(t, "file pipelines", get(e.Overlay, "service", "pipelines", "logs/file", "exporters"), []any{"file"})
 		expect(t, "journal group", e.SupplementaryGroups, []string{"systemd-journal"})
 		expect(t, "AI services", e.Environment["OTEL_AI_COLLECTOR_AI_SERVICES"], "claude-code,codex,codex-cli,codex_cli_rs,gemini,gemini-cli")
 		expect(t, "no capabilities", len(e.Capabilities), 0)
@@ -191,12 +196,13 @@ func TestNixOSModuleConfigurations(t *testing.T) {
 		expect(t, "endpoint", remote["endpoint"], "https://gateway.example:4318")
 		expect(t, "tenant header", get(remote, "headers", "X-Scope-OrgID"), "workstations")
 		expect(t, "CA", get(remote, "tls", "ca_file"), "/etc/ssl/lgtm-ca.pem")
-		expect(t, "client cert", get(remote, "tls", "cert_file"), "/etc/otel/client.pem")
+		expect(t, "client cert via credentials", get(remote, "tls", "cert_file"), "/run/credentials/otel-ai-collector.service/remote-tls-cert")
+		expect(t, "client key via credentials", get(remote, "tls", "key_file"), "/run/credentials/otel-ai-collector.service/remote-tls-key")
 		expect(t, "authenticator", get(remote, "auth", "authenticator"), "bearertokenauth/remote")
 		expect(t, "queue bytes", get(remote, "sending_queue", "queue_size"), float64(52428800))
 		expect(t, "token file via credentials", get(e.Overlay, "extensions", "bearertokenauth/remote", "filename"),
 			"/run/credentials/otel-ai-collector.service/remote-token")
-		expect(t, "LoadCredential", e.Credentials, []string{"remote-token:/run/secrets/lgtm-token"})
+		expect(t, "LoadCredential", e.Credentials, []string{"remote-token:/run/secrets/lgtm-token", "remote-tls-cert:/etc/otel/client.pem", "remote-tls-key:/etc/otel/client-key.pem"})
 		expect(t, "extensions", get(e.Overlay, "service", "extensions"), []any{"health_check", "zpages", "file_storage/queue", "bearertokenauth/remote"})
 	})
 
@@ -292,7 +298,7 @@ func TestNixOSModuleConfigurations(t *testing.T) {
 	})
 
 	t.Run("a turn idle timeout the collector would refuse fails evaluation", func(t *testing.T) {
-		stderr := nixInstantiateFails(t, "--eval", "--strict", "--json", "nixos/tests/eval.nix", "--argstr", "case", "ai-traces-bad-idle")
+		stderr := nixInstantiateFails(t, "--eval", "--strict", "--json", "nixos/tests/eval.nix", "--argstr", "case", "ai-traces-bad-idle", "--arg", "lib", "import "+nixpkgsLib(t))
 		want := `aiTraces.turnIdleTimeout = "500ms" is not a Go duration of at least 1s`
 		if !strings.Contains(stderr, "Failed assertions") || !strings.Contains(stderr, want) {
 			t.Errorf("nix-instantiate stderr does not have the failed assertion %q:\n%s", want, stderr)

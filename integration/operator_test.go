@@ -26,6 +26,7 @@ var badValues = []struct{ name, value string }{
 	{"OTEL_AI_COLLECTOR_REMOTE_MAX_RETRY_TIME", "1 day"},
 	{"OTEL_AI_COLLECTOR_MEMORY_LIMIT_MIB", "-5"},
 	{"OTEL_AI_COLLECTOR_DELTA_MAX_STREAMS", "lots"},
+	{"OTEL_AI_COLLECTOR_LOG_LINE_MAX_BYTES", "33"},
 	{"OTEL_AI_COLLECTOR_REMOTE_CONFIG", "/nonexistent/remote.yaml"},
 	{"OTEL_AI_COLLECTOR_AI_TRACES", "maybe"},
 	{"OTEL_AI_COLLECTOR_AI_TRACES_IDLE", "500ms"},

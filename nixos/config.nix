@@ -1,33 +1,53 @@
-# The option-to-configuration logic of services.otel-ai-collector, in plain
-# Nix builtins (no nixpkgs lib), so it can be evaluated and tested offline
-# with nix-instantiate. Given the module's `cfg`, it returns what the service
-# runs with:
+# The option-to-configuration logic of services.otel-ai-collector, apart
+# from the module so the tests can evaluate it for an option set directly
+# (nixos/tests/eval.nix) as well as through the module system. Given
+# nixpkgs' lib and the module's `cfg`, it returns what the service runs
+# with:
 #   layers       --config URIs, in order (the binary's embedded layers)
 #   overlay      an attrset written as the last layer (mode layer, previous
 #                module's exporters, then `settings` merged over it)
 #   environment  OTEL_AI_COLLECTOR_* variables for the embedded layers
-#   credentials  systemd LoadCredential= entries (bearer token files)
-#   supplementaryGroups, readWritePaths
+#   credentials  systemd LoadCredential= entries (bearer tokens, client
+#                certificates and keys)
+#   supplementaryGroups, readWritePaths, fileDirectories
 #   capabilities Linux capabilities the enabled features need (eBPF only)
 #   assertions   { assertion, message } the module adds to NixOS's assertions
 #   noEffect     { option, message } for options set on that do nothing here;
 #                the module warns about those the host configuration defines
+{ lib }:
 cfg:
 let
-  inherit (builtins) attrNames concatLists concatStringsSep filter foldl' listToAttrs map toString;
+  inherit (lib) attrNames attrValues concatLists concatMap concatStringsSep filter foldl' hasPrefix hasSuffix
+    listToAttrs optional optionalAttrs recursiveUpdate removePrefix removeSuffix;
 
-  optional = cond: x: if cond then [ x ] else [ ];
-  optionalAttrs = cond: as: if cond then as else { };
-
-  inherit (import ./lib.nix) recursiveUpdate isIdleTimeout;
+  # Go's time.ParseDuration, which nixpkgs' lib has no equivalent of.
+  inherit (import ./lib.nix) isIdleTimeout;
 
   onOff = b: if b then "on" else "off";
   remote = cfg.remote;
 
+  # The previous module's K8s exporter is the gateway unless
+  # remote.gateway.endpoint names another one.
+  fromK8s = remote.gateway.endpoint == null && cfg.enableK8sExporter;
   gatewayEndpoint =
     if remote.gateway.endpoint != null then remote.gateway.endpoint
     else if cfg.enableK8sExporter then cfg.k8sExporterEndpoint
     else null;
+  # The previous module's default endpoint ended in /v1/traces, the
+  # exporter's traces URL: traces still go exactly there, and metrics and
+  # logs to /v1/metrics and /v1/logs beside it.
+  hasTracesSuffix = e: e != null && hasSuffix "/v1/traces" e;
+  gatewayBase = if hasTracesSuffix gatewayEndpoint then removeSuffix "/v1/traces" gatewayEndpoint else gatewayEndpoint;
+  # The K8s exporter's client certificate (the previous module's mTLS),
+  # unless remote.gateway.tls names one.
+  gatewayTls =
+    if fromK8s && cfg.k8sExporterTls.enable == true && remote.gateway.tls.certFile == null && remote.gateway.tls.keyFile == null
+    then remote.gateway.tls // {
+      certFile = cfg.k8sExporterTls.certFile;
+      keyFile = cfg.k8sExporterTls.keyFile;
+      caFile = if remote.gateway.tls.caFile != null then remote.gateway.tls.caFile else cfg.k8sExporterTls.caFile;
+    }
+    else remote.gateway.tls;
   remoteOn =
     (remote.mode == "gateway" && gatewayEndpoint != null) || remote.mode == "direct";
   profilingOn = cfg.profiling.enable;
@@ -44,13 +64,20 @@ let
   };
   retry = { enabled = true; initial_interval = "5s"; max_interval = "60s"; max_elapsed_time = cfg.remote.maxRetryTime; };
 
-  tlsSettings = tls:
-    (optionalAttrs (tls.caFile != null) { ca_file = tls.caFile; })
-    // (optionalAttrs (tls.certFile != null) { cert_file = tls.certFile; })
-    // (optionalAttrs (tls.keyFile != null) { key_file = tls.keyFile; })
-    // (optionalAttrs tls.insecureSkipVerify { insecure_skip_verify = true; });
-
   credentialDir = "/run/credentials/otel-ai-collector.service";
+
+  # The client certificate and key are read from the service's credentials
+  # directory (LoadCredential), like the bearer tokens, so they may stay
+  # root-only on the host (the dynamic user could not read them in place)
+  # and the key never enters the Nix store.
+  tlsSettings = name: tls:
+    (optionalAttrs (tls.caFile != null) { ca_file = "${tls.caFile}"; })
+    // (optionalAttrs (tls.certFile != null) { cert_file = "${credentialDir}/${name}-tls-cert"; })
+    // (optionalAttrs (tls.keyFile != null) { key_file = "${credentialDir}/${name}-tls-key"; })
+    // (optionalAttrs tls.insecureSkipVerify { insecure_skip_verify = true; });
+  tlsCredential = name: tls:
+    optional (tls.certFile != null) "${name}-tls-cert:${tls.certFile}"
+    ++ optional (tls.keyFile != null) "${name}-tls-key:${tls.keyFile}";
 
   # A bearer token file as a bearertokenauth extension reading it from the
   # service's credentials directory.
@@ -62,7 +89,7 @@ let
 
   # HTTP client settings shared by the exporters and profile_forwarding.
   connectionSettings = name: ep:
-    let tls = tlsSettings ep.tls; in
+    let tls = tlsSettings name ep.tls; in
     optionalAttrs (ep.headers != { }) { headers = ep.headers; }
     // optionalAttrs (tls != { }) { inherit tls; }
     // optionalAttrs (ep.bearerTokenFile != null) { auth.authenticator = "bearertokenauth/${name}"; };
@@ -73,9 +100,12 @@ let
     in {
       id = "${type}/${name}";
       auth = authFor name ep;
+      credentials = tlsCredential name ep.tls;
       settings =
         { endpoint = ep.endpoint; sending_queue = queue; retry_on_failure = retry; timeout = "10s"; }
         // optionalAttrs (type == "otlp_http") { compression = "gzip"; }
+        // optionalAttrs (ep ? tracesEndpoint) { traces_endpoint = ep.tracesEndpoint; }
+        // optionalAttrs (ep ? encoding) { inherit (ep) encoding; }
         // connectionSettings name ep;
     };
 
@@ -86,14 +116,16 @@ let
       metrics = exporterFor "mimir" remote.mimir;
       logs = exporterFor "loki" remote.loki;
     } else
-      let gw = exporterFor "remote" (remote.gateway // { endpoint = gatewayEndpoint; });
+      let gw = exporterFor "remote" (remote.gateway // { endpoint = gatewayBase; tls = gatewayTls; }
+        // optionalAttrs (hasTracesSuffix gatewayEndpoint) { tracesEndpoint = gatewayEndpoint; }
+        # The previous module's K8s exporter sent OTLP/JSON.
+        // optionalAttrs (fromK8s && remote.gateway.protocol == "http") { encoding = cfg.k8sExporterEncoding; });
       in { traces = gw; metrics = gw; logs = gw; };
   remoteExporters = map (signal: routes.${signal}) [ "traces" "metrics" "logs" ];
   pyroscopeAuth = if profilingOn then authFor "pyroscope" cfg.profiling.pyroscope else [ ];
   # Gateway mode routes all signals to one exporter: keep each auth once.
-  byId = xs: listToAttrs (map (x: { name = x.id; value = x; }) xs);
-  authById = byId ((if remoteOn then concatLists (map (e: e.auth) remoteExporters) else [ ]) ++ pyroscopeAuth);
-  authExtensions = map (id: authById.${id}) (attrNames authById);
+  byId = xs: attrValues (listToAttrs (map (x: { name = x.id; value = x; }) xs));
+  authExtensions = byId ((if remoteOn then concatMap (e: e.auth) remoteExporters else [ ]) ++ pyroscopeAuth);
 
   modeLayer = optionalAttrs remoteOn {
     exporters = listToAttrs (map (e: { name = e.id; value = e.settings; }) remoteExporters);
@@ -113,7 +145,7 @@ let
   };
 
   # The previous module's optional exporters, on every signal from the OTLP
-  # receiver (debug) and on traces (file), in pipelines of their own.
+  # receiver, in pipelines of their own.
   debugLayer = optionalAttrs cfg.enableDebugExporter {
     exporters.debug.verbosity = "basic";
     service.pipelines = listToAttrs (map
@@ -122,7 +154,9 @@ let
   };
   fileLayer = optionalAttrs cfg.enableFileExporter {
     exporters.file = { path = cfg.fileExporterPath; rotation = { max_megabytes = 100; max_backups = 3; }; };
-    service.pipelines."traces/file" = { receivers = [ "otlp" ]; exporters = [ "file" ]; };
+    service.pipelines = listToAttrs (map
+      (signal: { name = "${signal}/file"; value = { receivers = [ "otlp" ]; exporters = [ "file" ]; }; })
+      [ "traces" "metrics" "logs" ]);
   };
 
   extensionsLayer.extensions = listToAttrs (map (a: { name = a.id; value = a.settings; }) authExtensions);
@@ -135,9 +169,23 @@ let
   generated = foldl' recursiveUpdate { } [ modeLayer profilingLayer debugLayer fileLayer extensionsLayer ];
 
   stateDir = "/var/lib/otel-ai-collector";
+  isLoopback = hasPrefix "127." cfg.listenAddress || cfg.listenAddress == "::1" || cfg.listenAddress == "localhost";
+
+  fileDir = dirOf cfg.fileExporterPath;
+  underDir = prefix: if hasPrefix "${prefix}/" fileDir then removePrefix "${prefix}/" fileDir else null;
+  fileDirectories =
+    let
+      kinds = filter (k: k.dir != null) [
+        { key = "StateDirectory"; dir = underDir "/var/lib"; }
+        { key = "LogsDirectory"; dir = underDir "/var/log"; }
+        { key = "CacheDirectory"; dir = underDir "/var/cache"; }
+      ];
+    in
+    if !cfg.enableFileExporter || fileDir == stateDir || kinds == [ ] then { }
+    else { ${(lib.head kinds).key} = (lib.head kinds).dir; };
 in
 {
-  inherit remoteOn;
+  inherit remoteOn isLoopback;
 
   layers =
     if cfg.configFile != null then [ "file:${toString cfg.configFile}" ]
@@ -183,14 +231,23 @@ in
     OTEL_AI_COLLECTOR_REMOTE_ENDPOINT = gatewayEndpoint;
   };
 
-  credentials = map (a: a.credential) authExtensions;
+  credentials = map (a: a.credential) authExtensions
+    ++ (if remoteOn then concatMap (e: e.credentials) (byId remoteExporters) else [ ])
+    ++ (if profilingOn then tlsCredential "pyroscope" cfg.profiling.pyroscope.tls else [ ]);
   supplementaryGroups = optional (remoteOn && cfg.journald.enable) "systemd-journal";
   # Loading BPF programs and uprobes (CAP_BPF, CAP_PERFMON), and finding which
   # process listens on a selected port in other users' /proc/PID/fd
   # (CAP_SYS_PTRACE and CAP_DAC_READ_SEARCH: measured, receiver README).
   capabilities = if remoteOn && cfg.ebpf.enable then [ "CAP_BPF" "CAP_PERFMON" "CAP_SYS_PTRACE" "CAP_DAC_READ_SEARCH" ] else [ ];
-  readWritePaths = filter (p: p != stateDir) (optional cfg.enableFileExporter (dirOf cfg.fileExporterPath));
+  # The file exporter's directory: under /var/lib, /var/log or /var/cache,
+  # systemd creates it and gives it to the dynamic user (StateDirectory=,
+  # LogsDirectory=, CacheDirectory=; an existing directory, such as the
+  # previous module's /var/lib/opentelemetry-collector, is taken over);
+  # elsewhere it is only made writable (ReadWritePaths=) and must exist.
+  inherit fileDirectories;
+  readWritePaths = optional (cfg.enableFileExporter && fileDirectories == { } && fileDir != stateDir) fileDir;
   inherit stateDir;
+  needsOtherProcesses = (remoteOn && (cfg.hostMetrics.enable || cfg.ebpf.enable)) || profilingOn;
 
   # Checked always, like an option type: the collector refuses the value
   # whether or not the ai-traces layer is on (internal/defaultconfig names
@@ -205,5 +262,15 @@ in
   noEffect = optional (cfg.aiTraces.enable && !remoteOn) {
     option = [ "aiTraces" "enable" ];
     message = "services.otel-ai-collector: aiTraces.enable has no effect without remote export (remote.mode = \"none\", or gateway mode with neither remote.gateway.endpoint nor enableK8sExporter); AI session traces are built on the remote path only.";
+  } ++ optional (cfg.ebpf.enable && !remoteOn) {
+    option = [ "ebpf" "enable" ];
+    message = "services.otel-ai-collector: ebpf.enable has no effect without remote export (remote.mode = \"none\", or gateway mode with neither remote.gateway.endpoint nor enableK8sExporter): the eBPF receiver runs on the remote path only, so no program is loaded.";
+  } ++ optional (remote.mode == "gateway" && gatewayEndpoint == null) {
+    # Reached only by setting enableK8sExporter = false: warn then.
+    option = [ "enableK8sExporter" ];
+    message = "services.otel-ai-collector: enableK8sExporter = false in gateway mode without remote.gateway.endpoint turns remote export off, and with it host metrics, journald logs and AI session traces; set remote.gateway.endpoint to export elsewhere, or remote.mode = \"none\" to say that nothing leaves the machine.";
+  } ++ optional (cfg.openFirewall && isLoopback) {
+    option = [ "openFirewall" ];
+    message = "services.otel-ai-collector: openFirewall has no effect with listenAddress = \"${cfg.listenAddress}\" (loopback): the receivers are not reachable from the network.";
   };
 }

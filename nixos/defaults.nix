@@ -7,13 +7,27 @@
   forwarderPort = 4320;
   enableDebugExporter = false;
   enableFileExporter = true;
-  fileExporterPath = "/var/lib/otel-ai-collector/traces.json";
+  fileExporterPath = "/var/lib/opentelemetry-collector/traces.json";
   enableK8sExporter = true;
-  k8sExporterEndpoint = "http://otel-collector.monitoring.svc.cluster.local:4318";
+  # The previous default: the exporter's traces URL; metrics and logs go to
+  # /v1/metrics and /v1/logs beside it.
+  k8sExporterEndpoint = "https://otel-collector.cnoe.localtest.me:8443/v1/traces";
   enableZPages = true;
   zpagesPort = 55679;
 
   # New options.
+  # What the previous module's K8s exporter did implicitly: OTLP/JSON, and a
+  # client certificate for gateways that ask for one (mutual TLS). enable =
+  # null: on when the host configuration sets certFile or keyFile, or when
+  # both files exist at (impure) evaluation.
+  k8sExporterEncoding = "json";
+  k8sExporterTls = {
+    enable = null;
+    certFile = "/etc/otel/certs/client.crt";
+    keyFile = "/etc/otel/certs/client.key";
+    caFile = null;
+  };
+  openFirewall = false;
   listenAddress = "127.0.0.1";
   grpcPort = 4317;
   healthCheckPort = 13133;

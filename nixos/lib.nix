@@ -1,6 +1,7 @@
-# Helpers in plain Nix builtins, shared by config.nix and the offline tests.
+# Go's time.ParseDuration in plain Nix builtins (nixpkgs' lib has no
+# equivalent), for config.nix's check of aiTraces.turnIdleTimeout.
 let
-  inherit (builtins) all attrNames elemAt filter floor foldl' fromJSON genList hasAttr head isAttrs isList isString match split stringLength substring;
+  inherit (builtins) all elemAt filter floor foldl' fromJSON genList head isList isString match split stringLength substring;
 
   maxInt = 9223372036854775807; # 1<<63 - 1, Go's largest time.Duration
   # Nanoseconds per unit, as Go's time.ParseDuration knows them (µs is
@@ -26,20 +27,6 @@ let
       (genList (i: i) (stringLength digits));
 in
 rec {
-  # Recursive merge, right wins; lists are replaced, as the collector merges
-  # configuration layers (and as the module system fills in defaults).
-  recursiveUpdate = lhs: rhs:
-    foldl'
-      (acc: name:
-        acc // {
-          ${name} =
-            if hasAttr name acc && isAttrs acc.${name} && isAttrs rhs.${name}
-            then recursiveUpdate acc.${name} rhs.${name}
-            else rhs.${name};
-        })
-      lhs
-      (attrNames rhs);
-
   # A Go duration (time.ParseDuration) in nanoseconds, or null where Go
   # returns an error. Mirrors its order: optional sign, "0" alone, then
   # number-unit pairs, each number with digits before or after an optional

@@ -6,7 +6,7 @@ buildGoModule {
   pname = "otel-ai-collector";
   version = "0.1.0";
   src = lib.cleanSource ./..;
-  vendorHash = "sha256-7DBNVumgaxM5KfiIimlDFA0C9pFTJA8grjt30S3m3jA=";
+  vendorHash = "sha256-PllRLDQqypx00KZ6fJ8HcsLbROAsMYgKFMONOMJIXIE=";
   subPackages = [ "cmd/otel-ai-collector" ];
   env.CGO_ENABLED = 0;
   ldflags = [ "-s" "-w" ];

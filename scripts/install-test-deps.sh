@@ -17,6 +17,7 @@ PROMETHEUS3_VERSION=v0.316.0
 need=()
 command -v prometheus >/dev/null || need+=(prometheus)
 command -v journalctl >/dev/null || need+=(systemd)
+command -v unshare >/dev/null || need+=(util-linux)
 [ -x /lib/systemd/systemd-journal-remote ] || need+=(systemd-journal-remote)
 command -v nix-instantiate >/dev/null || need+=(nix-bin)
 command -v nginx >/dev/null || need+=(nginx)

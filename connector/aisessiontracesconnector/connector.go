@@ -203,6 +203,7 @@ func (c *aiConnector) closeTurn(s *sessionState, t *turnState, reason string) {
 	root := &pendingRoot{CLI: s.CLI, SessionID: s.ID, Resource: s.Resource, Turn: *t}
 	root.Turn.Seen, root.Turn.Decisions = nil, nil
 	c.pending = append(c.pending, root)
+	t.forgetDetails()
 }
 
 func (c *aiConnector) appendRoots(td ptrace.Traces) {

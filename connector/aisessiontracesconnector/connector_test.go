@@ -186,7 +186,9 @@ func (h storageHost) GetExtensions() map[component.ID]component.Component {
 	return map[component.ID]component.Component{h.id: h.ext}
 }
 
-func startFileStorage(t *testing.T, dir string) storageHost {
+func startFileStorage(t *testing.T, dir string) storageHost { return startFileStorageB(t, dir) }
+
+func startFileStorageB(t testing.TB, dir string) storageHost {
 	t.Helper()
 	f := filestorage.NewFactory()
 	cfg := f.CreateDefaultConfig().(*filestorage.Config)

@@ -52,6 +52,11 @@ type harness struct {
 // clock; it is shut down when the test ends unless the test does it.
 func newHarness(t *testing.T, cfg *Config, host component.Host) *harness {
 	t.Helper()
+	return newHarnessB(t, t, cfg, host)
+}
+
+func newHarnessB(tb testing.TB, t *testing.T, cfg *Config, host component.Host) *harness {
+	tb.Helper()
 	if host == nil {
 		host = componenttest.NewNopHost()
 	}
@@ -64,15 +69,15 @@ func newHarness(t *testing.T, cfg *Config, host component.Host) *harness {
 	set.ID = component.NewID(metadata.Type)
 	c, err := newConnector(set, cfg, sink)
 	if err != nil {
-		t.Fatal(err)
+		tb.Fatal(err)
 	}
 	clock := &fakeClock{now: time.Date(2026, 11, 20, 12, 0, 0, 0, time.UTC)}
 	c.now = clock.Now
 	if err := c.Start(context.Background(), host); err != nil {
-		t.Fatal(err)
+		tb.Fatal(err)
 	}
 	h := &harness{t: t, c: c, sink: sink, clock: clock, tel: tel}
-	t.Cleanup(func() { _ = c.Shutdown(context.Background()) })
+	tb.Cleanup(func() { _ = c.Shutdown(context.Background()) })
 	return h
 }
 

@@ -1,6 +1,8 @@
 package aisessiontracesconnector
 
 import (
+	"encoding/binary"
+	"encoding/json"
 	"sort"
 	"strconv"
 	"time"
@@ -49,11 +51,36 @@ type turnState struct {
 	Models        []string          `json:"models,omitempty"`
 	LastFailed    bool              `json:"last_failed"` // the turn's latest model call failed
 	LastError     string            `json:"last_error,omitempty"`
-	Seen          []uint64          `json:"seen,omitempty"` // child span ids already counted
+	Seen          spanIDSet         `json:"seen,omitempty"` // child span ids already counted
 	Decisions     []pendingDecision `json:"decisions,omitempty"`
 	Closed        string            `json:"closed,omitempty"`         // why the turn ended
 	CallStart     int64             `json:"call_start,omitempty"`     // unix ns: a model call under way began (Codex)
 	RejectedCalls []string          `json:"rejected_calls,omitempty"` // tool calls rejected: their results are not spans
+}
+
+// spanIDSet is the span ids a turn has counted, stored as bytes (8 a span
+// id) rather than as JSON numbers: a third of the size, written with every
+// batch of the session.
+type spanIDSet []uint64
+
+func (s spanIDSet) MarshalJSON() ([]byte, error) {
+	raw := make([]byte, 8*len(s))
+	for i, id := range s {
+		binary.BigEndian.PutUint64(raw[8*i:], id)
+	}
+	return json.Marshal(raw)
+}
+
+func (s *spanIDSet) UnmarshalJSON(data []byte) error {
+	var raw []byte
+	if err := json.Unmarshal(data, &raw); err != nil {
+		return err
+	}
+	*s = make(spanIDSet, len(raw)/8)
+	for i := range *s {
+		(*s)[i] = binary.BigEndian.Uint64(raw[8*i:])
+	}
+	return nil
 }
 
 // pendingDecision is an accepted tool call whose result has not arrived yet.
@@ -151,6 +178,13 @@ func (t *turnState) keepDecision(d pendingDecision) {
 		t.Decisions = t.Decisions[1:]
 	}
 	t.Decisions = append(t.Decisions, d)
+}
+
+// forgetDetails drops what only an open turn needs once its root is
+// emitted: a closed turn is kept to place late events and retries, for which
+// its key, number and times suffice. It keeps the stored session small.
+func (t *turnState) forgetDetails() {
+	t.Prompt, t.Seen, t.Decisions, t.Models = nil, nil, nil, nil
 }
 
 // openTurn is the session's open turn, if any.

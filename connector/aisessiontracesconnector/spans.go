@@ -54,6 +54,15 @@ func eventIdentity(e *event) string {
 	return id
 }
 
+// sessionWide are event attributes that are the same on every event of a
+// session (or restate the span's own time, name and session), kept on the
+// root span only.
+var sessionWide = map[string]bool{
+	"session.id": true, "conversation.id": true, "event.name": true, "event.timestamp": true, "event.sequence": true,
+	"user.id": true, "user.email": true, "user.account_uuid": true, "user.account_id": true, "organization.id": true,
+	"terminal.type": true, "app.version": true, "originator": true, "auth_mode": true, "slug": true,
+}
+
 // Attribute keys. GenAI semantic conventions where they define one; the
 // ai_session.* names are this connector's own, for what they do not cover.
 const (
@@ -120,7 +129,15 @@ func fillChild(span ptrace.Span, s *sessionState, t *turnState, e *event, d *pen
 	attrs := span.Attributes()
 	// The event's own attributes, as sent: nothing the CLI withheld (prompt
 	// text, tool parameters) can appear, and users keep the CLI's names.
-	e.record.Attributes().CopyTo(attrs)
+	// What every event of the session repeats (who, which terminal, the
+	// event's own bookkeeping) stays on the turn's root, which has the
+	// prompt event's attributes: each span stored is that much smaller.
+	attrs.EnsureCapacity(e.record.Attributes().Len() + 12)
+	for k, v := range e.record.Attributes().All() {
+		if !sessionWide[k] {
+			v.CopyTo(attrs.PutEmpty(k))
+		}
+	}
 	attrs.PutStr(attrEventName, e.name)
 	attrs.PutStr(attrConversationID, s.ID)
 	attrs.PutStr(attrSessionID, s.ID)

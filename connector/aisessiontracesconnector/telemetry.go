@@ -2,6 +2,7 @@ package aisessiontracesconnector
 
 import (
 	"context"
+	"sync"
 
 	"go.opentelemetry.io/collector/component"
 	"go.opentelemetry.io/otel/attribute"
@@ -18,6 +19,8 @@ type telemetry struct {
 	spans    metric.Int64Counter
 	turns    metric.Int64Counter
 	evictedN metric.Int64Counter
+
+	eventAttrs sync.Map // cli and outcome -> metric.AddOption
 }
 
 func newTelemetry(set component.TelemetrySettings) (*telemetry, error) {
@@ -58,7 +61,14 @@ func (t *telemetry) observeSessions(count func() int64) {
 }
 
 func (t *telemetry) event(ctx context.Context, cli, outcome string) {
-	t.events.Add(ctx, 1, metric.WithAttributes(attribute.String("cli", cli), attribute.String("outcome", outcome)))
+	key := cli + "\x00" + outcome
+	opt, ok := t.eventAttrs.Load(key)
+	if !ok {
+		// One attribute set per outcome, made once: counting costs no
+		// allocation per event.
+		opt, _ = t.eventAttrs.LoadOrStore(key, metric.WithAttributeSet(attribute.NewSet(attribute.String("cli", cli), attribute.String("outcome", outcome))))
+	}
+	t.events.Add(ctx, 1, opt.(metric.AddOption))
 }
 
 func (t *telemetry) span(kind string) {

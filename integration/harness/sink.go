@@ -70,7 +70,14 @@ func NewSink(t testing.TB) *Sink {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s := &Sink{URL: "http://" + l.Addr().String(), notify: make(chan struct{}, 1), status: http.StatusOK}
+	return NewSinkOn(t, l, "http://"+l.Addr().String())
+}
+
+// NewSinkOn serves a sink on l (for instance a TLS listener, or a fixed
+// address inside a private network namespace); url is its base URL.
+func NewSinkOn(t testing.TB, l net.Listener, url string) *Sink {
+	t.Helper()
+	s := &Sink{URL: url, notify: make(chan struct{}, 1), status: http.StatusOK}
 	mux := http.NewServeMux()
 	mux.HandleFunc("POST /v1/traces", s.handle)
 	mux.HandleFunc("POST /v1/metrics", s.handle)

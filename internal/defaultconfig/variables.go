@@ -43,6 +43,7 @@ type Variable struct {
 	Example     string // a valid value, quoted in error messages
 	kind        kind
 	min         time.Duration // kindDuration: least value; 0 allows 0 (forever)
+	least       int64         // kindCount: least value; 0 means 1
 }
 
 // Variables lists every variable users may set, in README order.
@@ -61,6 +62,8 @@ var Variables = []Variable{
 		Description: "memory_limiter on the remote path: above it, data is refused (retryable) until memory falls."},
 	{Name: envDeltaMaxStreams, Default: "`10000`", kind: kindCount, Example: "10000",
 		Description: "Most delta metric streams converted to cumulative on the remote path (about 0.7 KiB each); points of further streams are dropped and counted ([`docs/ai-metrics.md`](docs/ai-metrics.md))."},
+	{Name: envLogLineMaxBytes, Default: "`262144`", kind: kindCount, least: 34, Example: "262144",
+		Description: "Log bodies on the remote path longer than this are cut to it, ending with ` [truncated by otel-ai-collector]`: Loki refuses longer lines (`max_line_size`, 256 KiB by default)."},
 	{Name: envHostname, Default: "the machine's hostname", kind: kindText, Example: "workstation-1",
 		Description: "`host.name` and `service.instance.id` added to remote telemetry that lacks them."},
 	{Name: envRemoteConfig, Default: "unset", kind: kindFile, Example: "/etc/otel-ai-collector/remote-direct.yaml",
@@ -168,7 +171,12 @@ func (v Variable) check(value string) error {
 			return fail("must not be negative")
 		}
 	case kindCount:
-		if n, err := strconv.ParseInt(trimmed, 10, 64); err != nil || n < 1 {
+		least := max(v.least, 1)
+		if n, err := strconv.ParseInt(trimmed, 10, 64); err != nil || n < least {
+			if least > 1 {
+				// LOG_LINE_MAX_BYTES: the cut body keeps the 33-byte marker.
+				return fail(fmt.Sprintf("not a whole number of at least %d", least))
+			}
 			return fail("not a positive whole number")
 		}
 	case kindSwitch:

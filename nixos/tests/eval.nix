@@ -4,14 +4,15 @@
 # failed assertion fails evaluation ("Failed assertions:", as NixOS's
 # top-level does), and an option in noEffect warns only when the case (the
 # host configuration) defines it, which module.nix tells by highestPrio.
-#   nix-instantiate --eval --strict --json nixos/tests/eval.nix --argstr case gateway
-{ case }:
+#   nix-instantiate --eval --strict --json nixos/tests/eval.nix --argstr case gateway \
+#     --arg lib 'import <nixpkgs lib>'
+{ case, lib }:
 let
   inherit (builtins) concatStringsSep filter foldl' hasAttr isAttrs map;
-  inherit (import ../lib.nix) recursiveUpdate;
+  inherit (lib) recursiveUpdate;
   cases = import ./cases.nix;
   defined = cases.${case};
-  generated = import ../config.nix (recursiveUpdate (import ../defaults.nix) defined);
+  generated = import ../config.nix { inherit lib; } (recursiveUpdate (import ../defaults.nix) defined);
 
   definedByCase = path:
     (foldl' (set: name: if set != null && isAttrs set && hasAttr name set then set.${name} else null) defined path) != null;

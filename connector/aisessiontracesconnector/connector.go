@@ -286,6 +286,8 @@ func (c *aiConnector) ConsumeLogs(ctx context.Context, ld plog.Logs) error {
 			}
 		}
 	}
+	// Sessions whose events made no span this time (a prompt alone).
+	td.ResourceSpans().RemoveIf(func(rs ptrace.ResourceSpans) bool { return rs.ScopeSpans().At(0).Spans().Len() == 0 })
 	c.appendRoots(td)
 
 	var err error

@@ -238,6 +238,11 @@ service:
 	if !strings.Contains(string(out), "CAP_BPF and CAP_PERFMON") {
 		t.Errorf("the error does not name the missing capabilities (%v):\n%s", err, out)
 	}
+	// cilium/ebpf's generic EPERM hint would send the user after the wrong
+	// limit: the capabilities are what is missing.
+	if strings.Contains(string(out), "MEMLOCK") || strings.Contains(string(out), "RemoveMemlock") {
+		t.Errorf("the error points at the memlock limit:\n%s", out)
+	}
 }
 
 // Through the embedded default: eBPF spans go to the remote and never to

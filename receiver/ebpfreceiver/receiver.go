@@ -85,8 +85,13 @@ func (r *ebpfReceiver) Start(_ context.Context, _ component.Host) error {
 		var verr *ebpf.VerifierError
 		switch {
 		case errors.Is(err, unix.EPERM):
-			return fmt.Errorf("ebpf_network: loading BPF programs was refused (%w); run as root or grant CAP_BPF and CAP_PERFMON "+
-				"(NixOS: services.otel-ai-collector.ebpf.enable adds them)", err)
+			// Not wrapped: cilium/ebpf appends "MEMLOCK may be too low,
+			// consider rlimit.RemoveMemlock" to any EPERM, but on kernels
+			// with memcg accounting of BPF memory (5.11+, which the BTF
+			// programs here need anyway) the refusal is a missing
+			// capability.
+			return fmt.Errorf("ebpf_network: loading BPF programs was refused (%w): run as root or grant CAP_BPF and CAP_PERFMON "+
+				"(NixOS: services.otel-ai-collector.ebpf.enable adds them)", unix.EPERM)
 		case errors.As(err, &verr):
 			return fmt.Errorf("ebpf_network: the kernel's verifier rejected the program: %+v", verr)
 		}

@@ -229,3 +229,36 @@ func TestAssemblerJoinsOneByteReadAhead(t *testing.T) {
 		t.Fatalf("got %+v", r.spans)
 	}
 }
+
+// Expect: 100-continue (curl sends it for bodies over 1 MiB): the interim
+// 100 is not the response; the exchange ends with the final one.
+func TestAssemblerSkipsInterimResponses(t *testing.T) {
+	r := newRun()
+	r.io(100, true, "POST /upload HTTP/1.1\r\nContent-Length: 4\r\nExpect: 100-continue\r\n\r\n")
+	r.io(150, false, "HTTP/1.1 100 Continue\r\n\r\n")
+	r.io(200, true, "body")
+	if len(r.spans) != 0 {
+		t.Fatalf("the 100 ended the exchange: %+v", r.spans[0])
+	}
+	r.io(300, false, "HTTP/1.1 404 Not Found\r\nContent-Length: 2\r\n\r\n")
+	r.io(310, false, "no")
+	if len(r.spans) != 1 || r.spans[0].status != 404 || r.spans[0].endNs != 310 || r.spans[0].reqBytes != int64(len("POST /upload HTTP/1.1\r\nContent-Length: 4\r\nExpect: 100-continue\r\n\r\n")+4) {
+		t.Fatalf("got %+v; want one 404 ending at 310", r.spans)
+	}
+	// 103 Early Hints and the final response in one write, then the body.
+	r.io(400, true, "GET /hints HTTP/1.1\r\n\r\n")
+	r.io(500, false, "HTTP/1.1 103 Early Hints\r\nLink: </s.css>\r\n\r\nHTTP/1.1 200 OK\r\nContent-Length: 3\r\n\r\n")
+	if len(r.spans) != 1 {
+		t.Fatalf("emitted before the body: %+v", r.spans[1])
+	}
+	r.io(510, false, "abc")
+	if len(r.spans) != 2 || r.spans[1].status != 200 || r.spans[1].endNs != 510 {
+		t.Fatalf("got %+v; want a 200 ending at 510", r.spans[1:])
+	}
+	// 101 Switching Protocols is final.
+	r.io(600, true, "GET /ws HTTP/1.1\r\nUpgrade: websocket\r\n\r\n")
+	r.io(700, false, "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n\r\n")
+	if len(r.spans) != 3 || r.spans[2].status != 101 {
+		t.Fatalf("101: %+v", r.spans[2:])
+	}
+}

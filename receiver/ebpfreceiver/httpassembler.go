@@ -145,14 +145,37 @@ func (a *httpAssembler) addLocked(ev dataEvent) (done []*exchange) {
 		return done
 	}
 
-	if head, ok := parseResponseHead(ev.data); ok && len(c.pending) > 0 {
+	head, ok := parseResponseHead(ev.data)
+	interim := int64(0) // bytes of interim (1xx) responses before the final one
+	for ok && isInterim(head.status) && head.headLength > 0 && head.headLength < len(ev.data) {
+		// An interim response and the next one in the same write.
+		interim += int64(head.headLength)
+		head, ok = parseResponseHead(ev.data[head.headLength:])
+	}
+	if ok && isInterim(head.status) {
+		// 100 Continue, 102 Processing, 103 Early Hints: the exchange goes
+		// on; the final response is still to come (RFC 9110, 15.2).
+		if c.current != nil {
+			done = append(done, c.current)
+			c.current = nil
+		}
+		if len(c.pending) > 0 {
+			c.pending[0].respBytes += ev.length
+		}
+		return done
+	}
+	if ok && len(c.pending) > 0 {
 		if c.current != nil {
 			done = append(done, c.current)
 		}
 		x := c.pending[0]
 		c.pending = c.pending[1:]
-		x.status, x.endNs, x.respBytes = head.status, ev.tsNs, ev.length
-		x.respExpected = expectedLength(x.method, head)
+		x.status, x.endNs = head.status, ev.tsNs
+		before := x.respBytes + interim // interim responses' bytes
+		x.respBytes += ev.length
+		if x.respExpected = expectedLength(x.method, head); x.respExpected >= 0 {
+			x.respExpected += before
+		}
 		c.current = x
 	} else if c.current != nil {
 		c.current.endNs = ev.tsNs
@@ -163,6 +186,12 @@ func (a *httpAssembler) addLocked(ev dataEvent) (done []*exchange) {
 		c.current = nil
 	}
 	return done
+}
+
+// isInterim: a 1xx response other than 101 Switching Protocols, which ends
+// the HTTP/1.x exchange (the connection speaks another protocol after it).
+func isInterim(status int) bool {
+	return status >= 100 && status < 200 && status != 101
 }
 
 // mayStartMethod reports whether a short read could be the first bytes of a

@@ -3,6 +3,8 @@ package integration
 import (
 	"context"
 	"fmt"
+	"io"
+	"net/http"
 	"os"
 	"os/exec"
 	"strings"
@@ -79,4 +81,32 @@ func TestEBPFHTTPExpectContinue(t *testing.T) {
 			t.Errorf("%s: request size %d, want at least the 2 MiB body", path, got)
 		}
 	}
+}
+
+// Python's http.server by default speaks HTTP/1.0: asked in HTTP/1.1 by a
+// Go client, it answers in 1.0, and the span says 1.0.
+func TestEBPFHTTPVersionFromResponse(t *testing.T) {
+	requireRoot(t)
+	port := harness.FreePort(t)
+	pythonServer(t, port) // protocol_version HTTP/1.0
+	sink := startEBPFCollector(t, fmt.Sprintf("{ports: [%d], refresh_interval: 500ms}", port))
+	time.Sleep(time.Second)
+
+	resp, err := http.Get(fmt.Sprintf("http://127.0.0.1:%d/", port))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, _ = io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+	if resp.Proto != "HTTP/1.0" {
+		t.Fatalf("the server answered in %s, want HTTP/1.0", resp.Proto)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if _, err := sink.WaitFor(ctx, func([]harness.Request) bool { return len(tcpSpans(sink)) >= 1 }); err != nil {
+		t.Fatal(err)
+	}
+	s := tcpSpans(sink)[0]
+	expect(t, "status", intAttr(s.span.Attributes(), "http.response.status_code"), int64(200))
+	expect(t, "network.protocol.version", attr(s.span.Attributes(), "network.protocol.version"), "1.0")
 }

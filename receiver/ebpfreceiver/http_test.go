@@ -262,3 +262,14 @@ func TestAssemblerSkipsInterimResponses(t *testing.T) {
 		t.Fatalf("101: %+v", r.spans[2:])
 	}
 }
+
+// network.protocol.version is the response's: an HTTP/1.0 server answering
+// an HTTP/1.1 request spoke 1.0.
+func TestAssemblerVersionFromResponse(t *testing.T) {
+	r := newRun()
+	r.io(100, true, "GET / HTTP/1.1\r\nHost: a\r\n\r\n")
+	r.io(200, false, "HTTP/1.0 200 OK\r\nContent-Length: 0\r\n\r\n")
+	if len(r.spans) != 1 || r.spans[0].version != "1.0" {
+		t.Fatalf("got %+v; want version 1.0", r.spans)
+	}
+}

@@ -170,7 +170,9 @@ func (a *httpAssembler) addLocked(ev dataEvent) (done []*exchange) {
 		}
 		x := c.pending[0]
 		c.pending = c.pending[1:]
-		x.status, x.endNs = head.status, ev.tsNs
+		// The response's version is what was spoken: an HTTP/1.0 server
+		// answers an HTTP/1.1 client in 1.0.
+		x.status, x.endNs, x.version = head.status, ev.tsNs, head.version
 		before := x.respBytes + interim // interim responses' bytes
 		x.respBytes += ev.length
 		if x.respExpected = expectedLength(x.method, head); x.respExpected >= 0 {

@@ -25,6 +25,7 @@ import (
 	"go.opentelemetry.io/collector/pdata/pcommon"
 	"go.opentelemetry.io/collector/pdata/ptrace"
 	"go.opentelemetry.io/collector/receiver"
+	"go.opentelemetry.io/collector/receiver/receiverhelper"
 	"go.opentelemetry.io/otel/metric"
 	"go.uber.org/zap"
 	"golang.org/x/sys/unix"
@@ -35,6 +36,10 @@ import (
 // SDKName marks the receiver's spans (resource telemetry.sdk.name), so
 // pipelines can keep them off the local AI path.
 const SDKName = "otel-ai-collector-ebpf"
+
+// transport names where the receiver's spans come from in its
+// accepted/refused metrics (the transport label).
+const transport = "ebpf"
 
 type ebpfReceiver struct {
 	cfg      *Config
@@ -63,9 +68,22 @@ func newReceiver(set receiver.Settings, cfg *Config, next consumer.Traces) (rece
 	hostname, _ := os.Hostname()
 	r := &ebpfReceiver{cfg: cfg, set: set, next: next, hostname: hostname,
 		table: newProcessTable("/proc", newSelector(cfg)), tlsLibraries: map[string]bool{}}
+	// The standard receiver observability: otelcol_receiver_accepted_spans
+	// and otelcol_receiver_refused_spans (e.g. spans the memory limiter
+	// turns away), as stock receivers report them.
+	obsrecv, err := receiverhelper.NewObsReport(receiverhelper.ObsReportSettings{
+		ReceiverID: set.ID, Transport: transport, ReceiverCreateSettings: set,
+	})
+	if err != nil {
+		return nil, err
+	}
 	r.batch = newSpanBatcher(metadata.ScopeName, 1024, func(td ptrace.Traces) {
-		if err := r.next.ConsumeTraces(context.Background(), td); err != nil {
-			r.set.Logger.Debug("Next consumer refused spans", zap.Int("spans", td.SpanCount()), zap.Error(err))
+		ctx := obsrecv.StartTracesOp(context.Background())
+		n := td.SpanCount() // before the pipeline may take the spans over
+		err := r.next.ConsumeTraces(ctx, td)
+		obsrecv.EndTracesOp(ctx, transport, n, err)
+		if err != nil {
+			r.set.Logger.Debug("Next consumer refused spans", zap.Int("spans", n), zap.Error(err))
 		}
 	})
 	r.http = newHTTPAssembler(cfg, r.emitHTTP)

@@ -109,9 +109,11 @@ const (
 	networkMapEvents            = "events"
 	networkMapSelectedComms     = "selected_comms"
 	networkMapSelectedPids      = "selected_pids"
+	networkMapSelectedPorts     = "selected_ports"
 	networkMapSslActive         = "ssl_active"
 	networkMapSslSocks          = "ssl_socks"
 	networkProgInetSockSetState = "inet_sock_set_state"
+	networkProgSchedProcessFork = "sched_process_fork"
 	networkProgSslRead          = "ssl_read"
 	networkProgSslReadEx        = "ssl_read_ex"
 	networkProgSslReadReturn    = "ssl_read_return"
@@ -175,6 +177,7 @@ type networkSpecs struct {
 // It can be passed ebpf.CollectionSpec.Assign.
 type networkProgramSpecs struct {
 	InetSockSetState *ebpf.ProgramSpec `ebpf:"inet_sock_set_state"`
+	SchedProcessFork *ebpf.ProgramSpec `ebpf:"sched_process_fork"`
 	SslRead          *ebpf.ProgramSpec `ebpf:"ssl_read"`
 	SslReadEx        *ebpf.ProgramSpec `ebpf:"ssl_read_ex"`
 	SslReadReturn    *ebpf.ProgramSpec `ebpf:"ssl_read_return"`
@@ -196,6 +199,7 @@ type networkMapSpecs struct {
 	Events        *ebpf.MapSpec `ebpf:"events"`
 	SelectedComms *ebpf.MapSpec `ebpf:"selected_comms"`
 	SelectedPids  *ebpf.MapSpec `ebpf:"selected_pids"`
+	SelectedPorts *ebpf.MapSpec `ebpf:"selected_ports"`
 	SslActive     *ebpf.MapSpec `ebpf:"ssl_active"`
 	SslSocks      *ebpf.MapSpec `ebpf:"ssl_socks"`
 }
@@ -243,6 +247,7 @@ type networkMaps struct {
 	Events        *ebpf.Map `ebpf:"events"`
 	SelectedComms *ebpf.Map `ebpf:"selected_comms"`
 	SelectedPids  *ebpf.Map `ebpf:"selected_pids"`
+	SelectedPorts *ebpf.Map `ebpf:"selected_ports"`
 	SslActive     *ebpf.Map `ebpf:"ssl_active"`
 	SslSocks      *ebpf.Map `ebpf:"ssl_socks"`
 }
@@ -256,6 +261,7 @@ func (m *networkMaps) Close() error {
 		m.Events,
 		m.SelectedComms,
 		m.SelectedPids,
+		m.SelectedPorts,
 		m.SslActive,
 		m.SslSocks,
 	)
@@ -282,6 +288,7 @@ type networkVariables struct {
 // It can be passed to loadNetworkObjects or ebpf.CollectionSpec.LoadAndAssign.
 type networkPrograms struct {
 	InetSockSetState *ebpf.Program `ebpf:"inet_sock_set_state"`
+	SchedProcessFork *ebpf.Program `ebpf:"sched_process_fork"`
 	SslRead          *ebpf.Program `ebpf:"ssl_read"`
 	SslReadEx        *ebpf.Program `ebpf:"ssl_read_ex"`
 	SslReadReturn    *ebpf.Program `ebpf:"ssl_read_return"`
@@ -295,6 +302,7 @@ type networkPrograms struct {
 func (p *networkPrograms) Close() error {
 	return _NetworkClose(
 		p.InetSockSetState,
+		p.SchedProcessFork,
 		p.SslRead,
 		p.SslReadEx,
 		p.SslReadReturn,

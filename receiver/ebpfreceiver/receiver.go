@@ -115,7 +115,7 @@ func (r *ebpfReceiver) Start(_ context.Context, _ component.Host) error {
 		}
 		return fmt.Errorf("ebpf_network: loading BPF programs: %w", err)
 	}
-	for _, prog := range []*ebpf.Program{r.objs.InetSockSetState, r.objs.SysEnter, r.objs.SysExit} {
+	for _, prog := range []*ebpf.Program{r.objs.InetSockSetState, r.objs.SchedProcessFork, r.objs.SysEnter, r.objs.SysExit} {
 		l, err := link.AttachTracing(link.TracingOptions{Program: prog, AttachType: ebpf.AttachTraceRawTp})
 		if err != nil {
 			r.closeBPF()
@@ -130,6 +130,14 @@ func (r *ebpfReceiver) Start(_ context.Context, _ component.Host) error {
 		r.closeBPF()
 		return fmt.Errorf("ebpf_network: opening the ring buffers: %w", err)
 	}
+	// A process that starts listening on a selected port is selected by
+	// the kernel at once.
+	for _, port := range r.cfg.Ports {
+		if err := r.objs.SelectedPorts.Put(uint16(port), uint8(1)); err != nil {
+			r.closeBPF()
+			return fmt.Errorf("ebpf_network: selecting port %d: %w", port, err)
+		}
+	}
 	// Literal executable names are selected in the kernel from a process's
 	// first syscall; other selectors take effect at the next process scan.
 	for _, name := range literalNames(r.cfg.ExecutableRegex) {
@@ -142,12 +150,7 @@ func (r *ebpfReceiver) Start(_ context.Context, _ component.Host) error {
 		r.closeBPF()
 		return err
 	}
-	var mono unix.Timespec
-	if err := unix.ClockGettime(unix.CLOCK_MONOTONIC, &mono); err != nil {
-		r.closeBPF()
-		return err
-	}
-	r.bootWall = time.Now().Add(-time.Duration(mono.Nano()))
+	r.bootWall = time.Now().Add(-time.Duration(monotonicNs()))
 
 	if r.cfg.HTTP.Enabled {
 		r.attachSystemTLS()
@@ -188,6 +191,7 @@ func (r *ebpfReceiver) closeBPF() error {
 
 // refresh rescans processes and tells the kernel which pids to capture.
 func (r *ebpfReceiver) refresh() {
+	scanStart := monotonicNs()
 	if err := r.table.refresh(); err != nil {
 		r.set.Logger.Warn("Reading the process table failed; retrying every refresh_interval", zap.Error(err))
 		return
@@ -200,10 +204,12 @@ func (r *ebpfReceiver) refresh() {
 	selected := r.table.selectedPIDs()
 	var stale []uint32
 	var pid uint32
-	var one uint8
+	var since uint64 // 0, or when the kernel selected it (a listen on a selected port)
 	iter := r.objs.SelectedPids.Iterate()
-	for iter.Next(&pid, &one) {
-		if !selected[int(pid)] {
+	for iter.Next(&pid, &since) {
+		// What the kernel selected after this scan began, the scan may
+		// not have seen yet: the next one decides.
+		if !selected[int(pid)] && since < scanStart {
 			stale = append(stale, pid)
 		}
 	}
@@ -211,7 +217,7 @@ func (r *ebpfReceiver) refresh() {
 		_ = r.objs.SelectedPids.Delete(p)
 	}
 	for p := range selected {
-		if err := r.objs.SelectedPids.Put(uint32(p), uint8(1)); err != nil {
+		if err := r.objs.SelectedPids.Put(uint32(p), uint64(0)); err != nil {
 			r.set.Logger.Warn("Selecting a process for capture failed", zap.Int("pid", p), zap.Error(err))
 		}
 		if r.cfg.HTTP.Enabled {
@@ -506,6 +512,14 @@ func (r *ebpfReceiver) fillConnectionSpan(span ptrace.Span, ev *networkTcpEvent,
 		span.Status().SetCode(ptrace.StatusCodeError)
 		span.Status().SetMessage("connection never established (closed from " + tcpStateName(ev.CloseFrom) + ")")
 	}
+}
+
+// monotonicNs is CLOCK_MONOTONIC, bpf_ktime_get_ns's clock (it cannot fail
+// on Linux).
+func monotonicNs() uint64 {
+	var mono unix.Timespec
+	_ = unix.ClockGettime(unix.CLOCK_MONOTONIC, &mono)
+	return uint64(mono.Nano())
 }
 
 // commString reads a NUL-padded kernel task name.

@@ -6,6 +6,8 @@
 //    TCP_CLOSE and then reports the whole connection: endpoints, role, the
 //    process that opened it (client side), duration, bytes each way, and the
 //    state it closed from. User space selects which processes to report.
+//    A socket entering LISTEN on a selected port selects its process at once
+//    (and sched:sched_process_fork its children).
 // 2. raw_syscalls:sys_enter/sys_exit capture the first bytes of every
 //    read/write/recvfrom/sendto, and of the first buffer of every
 //    readv/writev/recvmsg/sendmsg, on a TCP socket by a selected process (the
@@ -44,6 +46,7 @@ volatile const __u32 nr_recvmsg = 47;
 #define TCP_SYN_SENT 2
 #define TCP_SYN_RECV 3
 #define TCP_CLOSE 7
+#define TCP_LISTEN 10
 
 enum role { ROLE_CLIENT = 1, ROLE_SERVER = 2 };
 
@@ -146,12 +149,26 @@ struct {
 	__uint(max_entries, 4 * 1024 * 1024);
 } data_events SEC(".maps");
 
+// Selected processes. The value is 0 for those user space selected from a
+// process scan, or the time (bpf_ktime_get_ns) the kernel selected one
+// itself, between scans: it listened on a selected port, or was forked by
+// such a process. User space confirms those at its next scan or drops them
+// after a grace period.
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(max_entries, 4096);
 	__type(key, __u32);  // tgid
-	__type(value, __u8);
+	__type(value, __u64);
 } selected_pids SEC(".maps");
+
+// The configured ports (host byte order): a process that starts listening on
+// one is selected at once, without waiting for user space's next scan.
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 1024);
+	__type(key, __u16);
+	__type(value, __u8);
+} selected_ports SEC(".maps");
 
 // Executable names (comm, 15 characters at most) selected by a literal
 // executable_regex: lets the kernel capture a process from its first
@@ -237,6 +254,17 @@ int BPF_PROG(inet_sock_set_state, struct sock *sk, int oldstate, int newstate)
 		return 0;
 	__u64 key = (__u64)sk;
 
+	// listen() runs in the listening process: select it now if the port
+	// is selected, so its first requests are captured.
+	if (newstate == TCP_LISTEN) {
+		__u16 port = BPF_CORE_READ(sk, __sk_common.skc_num);
+		if (bpf_map_lookup_elem(&selected_ports, &port)) {
+			__u32 tgid = bpf_get_current_pid_tgid() >> 32;
+			__u64 now = bpf_ktime_get_ns();
+			bpf_map_update_elem(&selected_pids, &tgid, &now, BPF_NOEXIST);
+		}
+		return 0;
+	}
 	// Active open: connect() runs in the opening process.
 	if (newstate == TCP_SYN_SENT) {
 		track(sk, key, ROLE_CLIENT, 0, 1);
@@ -283,6 +311,24 @@ int BPF_PROG(inet_sock_set_state, struct sock *sk, int oldstate, int newstate)
 	e->tuple = c->tuple;
 	bpf_ringbuf_submit(e, 0);
 	bpf_map_delete_elem(&conns, &key);
+	return 0;
+}
+
+// A process forked by one the kernel selected for listening on a selected
+// port (nginx's workers, forked by the master after it listens) holds the
+// same listening socket: selected too, until user space's next scan decides.
+SEC("tp_btf/sched_process_fork")
+int BPF_PROG(sched_process_fork, struct task_struct *parent, struct task_struct *child)
+{
+	__u32 parent_tgid = BPF_CORE_READ(parent, tgid);
+	__u32 child_tgid = BPF_CORE_READ(child, tgid);
+	if (parent_tgid == child_tgid)
+		return 0; // a thread
+	__u64 *since = bpf_map_lookup_elem(&selected_pids, &parent_tgid);
+	if (!since || *since == 0)
+		return 0; // not selected, or selected by a scan, which covers children too
+	__u64 now = bpf_ktime_get_ns();
+	bpf_map_update_elem(&selected_pids, &child_tgid, &now, BPF_NOEXIST);
 	return 0;
 }
 

@@ -1,6 +1,7 @@
 package ebpfreceiver
 
 import (
+	"strings"
 	"testing"
 	"time"
 )
@@ -271,5 +272,40 @@ func TestAssemblerVersionFromResponse(t *testing.T) {
 	r.io(200, false, "HTTP/1.0 200 OK\r\nContent-Length: 0\r\n\r\n")
 	if len(r.spans) != 1 || r.spans[0].version != "1.0" {
 		t.Fatalf("got %+v; want version 1.0", r.spans)
+	}
+}
+
+const testTraceparent = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"
+
+// A request head read in pieces (nginx reads 1 KiB first): the traceparent
+// in a later read, even split across reads, is joined.
+func TestAssemblerHeadOverSeveralReads(t *testing.T) {
+	r := newRun()
+	head := "GET /big HTTP/1.1\r\nCookie: " + strings.Repeat("c", 1000) + "\r\ntraceparent: " + testTraceparent + "\r\nHost: x\r\n\r\n"
+	for _, part := range []string{head[:1024], head[1024:1040], head[1040:]} {
+		r.io(100, true, part)
+	}
+	r.io(200, false, "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n")
+	if len(r.spans) != 1 || r.spans[0].traceparent != testTraceparent || r.spans[0].headTruncated || r.spans[0].reqBytes != int64(len(head)) {
+		t.Fatalf("got %+v", r.spans)
+	}
+}
+
+// A read captured only in part (the kernel's capture bound) whose captured
+// bytes end inside the head, without a traceparent: marked and counted.
+func TestAssemblerMarksTruncatedHeads(t *testing.T) {
+	r := newRun()
+	head := "GET /huge HTTP/1.1\r\nCookie: " + strings.Repeat("c", 5000) + "\r\ntraceparent: " + testTraceparent + "\r\n\r\n"
+	r.a.add(dataEvent{tsNs: 100, conn: connKey{1, 1}, length: int64(len(head)), data: []byte(head[:4096]), ingress: true})
+	r.io(200, false, "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n")
+	if len(r.spans) != 1 || !r.spans[0].headTruncated || r.spans[0].traceparent != "" || r.a.truncatedHeads.Load() != 1 {
+		t.Fatalf("got %+v, %d counted", r.spans, r.a.truncatedHeads.Load())
+	}
+	// With the traceparent in the captured part, nothing is missing.
+	head = "GET /huge HTTP/1.1\r\ntraceparent: " + testTraceparent + "\r\nCookie: " + strings.Repeat("c", 5000) + "\r\n\r\n"
+	r.a.add(dataEvent{tsNs: 300, conn: connKey{1, 1}, length: int64(len(head)), data: []byte(head[:4096]), ingress: true})
+	r.io(400, false, "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n")
+	if len(r.spans) != 2 || r.spans[1].headTruncated || r.spans[1].traceparent != testTraceparent || r.a.truncatedHeads.Load() != 1 {
+		t.Fatalf("got %+v, %d counted", r.spans[1], r.a.truncatedHeads.Load())
 	}
 }

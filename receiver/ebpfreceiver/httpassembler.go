@@ -1,6 +1,7 @@
 package ebpfreceiver
 
 import (
+	"bytes"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -41,11 +42,18 @@ type exchange struct {
 	target      string
 	version     string
 	traceparent string
-	status      int
-	startNs     uint64 // first request bytes
-	endNs       uint64 // last response bytes seen
-	reqBytes    int64
-	respBytes   int64
+	// headTruncated: the request head went on beyond the captured bytes,
+	// so a traceparent there could not be read.
+	headTruncated bool
+	// headTail is the unfinished last line of a request head that goes on
+	// in the next read, while headOpen.
+	headOpen  bool
+	headTail  []byte
+	status    int
+	startNs   uint64 // first request bytes
+	endNs     uint64 // last response bytes seen
+	reqBytes  int64
+	respBytes int64
 	// respExpected is the response's full length when its head said so,
 	// or -1.
 	respExpected int64
@@ -79,6 +87,9 @@ type httpAssembler struct {
 	emit        func(*exchange)
 	now         func() time.Time
 	evicted     atomic.Int64
+	// truncatedHeads counts request heads longer than what was captured,
+	// without a traceparent in the captured part.
+	truncatedHeads atomic.Int64
 
 	mu    sync.Mutex
 	conns map[connKey]*httpConn
@@ -123,7 +134,12 @@ func (a *httpAssembler) addLocked(ev dataEvent) (done []*exchange) {
 		c.prefix = nil
 		if !ok {
 			if n := len(c.pending); n > 0 {
-				c.pending[n-1].reqBytes += ev.length // request body
+				x := c.pending[n-1]
+				x.reqBytes += ev.length // the rest of the head, or the body
+				if x.headOpen {
+					a.continueHead(x, ev)
+					return nil
+				}
 			}
 			if mayStartMethod(ev.data) && int64(len(ev.data)) == ev.length {
 				c.prefix = append([]byte(nil), ev.data...)
@@ -137,11 +153,15 @@ func (a *httpAssembler) addLocked(ev dataEvent) (done []*exchange) {
 		if len(c.pending) == maxPendingRequests {
 			c.pending = c.pending[1:] // never answered
 		}
-		c.pending = append(c.pending, &exchange{
+		x := &exchange{
 			server: c.role == roleServer, method: head.method, target: head.target, version: head.version,
 			traceparent: head.traceparent, startNs: ev.tsNs, endNs: ev.tsNs, reqBytes: ev.length,
 			respExpected: -1, pid: ev.pid, comm: ev.comm, tuple: ev.tuple,
-		})
+		}
+		if head.headLength < 0 {
+			a.headGoesOn(x, ev, ev.data)
+		}
+		c.pending = append(c.pending, x)
 		return done
 	}
 
@@ -188,6 +208,52 @@ func (a *httpAssembler) addLocked(ev dataEvent) (done []*exchange) {
 		c.current = nil
 	}
 	return done
+}
+
+// maxHeadTail bounds the unfinished header line kept between reads.
+const maxHeadTail = 8 << 10
+
+// headGoesOn handles a request head that did not end in the captured bytes
+// b of ev: when the read was captured whole, the head goes on in the next
+// read (nginx reads heads 1 KiB at a time), else the rest is lost and, if
+// no traceparent was seen, the exchange is marked and counted.
+func (a *httpAssembler) headGoesOn(x *exchange, ev dataEvent, b []byte) {
+	x.headOpen = false
+	x.headTail = nil
+	if int64(len(ev.data)) < ev.length {
+		if x.traceparent == "" {
+			x.headTruncated = true
+			a.truncatedHeads.Add(1)
+		}
+		return
+	}
+	if i := bytes.LastIndex(b, []byte("\r\n")); i >= 0 {
+		b = b[i+2:]
+	}
+	if len(b) > maxHeadTail {
+		if x.traceparent == "" {
+			x.headTruncated = true
+			a.truncatedHeads.Add(1)
+		}
+		return
+	}
+	x.headOpen = true
+	x.headTail = append([]byte(nil), b...)
+}
+
+// continueHead reads the header lines of a request head's next read.
+func (a *httpAssembler) continueHead(x *exchange, ev dataEvent) {
+	b := append(x.headTail, ev.data...)
+	var h messageHead
+	h.parseHeaders(b, 0)
+	if h.traceparent != "" && x.traceparent == "" {
+		x.traceparent = h.traceparent
+	}
+	if h.headLength >= 0 {
+		x.headOpen, x.headTail = false, nil
+		return
+	}
+	a.headGoesOn(x, ev, b)
 }
 
 // isInterim: a 1xx response other than 101 Switching Protocols, which ends

@@ -62,7 +62,7 @@ type networkDataEvent struct {
 		RemoteAddr [16]uint8
 	}
 	Comm [16]int8
-	Data [512]uint8
+	Data [4096]uint8
 }
 
 type networkSslCall struct {
@@ -106,6 +106,7 @@ const (
 	networkMapConns             = "conns"
 	networkMapCounters          = "counters"
 	networkMapDataEvents        = "data_events"
+	networkMapDataScratch       = "data_scratch"
 	networkMapEvents            = "events"
 	networkMapSelectedComms     = "selected_comms"
 	networkMapSelectedPids      = "selected_pids"
@@ -196,6 +197,7 @@ type networkMapSpecs struct {
 	Conns         *ebpf.MapSpec `ebpf:"conns"`
 	Counters      *ebpf.MapSpec `ebpf:"counters"`
 	DataEvents    *ebpf.MapSpec `ebpf:"data_events"`
+	DataScratch   *ebpf.MapSpec `ebpf:"data_scratch"`
 	Events        *ebpf.MapSpec `ebpf:"events"`
 	SelectedComms *ebpf.MapSpec `ebpf:"selected_comms"`
 	SelectedPids  *ebpf.MapSpec `ebpf:"selected_pids"`
@@ -244,6 +246,7 @@ type networkMaps struct {
 	Conns         *ebpf.Map `ebpf:"conns"`
 	Counters      *ebpf.Map `ebpf:"counters"`
 	DataEvents    *ebpf.Map `ebpf:"data_events"`
+	DataScratch   *ebpf.Map `ebpf:"data_scratch"`
 	Events        *ebpf.Map `ebpf:"events"`
 	SelectedComms *ebpf.Map `ebpf:"selected_comms"`
 	SelectedPids  *ebpf.Map `ebpf:"selected_pids"`
@@ -258,6 +261,7 @@ func (m *networkMaps) Close() error {
 		m.Conns,
 		m.Counters,
 		m.DataEvents,
+		m.DataScratch,
 		m.Events,
 		m.SelectedComms,
 		m.SelectedPids,

@@ -41,6 +41,10 @@ const SDKName = "otel-ai-collector-ebpf"
 // accepted/refused metrics (the transport label).
 const transport = "ebpf"
 
+// attrHeadTruncated marks a span whose request head was longer than the
+// bytes captured, with no traceparent in them.
+const attrHeadTruncated = "ebpf.http.request.head_truncated"
+
 type ebpfReceiver struct {
 	cfg      *Config
 	set      receiver.Settings
@@ -160,8 +164,8 @@ func (r *ebpfReceiver) Start(_ context.Context, _ component.Host) error {
 	r.cancel = cancel
 	r.wg.Add(3)
 	go r.refreshLoop(ctx)
-	go readRecords(r, r.reader, "connection event", r.handleClose)
-	go readRecords(r, r.dataReader, "socket data event", r.handleData)
+	go readRecords(r, r.reader, "connection event", decodeTCPEvent, r.handleClose)
+	go readRecords(r, r.dataReader, "socket data event", decodeDataEvent, r.handleData)
 	r.set.Logger.Info("ebpf_network: observing the selected processes", zap.Bool("http", r.cfg.HTTP.Enabled),
 		zap.Bool("tcp_connections", r.cfg.TCPConnections),
 		zap.Ints("ports", r.cfg.Ports), zap.Ints("pids", r.cfg.PIDs),
@@ -314,9 +318,9 @@ func (r *ebpfReceiver) refreshLoop(ctx context.Context) {
 	}
 }
 
-// readRecords decodes every record of a ring buffer into T and hands it to
-// handle, until the reader is closed.
-func readRecords[T any](r *ebpfReceiver, reader *ringbuf.Reader, what string, handle func(*T)) {
+// readRecords decodes every record of a ring buffer with decode and hands
+// it to handle, until the reader is closed.
+func readRecords[T any](r *ebpfReceiver, reader *ringbuf.Reader, what string, decode func([]byte) (T, error), handle func(T)) {
 	defer r.wg.Done()
 	for {
 		record, err := reader.Read()
@@ -327,31 +331,25 @@ func readRecords[T any](r *ebpfReceiver, reader *ringbuf.Reader, what string, ha
 			r.set.Logger.Warn("Reading a "+what+" failed", zap.Error(err))
 			continue
 		}
-		var ev T
-		if err := binary.Read(bytes.NewReader(record.RawSample), binary.NativeEndian, &ev); err != nil {
+		ev, err := decode(record.RawSample)
+		if err != nil {
 			r.set.Logger.Warn("Undecodable "+what, zap.Error(err))
 			continue
 		}
-		handle(&ev)
+		handle(ev)
 	}
 }
 
+func decodeTCPEvent(raw []byte) (*networkTcpEvent, error) {
+	var ev networkTcpEvent
+	return &ev, binary.Read(bytes.NewReader(raw), binary.NativeEndian, &ev)
+}
+
 // handleData follows HTTP on a captured socket read or write.
-func (r *ebpfReceiver) handleData(ev *networkDataEvent) {
-	if !r.cfg.HTTP.Enabled {
-		return
+func (r *ebpfReceiver) handleData(ev dataEvent) {
+	if r.cfg.HTTP.Enabled {
+		r.http.add(ev)
 	}
-	captured := min(int(ev.Captured), len(ev.Data))
-	r.http.add(dataEvent{
-		tsNs: ev.TsNs, conn: connKey{ev.Sock, ev.ConnStart}, pid: ev.Pid, comm: commString(ev.Comm[:]), length: int64(ev.Len),
-		data: append([]byte(nil), ev.Data[:captured]...), ingress: ev.Direction == 0,
-		tuple: endpoints{
-			ipv6:       ev.Tuple.Family == unix.AF_INET6,
-			localAddr:  addr(ev.Tuple.Family, ev.Tuple.LocalAddr).String(),
-			remoteAddr: addr(ev.Tuple.Family, ev.Tuple.RemoteAddr).String(),
-			localPort:  int(ev.Tuple.LocalPort), remotePort: int(ev.Tuple.RemotePort),
-		},
-	})
 }
 
 // emitHTTP turns a finished HTTP exchange into a span.
@@ -395,6 +393,11 @@ func (r *ebpfReceiver) fillHTTPSpan(span ptrace.Span, x *exchange) {
 	attrs.PutStr("network.peer.address", x.tuple.remoteAddr)
 	attrs.PutInt("network.peer.port", int64(x.tuple.remotePort))
 	attrs.PutInt("http.request.size", x.reqBytes)
+	if x.headTruncated {
+		// The head was longer than what the kernel captured and no
+		// traceparent was in the captured part: one may have been lost.
+		attrs.PutBool(attrHeadTruncated, true)
+	}
 	if x.status != 0 {
 		attrs.PutInt("http.response.status_code", int64(x.status))
 		attrs.PutInt("http.response.size", x.respBytes)
@@ -562,6 +565,15 @@ func (r *ebpfReceiver) registerMetrics() error {
 		metric.WithDescription("Connections whose HTTP exchanges were dropped because max_tracked_connections were followed already."),
 		metric.WithInt64Callback(func(_ context.Context, o metric.Int64Observer) error {
 			o.Observe(r.http.evicted.Load())
+			return nil
+		})); err != nil {
+		return err
+	}
+	if _, err := meter.Int64ObservableCounter("otelcol_receiver_ebpf_network_http_request_heads_truncated",
+		metric.WithUnit("{request}"),
+		metric.WithDescription("HTTP requests whose head went on beyond the captured bytes without a traceparent in them (spans marked "+attrHeadTruncated+")."),
+		metric.WithInt64Callback(func(_ context.Context, o metric.Int64Observer) error {
+			o.Observe(r.http.truncatedHeads.Load())
 			return nil
 		})); err != nil {
 		return err

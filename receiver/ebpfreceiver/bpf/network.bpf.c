@@ -36,7 +36,13 @@ volatile const __u32 nr_writev = 20;
 volatile const __u32 nr_sendmsg = 46;
 volatile const __u32 nr_recvmsg = 47;
 
-#define MAX_CAPTURE 512
+// Bytes captured of a read or write: the first MAX_CAPTURE of what looks like
+// the start of a request (its head, with headers such as traceparent behind
+// a large Cookie), else the first CAPTURE (a response head, a body's start).
+// Events go out at their captured size, so the larger bound costs only where
+// used.
+#define MAX_CAPTURE 4096
+#define CAPTURE 512
 
 #define AF_INET 2
 #define AF_INET6 10
@@ -127,6 +133,15 @@ struct ssl_call {
 	__u64 ex_bytes; // the _ex variants' size_t *readbytes / *written, else 0
 	__u8 direction;
 };
+
+// Builds a data event before it is copied to the ring buffer at its
+// captured size (too large for the BPF stack).
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct data_event);
+} data_scratch SEC(".maps");
 
 // Force the types into BTF so bpf2go generates them.
 const struct tcp_event *unused_tcp_event __attribute__((unused));
@@ -420,15 +435,31 @@ int BPF_PROG(sys_enter, struct pt_regs *regs, long id)
 	return 0;
 }
 
+// request_start reports whether buf begins like an HTTP/1.x request line:
+// an upper-case method of 3 to 7 letters and a space.
+static __always_inline int request_start(const void *buf)
+{
+	char b[8];
+	if (bpf_probe_read_user(b, sizeof(b), buf))
+		return 0;
+#pragma unroll
+	for (int i = 0; i < 8; i++) {
+		if (b[i] == ' ')
+			return i >= 3;
+		if (b[i] < 'A' || b[i] > 'Z')
+			return 0;
+	}
+	return 0;
+}
+
 // emit_data sends the first bytes of buf, of which ret bytes moved. sock is
 // a struct sock address when known (is_sock), else an SSL object's.
 static __always_inline void emit_data(__u64 pid_tgid, __u64 sock, int is_sock, __u64 buf, __u64 buf_len, long ret, __u8 direction)
 {
-	struct data_event *e = bpf_ringbuf_reserve(&data_events, sizeof(*e), 0);
-	if (!e) {
-		count(COUNTER_DATA_LOST);
+	__u32 zero = 0;
+	struct data_event *e = bpf_map_lookup_elem(&data_scratch, &zero);
+	if (!e)
 		return;
-	}
 	e->ts_ns = bpf_ktime_get_ns();
 	e->sock = sock;
 	e->pid = pid_tgid >> 32;
@@ -444,12 +475,18 @@ static __always_inline void emit_data(__u64 pid_tgid, __u64 sock, int is_sock, _
 	__u64 n = ret;
 	if (n > buf_len)
 		n = buf_len;
-	if (n > MAX_CAPTURE)
+	__u64 limit = CAPTURE;
+	if (n > CAPTURE && request_start((void *)buf))
+		limit = MAX_CAPTURE;
+	if (n > limit)
+		n = limit;
+	if (n > MAX_CAPTURE) // for the verifier
 		n = MAX_CAPTURE;
 	e->captured = n;
 	if (bpf_probe_read_user(e->data, n, (void *)buf))
-		e->captured = 0;
-	bpf_ringbuf_submit(e, 0);
+		e->captured = n = 0;
+	if (bpf_ringbuf_output(&data_events, e, offsetof(struct data_event, data) + n, 0))
+		count(COUNTER_DATA_LOST);
 }
 
 SEC("tp_btf/sys_exit")

@@ -65,7 +65,8 @@ type exchange struct {
 const maxPendingRequests = 16 // pipelined requests awaiting responses, per connection
 
 type httpConn struct {
-	role   int // 0 unknown, roleClient, roleServer
+	h2     *h2Conn // an HTTP/2 connection (else HTTP/1.x)
+	role   int     // 0 unknown, roleClient, roleServer
 	closed bool
 	// prefix holds a few bytes read on the request side that may begin the
 	// next request: Go's HTTP server reads one byte ahead in the background
@@ -85,8 +86,12 @@ type httpAssembler struct {
 	idleTimeout time.Duration
 	maxConns    int // connections followed at once; the least recently active is evicted
 	emit        func(*exchange)
-	now         func() time.Time
-	evicted     atomic.Int64
+	emitGRPC    func(*grpcCall)
+	// h2Lost counts HTTP/2 connections given up: bytes beyond a capture
+	// or an undecodable header block leave its HPACK state unknown.
+	h2Lost  atomic.Int64
+	now     func() time.Time
+	evicted atomic.Int64
 	// truncatedHeads counts request heads longer than what was captured,
 	// without a traceparent in the captured part.
 	truncatedHeads atomic.Int64
@@ -101,10 +106,48 @@ func newHTTPAssembler(cfg *Config, emit func(*exchange)) *httpAssembler {
 }
 
 func (a *httpAssembler) add(ev dataEvent) {
+	if calls, handled := a.addH2(ev); handled {
+		for _, x := range calls {
+			if x.grpc && a.emitGRPC != nil {
+				a.emitGRPC(x)
+			}
+		}
+		return
+	}
 	done := a.addLocked(ev)
 	for _, x := range done {
 		a.emit(x)
 	}
+}
+
+// addH2 follows a connection that began with the HTTP/2 preface; false for
+// other connections. Connections already open when the receiver started
+// are not followed: their HPACK state is unknown.
+func (a *httpAssembler) addH2(ev dataEvent) (calls []*grpcCall, handled bool) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	c := a.conns[ev.conn]
+	if c == nil {
+		if !bytes.HasPrefix(ev.data, h2Preface) {
+			return nil, false
+		}
+		if len(a.conns) >= a.maxConns {
+			a.evictOldest()
+		}
+		// The side that reads the preface is the server.
+		c = &httpConn{h2: newH2Conn(ev.ingress)}
+		a.conns[ev.conn] = c
+	}
+	if c.h2 == nil {
+		return nil, false
+	}
+	c.lastActivity = a.now()
+	calls, ok := c.h2.add(ev)
+	if !ok && !c.closed {
+		a.h2Lost.Add(1)
+		c.closed = true // forgotten after the grace period
+	}
+	return calls, true
 }
 
 func (a *httpAssembler) addLocked(ev dataEvent) (done []*exchange) {
@@ -339,7 +382,10 @@ func (a *httpAssembler) expire(now time.Time) {
 			done = append(done, c.current)
 			c.current = nil
 		}
-		if idle >= 60*a.idleTimeout {
+		// HTTP/2 connections stay until closed (or evicted): gRPC keeps
+		// them open and quiet for long, and one forgotten cannot be
+		// picked up again (its HPACK state is lost).
+		if idle >= 60*a.idleTimeout && c.h2 == nil {
 			delete(a.conns, sock)
 		}
 	}

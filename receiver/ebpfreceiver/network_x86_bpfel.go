@@ -62,7 +62,7 @@ type networkDataEvent struct {
 		RemoteAddr [16]uint8
 	}
 	Comm [16]int8
-	Data [4096]uint8
+	Data [16384]uint8
 }
 
 type networkSslCall struct {
@@ -108,6 +108,7 @@ const (
 	networkMapDataEvents        = "data_events"
 	networkMapDataScratch       = "data_scratch"
 	networkMapEvents            = "events"
+	networkMapH2Socks           = "h2_socks"
 	networkMapSelectedComms     = "selected_comms"
 	networkMapSelectedPids      = "selected_pids"
 	networkMapSelectedPorts     = "selected_ports"
@@ -199,6 +200,7 @@ type networkMapSpecs struct {
 	DataEvents    *ebpf.MapSpec `ebpf:"data_events"`
 	DataScratch   *ebpf.MapSpec `ebpf:"data_scratch"`
 	Events        *ebpf.MapSpec `ebpf:"events"`
+	H2Socks       *ebpf.MapSpec `ebpf:"h2_socks"`
 	SelectedComms *ebpf.MapSpec `ebpf:"selected_comms"`
 	SelectedPids  *ebpf.MapSpec `ebpf:"selected_pids"`
 	SelectedPorts *ebpf.MapSpec `ebpf:"selected_ports"`
@@ -248,6 +250,7 @@ type networkMaps struct {
 	DataEvents    *ebpf.Map `ebpf:"data_events"`
 	DataScratch   *ebpf.Map `ebpf:"data_scratch"`
 	Events        *ebpf.Map `ebpf:"events"`
+	H2Socks       *ebpf.Map `ebpf:"h2_socks"`
 	SelectedComms *ebpf.Map `ebpf:"selected_comms"`
 	SelectedPids  *ebpf.Map `ebpf:"selected_pids"`
 	SelectedPorts *ebpf.Map `ebpf:"selected_ports"`
@@ -263,6 +266,7 @@ func (m *networkMaps) Close() error {
 		m.DataEvents,
 		m.DataScratch,
 		m.Events,
+		m.H2Socks,
 		m.SelectedComms,
 		m.SelectedPids,
 		m.SelectedPorts,

@@ -91,6 +91,7 @@ func newReceiver(set receiver.Settings, cfg *Config, next consumer.Traces) (rece
 		}
 	})
 	r.http = newHTTPAssembler(cfg, r.emitHTTP)
+	r.http.emitGRPC = r.emitGRPC
 	return r, nil
 }
 
@@ -420,6 +421,61 @@ func (r *ebpfReceiver) fillHTTPSpan(span ptrace.Span, x *exchange) {
 	}
 }
 
+// emitGRPC turns a finished gRPC call into a span.
+func (r *ebpfReceiver) emitGRPC(x *grpcCall) {
+	proc, _ := r.table.processByPID(int(x.pid), x.comm)
+	r.batch.add(fmt.Sprint(proc.pid, "/", x.tuple.localPort), func(res pcommon.Map) {
+		r.putResource(res, proc, x.tuple.localPort)
+	}, func(span ptrace.Span) { r.fillGRPCSpan(span, x) })
+}
+
+// fillGRPCSpan follows OpenTelemetry's RPC and gRPC conventions.
+func (r *ebpfReceiver) fillGRPCSpan(span ptrace.Span, x *grpcCall) {
+	service, method, _ := strings.Cut(strings.TrimPrefix(x.path, "/"), "/")
+	span.SetName(strings.TrimPrefix(x.path, "/"))
+	span.SetSpanID(randomSpanID())
+	span.SetTraceID(randomTraceID())
+	if x.server {
+		span.SetKind(ptrace.SpanKindServer)
+		if traceID, parent, ok := parseTraceparent(x.traceparent); ok {
+			span.SetTraceID(traceID)
+			span.SetParentSpanID(parent)
+		}
+	} else {
+		span.SetKind(ptrace.SpanKindClient)
+	}
+	span.SetStartTimestamp(pcommon.NewTimestampFromTime(r.bootWall.Add(time.Duration(x.startNs))))
+	span.SetEndTimestamp(pcommon.NewTimestampFromTime(r.bootWall.Add(time.Duration(x.endNs))))
+	attrs := span.Attributes()
+	attrs.PutStr("rpc.system", "grpc")
+	attrs.PutStr("rpc.service", service)
+	attrs.PutStr("rpc.method", method)
+	attrs.PutStr("network.protocol.name", "http")
+	attrs.PutStr("network.protocol.version", "2")
+	attrs.PutStr("network.transport", "tcp")
+	attrs.PutStr("network.peer.address", x.tuple.remoteAddr)
+	attrs.PutInt("network.peer.port", int64(x.tuple.remotePort))
+	if x.server {
+		attrs.PutStr("server.address", x.tuple.localAddr)
+		attrs.PutInt("server.port", int64(x.tuple.localPort))
+		attrs.PutStr("client.address", x.tuple.remoteAddr)
+		attrs.PutInt("client.port", int64(x.tuple.remotePort))
+	} else {
+		attrs.PutStr("server.address", x.tuple.remoteAddr)
+		attrs.PutInt("server.port", int64(x.tuple.remotePort))
+	}
+	if x.status < 0 {
+		span.Status().SetCode(ptrace.StatusCodeError)
+		span.Status().SetMessage("no grpc-status seen")
+		return
+	}
+	attrs.PutInt("rpc.grpc.status_code", int64(x.status))
+	if (x.server && grpcServerErrors[x.status]) || (!x.server && x.status != 0) {
+		span.Status().SetCode(ptrace.StatusCodeError)
+		span.Status().SetMessage(x.message)
+	}
+}
+
 // serviceName is the configured override for the process's port, pid,
 // executable or unit, else its unit or executable.
 func (r *ebpfReceiver) serviceName(proc process, localPort int) string {
@@ -565,6 +621,15 @@ func (r *ebpfReceiver) registerMetrics() error {
 		metric.WithDescription("Connections whose HTTP exchanges were dropped because max_tracked_connections were followed already."),
 		metric.WithInt64Callback(func(_ context.Context, o metric.Int64Observer) error {
 			o.Observe(r.http.evicted.Load())
+			return nil
+		})); err != nil {
+		return err
+	}
+	if _, err := meter.Int64ObservableCounter("otelcol_receiver_ebpf_network_http2_connections_lost",
+		metric.WithUnit("{connection}"),
+		metric.WithDescription("HTTP/2 connections no longer followed: bytes beyond the capture or an undecodable header block (HPACK state lost)."),
+		metric.WithInt64Callback(func(_ context.Context, o metric.Int64Observer) error {
+			o.Observe(r.http.h2Lost.Load())
 			return nil
 		})); err != nil {
 		return err

@@ -36,13 +36,18 @@ volatile const __u32 nr_writev = 20;
 volatile const __u32 nr_sendmsg = 46;
 volatile const __u32 nr_recvmsg = 47;
 
-// Bytes captured of a read or write: the first MAX_CAPTURE of what looks like
-// the start of a request (its head, with headers such as traceparent behind
+// Bytes captured of a read or write: the first REQUEST_CAPTURE of what looks
+// like the start of a request (its head, with headers such as traceparent behind
 // a large Cookie), else the first CAPTURE (a response head, a body's start).
 // Events go out at their captured size, so the larger bound costs only where
 // used.
-#define MAX_CAPTURE 4096
+// On a connection that began with the HTTP/2 client preface (h2c, as local
+// gRPC speaks it), up to H2_CAPTURE: user space follows every frame, and its
+// HPACK state depends on seeing every header block.
+#define H2_CAPTURE 16384
+#define REQUEST_CAPTURE 4096
 #define CAPTURE 512
+#define MAX_CAPTURE H2_CAPTURE
 
 #define AF_INET 2
 #define AF_INET6 10
@@ -142,6 +147,14 @@ struct {
 	__type(key, __u32);
 	__type(value, struct data_event);
 } data_scratch SEC(".maps");
+
+// Sockets whose connection began with the HTTP/2 client preface.
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 4096);
+	__type(key, __u64); // struct sock address (or SSL object's)
+	__type(value, __u8);
+} h2_socks SEC(".maps");
 
 // Force the types into BTF so bpf2go generates them.
 const struct tcp_event *unused_tcp_event __attribute__((unused));
@@ -319,6 +332,7 @@ int BPF_PROG(inet_sock_set_state, struct sock *sk, int oldstate, int newstate)
 	e->close_from = oldstate;
 	__builtin_memcpy(e->comm, c->comm, sizeof(e->comm));
 
+	bpf_map_delete_elem(&h2_socks, &key);
 	struct tcp_sock *tp = (struct tcp_sock *)sk;
 	e->bytes_received = BPF_CORE_READ(tp, bytes_received);
 	e->bytes_sent = BPF_CORE_READ(tp, bytes_acked);
@@ -435,21 +449,26 @@ int BPF_PROG(sys_enter, struct pt_regs *regs, long id)
 	return 0;
 }
 
-// request_start reports whether buf begins like an HTTP/1.x request line:
-// an upper-case method of 3 to 7 letters and a space.
+enum start { START_OTHER = 0, START_REQUEST = 1, START_H2_PREFACE = 2 };
+
+// request_start tells whether buf begins like an HTTP/1.x request line (an
+// upper-case method of 3 to 7 letters and a space) or with the HTTP/2
+// client preface ("PRI * HTTP/2.0...").
 static __always_inline int request_start(const void *buf)
 {
 	char b[8];
 	if (bpf_probe_read_user(b, sizeof(b), buf))
-		return 0;
+		return START_OTHER;
+	if (b[0] == 'P' && b[1] == 'R' && b[2] == 'I' && b[3] == ' ' && b[4] == '*' && b[5] == ' ' && b[6] == 'H' && b[7] == 'T')
+		return START_H2_PREFACE;
 #pragma unroll
 	for (int i = 0; i < 8; i++) {
 		if (b[i] == ' ')
-			return i >= 3;
+			return i >= 3 ? START_REQUEST : START_OTHER;
 		if (b[i] < 'A' || b[i] > 'Z')
-			return 0;
+			return START_OTHER;
 	}
-	return 0;
+	return START_OTHER;
 }
 
 // emit_data sends the first bytes of buf, of which ret bytes moved. sock is
@@ -476,8 +495,18 @@ static __always_inline void emit_data(__u64 pid_tgid, __u64 sock, int is_sock, _
 	if (n > buf_len)
 		n = buf_len;
 	__u64 limit = CAPTURE;
-	if (n > CAPTURE && request_start((void *)buf))
-		limit = MAX_CAPTURE;
+	if (bpf_map_lookup_elem(&h2_socks, &sock)) {
+		limit = H2_CAPTURE;
+	} else if (n >= 24) { // a preface, or a request line longer than CAPTURE
+		int start = request_start((void *)buf);
+		if (start == START_H2_PREFACE) {
+			__u8 one = 1;
+			bpf_map_update_elem(&h2_socks, &sock, &one, BPF_ANY);
+			limit = H2_CAPTURE;
+		} else if (start == START_REQUEST) {
+			limit = REQUEST_CAPTURE;
+		}
+	}
 	if (n > limit)
 		n = limit;
 	if (n > MAX_CAPTURE) // for the verifier

@@ -110,3 +110,120 @@ func TestEBPFGRPCSpans(t *testing.T) {
 		"Client Check 0": 9, "Client Check 5": 1, "Client Watch 1": 1,
 	})
 }
+
+// grpcioServer is a gRPC server in Python's grpcio (gRPC C-core: its own
+// HTTP/2 and HPACK), with a generic handler: Say (unary; NOT_FOUND for
+// "missing") and List (server-streaming, three messages, OK).
+const grpcioServer = `
+import sys
+from concurrent import futures
+import grpc
+
+def say(request, context):
+    if request == b"missing":
+        context.abort(grpc.StatusCode.NOT_FOUND, "no such thing")
+    return b"pong:" + request
+
+def items(request, context):
+    for i in range(3):
+        yield b"item%d" % i
+
+handler = grpc.method_handlers_generic_handler("test.Echo", {
+    "Say": grpc.unary_unary_rpc_method_handler(say),
+    "List": grpc.unary_stream_rpc_method_handler(items),
+})
+server = grpc.server(futures.ThreadPoolExecutor(max_workers=8))
+server.add_generic_rpc_handlers((handler,))
+server.add_insecure_port("127.0.0.1:" + sys.argv[1])
+server.start()
+server.wait_for_termination()
+`
+
+// grpcioClient waits until selected, then on one channel: Say with a
+// traceparent, Say("missing"), List, and four Says at once.
+const grpcioClient = `
+import sys, time
+import grpc
+
+time.sleep(float(sys.argv[3]))
+with grpc.insecure_channel("127.0.0.1:" + sys.argv[1]) as channel:
+    say = channel.unary_unary("/test.Echo/Say")
+    items = channel.unary_stream("/test.Echo/List")
+    print("Say", say(b"hi", metadata=(("traceparent", sys.argv[2]),)))
+    try:
+        say(b"missing")
+    except grpc.RpcError as e:
+        print("Say missing", e.code())
+    print("List", list(items(b"")))
+    calls = [say.future(b"x%d" % i) for i in range(4)]
+    print("concurrent", [c.result() for c in calls])
+    time.sleep(0.2)
+print("done", flush=True)
+time.sleep(30)
+`
+
+// The same with Python's grpcio (Debian's python3-grpcio, for the system
+// python3) as server and client: another HTTP/2 and HPACK implementation.
+func TestEBPFGRPCSpansPythonGrpcio(t *testing.T) {
+	requireRoot(t)
+	const python = "/usr/bin/python3" // Debian's, which python3-grpcio is for
+	if out, err := exec.Command(python, "-c", "import grpc").CombinedOutput(); err != nil {
+		t.Fatalf("python3-grpcio is needed (apt-get install python3-grpcio): %v %s", err, out)
+	}
+	start := func(args ...string) *exec.Cmd {
+		cmd := exec.Command(python, args...)
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
+		return cmd
+	}
+	port := harness.FreePort(t)
+	server := start("-c", grpcioServer, fmt.Sprint(port))
+	waitListening(t, port)
+	const trace, parent = "7bf92f3577b34da6a3ce929d0e0e4736", "20f067aa0ba902b7"
+	var clientOut strings.Builder
+	client := exec.Command(python, "-c", grpcioClient, fmt.Sprint(port), "00-"+trace+"-"+parent+"-01", "2")
+	client.Stdout, client.Stderr = &clientOut, &clientOut
+	if err := client.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = client.Process.Kill(); _ = client.Wait() })
+
+	sink := startEBPFCollector(t, fmt.Sprintf("{ports: [%d], pids: [%d], refresh_interval: 500ms}", port, client.Process.Pid))
+
+	const calls = 7
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if _, err := sink.WaitFor(ctx, func([]harness.Request) bool { return len(tcpSpans(sink)) >= 2*calls }); err != nil {
+		t.Fatalf("%v: got %d spans, want %d; client said:\n%s", err, len(tcpSpans(sink)), 2*calls, clientOut.String())
+	}
+	time.Sleep(time.Second)
+	spans := tcpSpans(sink)
+	got := map[string]int{}
+	var joined int
+	for _, s := range spans {
+		attrs := s.span.Attributes()
+		expect(t, "rpc.system", attr(attrs, "rpc.system"), "grpc")
+		expect(t, "rpc.service", attr(attrs, "rpc.service"), "test.Echo")
+		expect(t, "server.port", intAttr(attrs, "server.port"), int64(port))
+		want := int64(server.Process.Pid)
+		if s.span.Kind() == ptrace.SpanKindClient {
+			want = int64(client.Process.Pid)
+		}
+		expect(t, s.span.Kind().String()+" pid", intAttr(s.resource, "process.pid"), want)
+		if s.span.TraceID().String() == trace {
+			joined++
+			expect(t, "joined parent", s.span.ParentSpanID().String(), parent)
+		}
+		got[fmt.Sprintf("%s %s %d", s.span.Kind(), attr(attrs, "rpc.method"), intAttr(attrs, "rpc.grpc.status_code"))]++
+	}
+	if !strings.Contains(clientOut.String(), "done") {
+		t.Errorf("the client did not finish:\n%s", clientOut.String())
+	}
+	expect(t, "server spans joining the traceparent", joined, 1)
+	expect(t, "calls", got, map[string]int{
+		"Server Say 0": 5, "Server Say 5": 1, "Server List 0": 1,
+		"Client Say 0": 5, "Client Say 5": 1, "Client List 0": 1,
+	})
+}

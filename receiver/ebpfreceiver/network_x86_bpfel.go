@@ -18,8 +18,10 @@ type networkActiveIo struct {
 	Sock      uint64
 	Buf       uint64
 	BufLen    uint64
+	Iov       uint64
+	Iovcnt    uint32
 	Direction uint8
-	_         [7]byte
+	_         [3]byte
 }
 
 type networkConn struct {
@@ -62,7 +64,13 @@ type networkDataEvent struct {
 		RemoteAddr [16]uint8
 	}
 	Comm [16]int8
-	Data [16384]uint8
+	Data [16320]uint8
+}
+
+type networkDataScratchValue struct {
+	_     structs.HostLayout
+	E     networkDataEvent
+	Spill [16320]uint8
 }
 
 type networkSslCall struct {

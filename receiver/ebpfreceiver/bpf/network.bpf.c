@@ -9,10 +9,10 @@
 //    A socket entering LISTEN on a selected port selects its process at once
 //    (and sched:sched_process_fork its children).
 // 2. raw_syscalls:sys_enter/sys_exit capture the first bytes of every
-//    read/write/recvfrom/sendto, and of the first buffer of every
+//    read/write/recvfrom/sendto, and of the buffers in order of every
 //    readv/writev/recvmsg/sendmsg, on a TCP socket by a selected process (the
 //    `selected_pids` map, kept by user space), for user space to parse as
-//    HTTP/1.x.
+//    HTTP/1.x or follow as HTTP/2.
 // 3. uprobes on libssl's SSL_read/SSL_write (and the _ex variants) capture
 //    the plaintext of TLS connections the same way; the TCP socket under an
 //    SSL object is learnt from the syscall that the SSL call makes.
@@ -44,7 +44,9 @@ volatile const __u32 nr_recvmsg = 47;
 // On a connection that began with the HTTP/2 client preface (h2c, as local
 // gRPC speaks it), up to H2_CAPTURE: user space follows every frame, and its
 // HPACK state depends on seeing every header block.
-#define H2_CAPTURE 16384
+// (16 KiB less a little: the per-CPU scratch, twice this plus the event's
+// head, must stay within the kernel's 32 KiB per-CPU value limit.)
+#define H2_CAPTURE 16320
 #define REQUEST_CAPTURE 4096
 #define CAPTURE 512
 #define MAX_CAPTURE H2_CAPTURE
@@ -128,8 +130,15 @@ struct active_io {
 	__u64 sock;
 	__u64 buf;
 	__u64 buf_len; // the first buffer's size, for vectored I/O
+	__u64 iov;     // vectored I/O: the iovec array, else 0
+	__u32 iovcnt;
 	__u8 direction;
 };
+
+// Vectored I/O contributes its buffers in order, up to this many (gRPC
+// C-core writes a frame header, a field name and its value as separate
+// iovecs: all are needed to follow HTTP/2).
+#define MAX_IOV 64
 
 // An SSL_read/SSL_write in progress, between uprobe and uretprobe.
 struct ssl_call {
@@ -140,12 +149,19 @@ struct ssl_call {
 };
 
 // Builds a data event before it is copied to the ring buffer at its
-// captured size (too large for the BPF stack).
+// captured size (too large for the BPF stack). The spill lets the verifier
+// see that a buffer of at most MAX_CAPTURE bytes, copied at an offset below
+// MAX_CAPTURE, stays inside.
+struct data_scratch_value {
+	struct data_event e;
+	__u8 spill[MAX_CAPTURE];
+};
+
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
 	__uint(max_entries, 1);
 	__type(key, __u32);
-	__type(value, struct data_event);
+	__type(value, struct data_scratch_value);
 } data_scratch SEC(".maps");
 
 // Sockets whose connection began with the HTTP/2 client preface.
@@ -433,17 +449,21 @@ int BPF_PROG(sys_enter, struct pt_regs *regs, long id)
 	if (vectored) {
 		// The first iovec: of the argument itself, or of the msghdr's.
 		struct iovec *iov = (struct iovec *)io.buf;
+		__u64 msg_iovlen = 0;
 		if (message) {
 			struct user_msghdr msg;
 			if (bpf_probe_read_user(&msg, sizeof(msg), (void *)io.buf))
 				return 0;
 			iov = msg.msg_iov;
+			msg_iovlen = msg.msg_iovlen;
 		}
 		struct iovec first;
 		if (bpf_probe_read_user(&first, sizeof(first), iov))
 			return 0;
 		io.buf = (__u64)first.iov_base;
 		io.buf_len = first.iov_len;
+		io.iov = (__u64)iov;
+		io.iovcnt = message ? (__u32)msg_iovlen : (__u32)BPF_CORE_READ(regs, dx);
 	}
 	bpf_map_update_elem(&active, &pid_tgid, &io, BPF_ANY);
 	return 0;
@@ -473,12 +493,14 @@ static __always_inline int request_start(const void *buf)
 
 // emit_data sends the first bytes of buf, of which ret bytes moved. sock is
 // a struct sock address when known (is_sock), else an SSL object's.
-static __always_inline void emit_data(__u64 pid_tgid, __u64 sock, int is_sock, __u64 buf, __u64 buf_len, long ret, __u8 direction)
+static __always_inline void emit_data(__u64 pid_tgid, __u64 sock, int is_sock, __u64 buf, __u64 buf_len, __u64 iov, __u32 iovcnt,
+				      long ret, __u8 direction)
 {
 	__u32 zero = 0;
-	struct data_event *e = bpf_map_lookup_elem(&data_scratch, &zero);
-	if (!e)
+	struct data_scratch_value *scratch = bpf_map_lookup_elem(&data_scratch, &zero);
+	if (!scratch)
 		return;
+	struct data_event *e = &scratch->e;
 	e->ts_ns = bpf_ktime_get_ns();
 	e->sock = sock;
 	e->pid = pid_tgid >> 32;
@@ -507,13 +529,37 @@ static __always_inline void emit_data(__u64 pid_tgid, __u64 sock, int is_sock, _
 			limit = REQUEST_CAPTURE;
 		}
 	}
-	if (n > limit)
-		n = limit;
-	if (n > MAX_CAPTURE) // for the verifier
-		n = MAX_CAPTURE;
+	if (!iovcnt) {
+		if (n > limit)
+			n = limit;
+		if (n > MAX_CAPTURE) // for the verifier
+			n = MAX_CAPTURE;
+		if (bpf_probe_read_user(e->data, n, (void *)buf))
+			n = 0;
+	} else {
+		// The buffers in order, until the bytes moved or the limit.
+		__u64 want = ret < limit ? ret : limit;
+		__u64 off = 0;
+		for (__u32 i = 0; i < MAX_IOV; i++) {
+			if (i >= iovcnt || off >= want || off >= MAX_CAPTURE)
+				break;
+			struct iovec v;
+			if (bpf_probe_read_user(&v, sizeof(v), (void *)(iov + i * sizeof(struct iovec))))
+				break;
+			__u64 take = v.iov_len;
+			if (take > want - off)
+				take = want - off;
+			if (take > MAX_CAPTURE)
+				take = MAX_CAPTURE;
+			if (bpf_probe_read_user(e->data + off, take, v.iov_base))
+				break;
+			off += take;
+		}
+		n = off;
+		if (n > MAX_CAPTURE)
+			n = MAX_CAPTURE;
+	}
 	e->captured = n;
-	if (bpf_probe_read_user(e->data, n, (void *)buf))
-		e->captured = n = 0;
 	if (bpf_ringbuf_output(&data_events, e, offsetof(struct data_event, data) + n, 0))
 		count(COUNTER_DATA_LOST);
 }
@@ -526,7 +572,7 @@ int BPF_PROG(sys_exit, struct pt_regs *regs, long ret)
 	if (!io)
 		return 0;
 	if (ret > 0)
-		emit_data(pid_tgid, io->sock, 1, io->buf, io->buf_len, ret, io->direction);
+		emit_data(pid_tgid, io->sock, 1, io->buf, io->buf_len, io->iov, io->iovcnt, ret, io->direction);
 	bpf_map_delete_elem(&active, &pid_tgid);
 	return 0;
 }
@@ -558,7 +604,7 @@ static __always_inline int ssl_exit(long ret)
 	}
 	if (moved > 0) {
 		__u64 *sock = bpf_map_lookup_elem(&ssl_socks, &call->ssl);
-		emit_data(pid_tgid, sock ? *sock : call->ssl, sock != NULL, call->buf, ~0ULL, moved, call->direction);
+		emit_data(pid_tgid, sock ? *sock : call->ssl, sock != NULL, call->buf, ~0ULL, 0, 0, moved, call->direction);
 	}
 	bpf_map_delete_elem(&ssl_active, &pid_tgid);
 	return 0;

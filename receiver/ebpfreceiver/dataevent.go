@@ -20,7 +20,9 @@ const (
 
 // decodeDataEvent reads a data event record by hand: binary.Read's
 // reflection and a copy of the whole data array cost more than the rest of
-// an event's path. data aliases raw (a ring buffer reader's fresh record).
+// an event's path. data aliases raw, which the ring buffer reader reuses
+// for the next record: whatever outlives the event is copied (the
+// assemblers keep strings and copies only).
 func decodeDataEvent(raw []byte) (dataEvent, error) {
 	if len(raw) < dataEventHead {
 		return dataEvent{}, fmt.Errorf("data event of %d bytes, shorter than its %d-byte head", len(raw), dataEventHead)

@@ -165,8 +165,8 @@ func (r *ebpfReceiver) Start(_ context.Context, _ component.Host) error {
 	r.cancel = cancel
 	r.wg.Add(3)
 	go r.refreshLoop(ctx)
-	go readRecords(r, r.reader, "connection event", decodeTCPEvent, r.handleClose)
-	go readRecords(r, r.dataReader, "socket data event", decodeDataEvent, r.handleData)
+	go readRecords(r, r.reader, "connection event", decodeTCPEvent, r.handleClose, 0)
+	go readRecords(r, r.dataReader, "socket data event", decodeDataEvent, r.handleData, dataPollInterval)
 	r.set.Logger.Info("ebpf_network: observing the selected processes", zap.Bool("http", r.cfg.HTTP.Enabled),
 		zap.Bool("tcp_connections", r.cfg.TCPConnections),
 		zap.Ints("ports", r.cfg.Ports), zap.Ints("pids", r.cfg.PIDs),
@@ -319,14 +319,27 @@ func (r *ebpfReceiver) refreshLoop(ctx context.Context) {
 	}
 }
 
+// dataPollInterval is how often the data ring buffer is read when the
+// kernel has not woken its reader (it does so only once much is waiting).
+const dataPollInterval = 10 * time.Millisecond
+
 // readRecords decodes every record of a ring buffer with decode and hands
-// it to handle, until the reader is closed.
-func readRecords[T any](r *ebpfReceiver, reader *ringbuf.Reader, what string, decode func([]byte) (T, error), handle func(T)) {
+// it to handle, until the reader is closed. With a poll interval, records
+// the kernel submitted without waking the reader are read that often.
+func readRecords[T any](r *ebpfReceiver, reader *ringbuf.Reader, what string, decode func([]byte) (T, error), handle func(T), poll time.Duration) {
 	defer r.wg.Done()
+	if poll > 0 {
+		reader.SetDeadline(time.Now().Add(poll))
+	}
+	var record ringbuf.Record
 	for {
-		record, err := reader.Read()
+		err := reader.ReadInto(&record)
 		if errors.Is(err, ringbuf.ErrClosed) {
 			return
+		}
+		if errors.Is(err, os.ErrDeadlineExceeded) {
+			reader.SetDeadline(time.Now().Add(poll))
+			continue
 		}
 		if err != nil {
 			r.set.Logger.Warn("Reading a "+what+" failed", zap.Error(err))

@@ -193,6 +193,9 @@ struct {
 	__uint(max_entries, 4 * 1024 * 1024);
 } data_events SEC(".maps");
 
+// Data waiting in data_events that wakes its reader (see emit_data).
+#define WAKEUP_BYTES (256 * 1024)
+
 // Selected processes. The value is 0 for those user space selected from a
 // process scan, or the time (bpf_ktime_get_ns) the kernel selected one
 // itself, between scans: it listened on a selected port, or was forked by
@@ -560,7 +563,11 @@ static __always_inline void emit_data(__u64 pid_tgid, __u64 sock, int is_sock, _
 			n = MAX_CAPTURE;
 	}
 	e->captured = n;
-	if (bpf_ringbuf_output(&data_events, e, offsetof(struct data_event, data) + n, 0))
+	// Wake the reader only once WAKEUP_BYTES are waiting: user space also
+	// polls every few milliseconds, and a wakeup per event (thousands a
+	// second) costs both sides more than the event.
+	__u64 flags = bpf_ringbuf_query(&data_events, BPF_RB_AVAIL_DATA) >= WAKEUP_BYTES ? BPF_RB_FORCE_WAKEUP : BPF_RB_NO_WAKEUP;
+	if (bpf_ringbuf_output(&data_events, e, offsetof(struct data_event, data) + n, flags))
 		count(COUNTER_DATA_LOST);
 }
 

@@ -132,6 +132,7 @@ const (
 	networkProgSslWriteReturn   = "ssl_write_return"
 	networkProgSysEnter         = "sys_enter"
 	networkProgSysExit          = "sys_exit"
+	networkVarAnyComms          = "any_comms"
 	networkVarNrRead            = "nr_read"
 	networkVarNrReadv           = "nr_readv"
 	networkVarNrRecvfrom        = "nr_recvfrom"
@@ -220,6 +221,7 @@ type networkMapSpecs struct {
 //
 // It can be passed ebpf.CollectionSpec.Assign.
 type networkVariableSpecs struct {
+	AnyComms        *ebpf.VariableSpec `ebpf:"any_comms"`
 	NrRead          *ebpf.VariableSpec `ebpf:"nr_read"`
 	NrReadv         *ebpf.VariableSpec `ebpf:"nr_readv"`
 	NrRecvfrom      *ebpf.VariableSpec `ebpf:"nr_recvfrom"`
@@ -287,6 +289,7 @@ func (m *networkMaps) Close() error {
 //
 // It can be passed to loadNetworkObjects or ebpf.CollectionSpec.LoadAndAssign.
 type networkVariables struct {
+	AnyComms        *ebpf.Variable `ebpf:"any_comms"`
 	NrRead          *ebpf.Variable `ebpf:"nr_read"`
 	NrReadv         *ebpf.Variable `ebpf:"nr_readv"`
 	NrRecvfrom      *ebpf.Variable `ebpf:"nr_recvfrom"`

@@ -104,6 +104,11 @@ func (r *ebpfReceiver) Start(_ context.Context, _ component.Host) error {
 		return fmt.Errorf("ebpf_network: reading the embedded BPF object: %w", err)
 	}
 	spec.Maps["conns"].MaxEntries = uint32(r.cfg.MaxTrackedConnections)
+	if len(literalNames(r.cfg.ExecutableRegex)) > 0 {
+		if err := spec.Variables["any_comms"].Set(uint8(1)); err != nil {
+			return fmt.Errorf("ebpf_network: %w", err)
+		}
+	}
 	if err := spec.LoadAndAssign(&r.objs, nil); err != nil {
 		var verr *ebpf.VerifierError
 		switch {

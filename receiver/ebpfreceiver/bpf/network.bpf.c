@@ -380,10 +380,17 @@ int BPF_PROG(sched_process_fork, struct task_struct *parent, struct task_struct 
 	return 0;
 }
 
+// Whether selected_comms has entries (set by user space before loading):
+// without, unselected processes' I/O costs one map lookup, not two and a
+// copy of the task's name.
+volatile const __u8 any_comms = 0;
+
 static __always_inline int selected(__u32 tgid)
 {
 	if (bpf_map_lookup_elem(&selected_pids, &tgid))
 		return 1;
+	if (!any_comms)
+		return 0;
 	char comm[16] = {};
 	bpf_get_current_comm(&comm, sizeof(comm));
 	return bpf_map_lookup_elem(&selected_comms, &comm) != NULL;
@@ -411,6 +418,12 @@ static __always_inline struct sock *sock_from_fd(int fd)
 	if (!sk || BPF_CORE_READ(sk, sk_protocol) != IPPROTO_TCP)
 		return NULL;
 	return sk;
+}
+
+static __always_inline int io_syscall(long id)
+{
+	return id == nr_read || id == nr_write || id == nr_recvfrom || id == nr_sendto || id == nr_readv || id == nr_writev ||
+	       id == nr_recvmsg || id == nr_sendmsg;
 }
 
 SEC("tp_btf/sys_enter")
@@ -574,6 +587,11 @@ static __always_inline void emit_data(__u64 pid_tgid, __u64 sock, int is_sock, _
 SEC("tp_btf/sys_exit")
 int BPF_PROG(sys_exit, struct pt_regs *regs, long ret)
 {
+	// Every syscall of every process exits through here: rule out all
+	// but the I/O ones with a load before any map lookup.
+	long id = regs->orig_ax;
+	if (!io_syscall(id))
+		return 0;
 	__u64 pid_tgid = bpf_get_current_pid_tgid();
 	struct active_io *io = bpf_map_lookup_elem(&active, &pid_tgid);
 	if (!io)

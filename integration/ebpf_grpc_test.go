@@ -227,3 +227,72 @@ func TestEBPFGRPCSpansPythonGrpcio(t *testing.T) {
 		"Client Say 0": 5, "Client Say 5": 1, "Client List 0": 1,
 	})
 }
+
+// gRPC over a Unix socket (where local daemons often listen): the same calls
+// between grpc-go peers selected by their executable names, spans with
+// network.transport=unix.
+func TestEBPFGRPCSpansOverUnixSocket(t *testing.T) {
+	requireRoot(t)
+	built := harness.BuildProgram(t, "./integration/grpcpeer")
+	id := harness.FreePort(t) // a number of this test's own, for unique names
+	// Names without a common prefix: the regex stays a list of literals,
+	// which the kernel selects from a process's first syscall.
+	serverName, clientName := fmt.Sprintf("usrv%d", id), fmt.Sprintf("gcli%d", id)
+	serverBin, clientBin := copyProgram(t, built, serverName), copyProgram(t, built, clientName)
+	socket := t.TempDir() + "/grpc.sock"
+
+	sink := startEBPFCollector(t, fmt.Sprintf("{executable_regex: ^(%s|%s)$, refresh_interval: 500ms}", serverName, clientName))
+	server := exec.Command(serverBin, "-serve", "unix:"+socket)
+	if err := server.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = server.Process.Kill(); _ = server.Wait() })
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		if _, err := os.Stat(socket); err == nil {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the server did not create its socket")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	time.Sleep(time.Second) // the next process scan selects the server by name
+
+	const trace, parent = "8bf92f3577b34da6a3ce929d0e0e4736", "30f067aa0ba902b7"
+	out, err := exec.Command(clientBin, "-call", "unix://"+socket, "-traceparent", "00-"+trace+"-"+parent+"-01").CombinedOutput()
+	if err != nil {
+		t.Fatalf("grpc client: %v\n%s", err, out)
+	}
+	const calls = 11
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if _, err := sink.WaitFor(ctx, func([]harness.Request) bool { return len(tcpSpans(sink)) >= 2*calls }); err != nil {
+		t.Fatalf("%v: got %d spans, want %d", err, len(tcpSpans(sink)), 2*calls)
+	}
+	time.Sleep(time.Second)
+	got := map[string]int{}
+	var joined int
+	for _, s := range tcpSpans(sink) {
+		attrs := s.span.Attributes()
+		expect(t, "network.transport", attr(attrs, "network.transport"), "unix")
+		expect(t, "rpc.service", attr(attrs, "rpc.service"), "grpc.health.v1.Health")
+		if _, has := attrs.Get("server.port"); has {
+			t.Errorf("a Unix socket span has server.port: %v", attrs.AsRaw())
+		}
+		wantExe := serverName
+		if s.span.Kind() == ptrace.SpanKindClient {
+			wantExe = clientName
+		}
+		expect(t, s.span.Kind().String()+" executable", attr(s.resource, "process.executable.name"), wantExe)
+		if s.span.TraceID().String() == trace {
+			joined++
+		}
+		got[fmt.Sprintf("%s %s %d", s.span.Kind(), attr(attrs, "rpc.method"), intAttr(attrs, "rpc.grpc.status_code"))]++
+	}
+	expect(t, "server spans joining the traceparent", joined, 1)
+	expect(t, "calls", got, map[string]int{
+		"Server Check 0": 9, "Server Check 5": 1, "Server Watch 1": 1,
+		"Client Check 0": 9, "Client Check 5": 1, "Client Watch 1": 1,
+	})
+}

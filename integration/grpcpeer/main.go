@@ -3,8 +3,8 @@
 // Its service is grpc-go's own health service: Check is unary, Watch is
 // server-streaming.
 //
-//	grpcpeer -serve 127.0.0.1:PORT
-//	grpcpeer -call 127.0.0.1:PORT -traceparent 00-...-01
+//	grpcpeer -serve 127.0.0.1:PORT      (or unix:/path/to/socket)
+//	grpcpeer -call 127.0.0.1:PORT -traceparent 00-...-01   (or unix:///path/to/socket)
 package main
 
 import (
@@ -14,6 +14,7 @@ import (
 	"log"
 	"net"
 	"os"
+	"strings"
 	"sync"
 	"time"
 
@@ -33,7 +34,11 @@ func main() {
 	flag.Parse()
 	switch {
 	case *serve != "":
-		lis, err := net.Listen("tcp", *serve)
+		network, address := "tcp", *serve
+		if path, ok := strings.CutPrefix(*serve, "unix:"); ok {
+			network, address = "unix", path
+		}
+		lis, err := net.Listen(network, address)
 		if err != nil {
 			log.Fatal(err)
 		}

@@ -13,6 +13,7 @@ const (
 	dataEventHead  = 96 // offsetof(struct data_event, data)
 	dataEventTuple = 40 // offsetof(struct data_event, tuple)
 	dataEventComm  = 80 // offsetof(struct data_event, comm)
+	familyUnix     = 1  // AF_UNIX
 	familyInet     = 2  // AF_INET
 	familyInet6    = 10 // AF_INET6
 	dirIngress     = 0  // DIR_INGRESS
@@ -34,6 +35,16 @@ func decodeDataEvent(raw []byte) (dataEvent, error) {
 	}
 	t := raw[dataEventTuple:]
 	family := ne.Uint16(t[0:])
+	tuple := endpoints{unix: true}
+	if family != familyUnix {
+		tuple = endpoints{
+			ipv6:       family == familyInet6,
+			localAddr:  tupleAddr(family, t[8:24]).String(),
+			remoteAddr: tupleAddr(family, t[24:40]).String(),
+			localPort:  int(ne.Uint16(t[2:])),
+			remotePort: int(ne.Uint16(t[4:])),
+		}
+	}
 	return dataEvent{
 		tsNs:    ne.Uint64(raw[0:]),
 		conn:    connKey{ne.Uint64(raw[8:]), ne.Uint64(raw[16:])},
@@ -42,13 +53,7 @@ func decodeDataEvent(raw []byte) (dataEvent, error) {
 		ingress: raw[36] == dirIngress,
 		comm:    cString(raw[dataEventComm : dataEventComm+16]),
 		data:    raw[dataEventHead : dataEventHead+captured],
-		tuple: endpoints{
-			ipv6:       family == familyInet6,
-			localAddr:  tupleAddr(family, t[8:24]).String(),
-			remoteAddr: tupleAddr(family, t[24:40]).String(),
-			localPort:  int(ne.Uint16(t[2:])),
-			remotePort: int(ne.Uint16(t[4:])),
-		},
+		tuple:   tuple,
 	}, nil
 }
 

@@ -88,6 +88,12 @@ func newH2Conn(server bool) *h2Conn {
 	return c
 }
 
+// fresh reports whether the connection has not yet passed its preface: a
+// preface then is this connection's own (the server reads it in pieces).
+func (c *h2Conn) fresh() bool {
+	return c.dirs[0].prefaceLeft > 0
+}
+
 // add follows one captured read or write and returns the calls it ended.
 // It returns false once the connection cannot be followed any more.
 func (c *h2Conn) add(ev dataEvent) (done []*grpcCall, ok bool) {

@@ -185,3 +185,20 @@ func FuzzH2(f *testing.F) {
 		}
 	})
 }
+
+// A preface on a connection already followed starts a new one (a Unix
+// socket's address reused: no close event was seen), and the calls of the
+// new connection decode with a fresh HPACK state.
+func TestAssemblerNewPrefaceStartsNewConnection(t *testing.T) {
+	requests, responses := h2Conversation(t)
+	r := newRun()
+	var calls []*grpcCall
+	r.a.emitGRPC = func(x *grpcCall) { calls = append(calls, x) }
+	for range 2 {
+		r.a.add(dataEvent{conn: connKey{9, 0}, ingress: true, length: int64(len(requests)), data: requests, tuple: endpoints{unix: true}})
+		r.a.add(dataEvent{conn: connKey{9, 0}, ingress: false, length: int64(len(responses)), data: responses, tuple: endpoints{unix: true}})
+	}
+	if len(calls) != 6 || r.a.h2Lost.Load() != 0 {
+		t.Fatalf("%d calls, %d connections lost; want 6 and 0", len(calls), r.a.h2Lost.Load())
+	}
+}

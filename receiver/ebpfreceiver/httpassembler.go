@@ -30,6 +30,7 @@ type connKey struct {
 
 // endpoints of a connection.
 type endpoints struct {
+	unix                  bool // a Unix socket: no addresses or ports
 	ipv6                  bool
 	localAddr, remoteAddr string
 	localPort, remotePort int
@@ -127,6 +128,14 @@ func (a *httpAssembler) addH2(ev dataEvent) (calls []*grpcCall, handled bool) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	c := a.conns[ev.conn]
+	if bytes.HasPrefix(ev.data, h2Preface) && (c == nil || c.h2 == nil || !c.h2.fresh()) {
+		// A new connection, perhaps on the address of one whose close
+		// was not seen (Unix sockets have no close event here).
+		if c != nil {
+			delete(a.conns, ev.conn)
+		}
+		c = nil
+	}
 	if c == nil {
 		if !bytes.HasPrefix(ev.data, h2Preface) {
 			return nil, false

@@ -21,7 +21,8 @@ type networkActiveIo struct {
 	Iov       uint64
 	Iovcnt    uint32
 	Direction uint8
-	_         [3]byte
+	UnixSock  uint8
+	_         [2]byte
 }
 
 type networkConn struct {

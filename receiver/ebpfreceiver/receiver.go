@@ -470,15 +470,21 @@ func (r *ebpfReceiver) fillGRPCSpan(span ptrace.Span, x *grpcCall) {
 	attrs.PutStr("rpc.method", method)
 	attrs.PutStr("network.protocol.name", "http")
 	attrs.PutStr("network.protocol.version", "2")
-	attrs.PutStr("network.transport", "tcp")
-	attrs.PutStr("network.peer.address", x.tuple.remoteAddr)
-	attrs.PutInt("network.peer.port", int64(x.tuple.remotePort))
-	if x.server {
+	switch {
+	case x.tuple.unix:
+		attrs.PutStr("network.transport", "unix") // no addresses or ports to give
+	case x.server:
+		attrs.PutStr("network.transport", "tcp")
+		attrs.PutStr("network.peer.address", x.tuple.remoteAddr)
+		attrs.PutInt("network.peer.port", int64(x.tuple.remotePort))
 		attrs.PutStr("server.address", x.tuple.localAddr)
 		attrs.PutInt("server.port", int64(x.tuple.localPort))
 		attrs.PutStr("client.address", x.tuple.remoteAddr)
 		attrs.PutInt("client.port", int64(x.tuple.remotePort))
-	} else {
+	default:
+		attrs.PutStr("network.transport", "tcp")
+		attrs.PutStr("network.peer.address", x.tuple.remoteAddr)
+		attrs.PutInt("network.peer.port", int64(x.tuple.remotePort))
 		attrs.PutStr("server.address", x.tuple.remoteAddr)
 		attrs.PutInt("server.port", int64(x.tuple.remotePort))
 	}

@@ -51,7 +51,9 @@ volatile const __u32 nr_recvmsg = 47;
 #define CAPTURE 512
 #define MAX_CAPTURE H2_CAPTURE
 
+#define AF_UNIX 1
 #define AF_INET 2
+#define SOCK_STREAM 1
 #define AF_INET6 10
 #define IPPROTO_TCP 6
 
@@ -133,6 +135,7 @@ struct active_io {
 	__u64 iov;     // vectored I/O: the iovec array, else 0
 	__u32 iovcnt;
 	__u8 direction;
+	__u8 unix_sock;
 };
 
 // Vectored I/O contributes its buffers in order, up to this many (gRPC
@@ -265,6 +268,8 @@ static __always_inline void count(__u32 which)
 static __always_inline void read_tuple(struct sock *sk, struct tuple *t)
 {
 	t->family = BPF_CORE_READ(sk, __sk_common.skc_family);
+	if (t->family == AF_UNIX)
+		return; // no ports or addresses
 	t->local_port = BPF_CORE_READ(sk, __sk_common.skc_num);
 	t->remote_port = __builtin_bswap16(BPF_CORE_READ(sk, __sk_common.skc_dport));
 	if (t->family == AF_INET) {
@@ -415,7 +420,13 @@ static __always_inline struct sock *sock_from_fd(int fd)
 		return NULL;
 	struct socket *sock = (struct socket *)BPF_CORE_READ(f, private_data);
 	struct sock *sk = BPF_CORE_READ(sock, sk);
-	if (!sk || BPF_CORE_READ(sk, sk_protocol) != IPPROTO_TCP)
+	if (!sk)
+		return NULL;
+	// Unix stream sockets too: local gRPC daemons listen on them (only
+	// their HTTP/2 is followed, see emit_data).
+	if (BPF_CORE_READ(sk, __sk_common.skc_family) == AF_UNIX)
+		return BPF_CORE_READ(sk, sk_type) == SOCK_STREAM ? sk : NULL;
+	if (BPF_CORE_READ(sk, sk_protocol) != IPPROTO_TCP)
 		return NULL;
 	return sk;
 }
@@ -461,6 +472,7 @@ int BPF_PROG(sys_enter, struct pt_regs *regs, long id)
 		.buf = BPF_CORE_READ(regs, si),
 		.buf_len = ~0ULL,
 		.direction = direction,
+		.unix_sock = BPF_CORE_READ(sk, __sk_common.skc_family) == AF_UNIX,
 	};
 	if (vectored) {
 		// The first iovec: of the argument itself, or of the msghdr's.
@@ -510,8 +522,29 @@ static __always_inline int request_start(const void *buf)
 // emit_data sends the first bytes of buf, of which ret bytes moved. sock is
 // a struct sock address when known (is_sock), else an SSL object's.
 static __always_inline void emit_data(__u64 pid_tgid, __u64 sock, int is_sock, __u64 buf, __u64 buf_len, __u64 iov, __u32 iovcnt,
-				      long ret, __u8 direction)
+				      long ret, __u8 direction, int unix_sock)
 {
+	__u64 n = ret;
+	if (n > buf_len)
+		n = buf_len;
+	__u64 limit = CAPTURE;
+	int h2 = bpf_map_lookup_elem(&h2_socks, &sock) != NULL;
+	if (h2) {
+		limit = H2_CAPTURE;
+	} else if (n >= 24) { // a preface, or a request line longer than CAPTURE
+		int start = request_start((void *)buf);
+		if (start == START_H2_PREFACE) {
+			__u8 one = 1;
+			bpf_map_update_elem(&h2_socks, &sock, &one, BPF_ANY);
+			limit = H2_CAPTURE;
+			h2 = 1;
+		} else if (start == START_REQUEST) {
+			limit = REQUEST_CAPTURE;
+		}
+	}
+	if (unix_sock && !h2)
+		return; // of Unix sockets only HTTP/2 (gRPC), not every local IPC
+
 	__u32 zero = 0;
 	struct data_scratch_value *scratch = bpf_map_lookup_elem(&data_scratch, &zero);
 	if (!scratch)
@@ -529,22 +562,7 @@ static __always_inline void emit_data(__u64 pid_tgid, __u64 sock, int is_sock, _
 	struct conn *c = bpf_map_lookup_elem(&conns, &sock);
 	e->role = c ? c->role : 0;
 	e->conn_start = c ? c->start_ns : 0;
-	__u64 n = ret;
-	if (n > buf_len)
-		n = buf_len;
-	__u64 limit = CAPTURE;
-	if (bpf_map_lookup_elem(&h2_socks, &sock)) {
-		limit = H2_CAPTURE;
-	} else if (n >= 24) { // a preface, or a request line longer than CAPTURE
-		int start = request_start((void *)buf);
-		if (start == START_H2_PREFACE) {
-			__u8 one = 1;
-			bpf_map_update_elem(&h2_socks, &sock, &one, BPF_ANY);
-			limit = H2_CAPTURE;
-		} else if (start == START_REQUEST) {
-			limit = REQUEST_CAPTURE;
-		}
-	}
+	n = ret;
 	if (!iovcnt) {
 		if (n > limit)
 			n = limit;
@@ -597,7 +615,7 @@ int BPF_PROG(sys_exit, struct pt_regs *regs, long ret)
 	if (!io)
 		return 0;
 	if (ret > 0)
-		emit_data(pid_tgid, io->sock, 1, io->buf, io->buf_len, io->iov, io->iovcnt, ret, io->direction);
+		emit_data(pid_tgid, io->sock, 1, io->buf, io->buf_len, io->iov, io->iovcnt, ret, io->direction, io->unix_sock);
 	bpf_map_delete_elem(&active, &pid_tgid);
 	return 0;
 }
@@ -629,7 +647,7 @@ static __always_inline int ssl_exit(long ret)
 	}
 	if (moved > 0) {
 		__u64 *sock = bpf_map_lookup_elem(&ssl_socks, &call->ssl);
-		emit_data(pid_tgid, sock ? *sock : call->ssl, sock != NULL, call->buf, ~0ULL, 0, 0, moved, call->direction);
+		emit_data(pid_tgid, sock ? *sock : call->ssl, sock != NULL, call->buf, ~0ULL, 0, 0, moved, call->direction, 0);
 	}
 	bpf_map_delete_elem(&ssl_active, &pid_tgid);
 	return 0;

@@ -17,6 +17,7 @@ import (
 	"os"
 	"os/exec"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -59,7 +60,18 @@ func startPython(t *testing.T, args ...string) *exec.Cmd {
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
+	// SIGTERM: the master stops its workers (SIGKILL would leave them).
+	t.Cleanup(func() {
+		_ = cmd.Process.Signal(syscall.SIGTERM)
+		done := make(chan struct{})
+		go func() { _ = cmd.Wait(); close(done) }()
+		select {
+		case <-done:
+		case <-time.After(5 * time.Second):
+			_ = cmd.Process.Kill()
+			<-done
+		}
+	})
 	return cmd
 }
 
@@ -237,6 +249,11 @@ service:
 	}
 	if !strings.Contains(string(out), "CAP_BPF and CAP_PERFMON") {
 		t.Errorf("the error does not name the missing capabilities (%v):\n%s", err, out)
+	}
+	// cilium/ebpf's generic EPERM hint would send the user after the wrong
+	// limit: the capabilities are what is missing.
+	if strings.Contains(string(out), "MEMLOCK") || strings.Contains(string(out), "RemoveMemlock") {
+		t.Errorf("the error points at the memlock limit:\n%s", out)
 	}
 }
 
@@ -428,41 +445,8 @@ func TestEBPFHTTPSpansFromNginx(t *testing.T) {
 	if err != nil {
 		t.Fatalf("nginx is needed (apt-get install nginx): %v", err)
 	}
-	dir := t.TempDir()
-	if err := os.MkdirAll(dir+"/www", 0o755); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(dir+"/www/index.html", []byte("hello from nginx\n"), 0o644); err != nil {
-		t.Fatal(err)
-	}
 	port := harness.FreePort(t)
-	conf := fmt.Sprintf(`user root;
-worker_processes 1;
-daemon off;
-pid %[1]s/nginx.pid;
-error_log %[1]s/error.log;
-events { worker_connections 64; }
-http {
-  access_log off;
-  client_body_temp_path %[1]s/body;
-  proxy_temp_path %[1]s/proxy;
-  fastcgi_temp_path %[1]s/fastcgi;
-  uwsgi_temp_path %[1]s/uwsgi;
-  scgi_temp_path %[1]s/scgi;
-  server { listen 127.0.0.1:%[2]d; root %[1]s/www; }
-}
-`, dir, port)
-	if err := os.WriteFile(dir+"/nginx.conf", []byte(conf), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	cmd := exec.Command(nginx, "-c", dir+"/nginx.conf", "-e", dir+"/error.log")
-	if out, err := exec.Command(nginx, "-t", "-c", dir+"/nginx.conf", "-e", dir+"/error.log").CombinedOutput(); err != nil {
-		t.Fatalf("nginx -t: %v\n%s", err, out)
-	}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
+	startNginx(t, nginx, port)
 	waitListening(t, port)
 
 	sink := startEBPFCollector(t, fmt.Sprintf("{ports: [%d], refresh_interval: 500ms}", port))
@@ -697,4 +681,56 @@ func TestEBPFHTTPSpansFromGoServer(t *testing.T) {
 		expect(t, "executable", attr(s.resource, "process.executable.name"), "httpserver") // the name BuildProgram gives it
 		expect(t, "pid", intAttr(s.resource, "process.pid"), int64(cmd.Process.Pid))
 	}
+}
+
+// startNginx runs nginx (master and one worker, in the foreground) serving
+// index.html on a loopback port, with everything in a temporary directory.
+func startNginx(t *testing.T, nginx string, port int) *exec.Cmd {
+	t.Helper()
+	dir := t.TempDir()
+	if err := os.MkdirAll(dir+"/www", 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(dir+"/www/index.html", []byte("hello from nginx\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	conf := fmt.Sprintf(`user root;
+worker_processes 1;
+daemon off;
+pid %[1]s/nginx.pid;
+error_log %[1]s/error.log;
+events { worker_connections 64; }
+http {
+  access_log off;
+  client_body_temp_path %[1]s/body;
+  proxy_temp_path %[1]s/proxy;
+  fastcgi_temp_path %[1]s/fastcgi;
+  uwsgi_temp_path %[1]s/uwsgi;
+  scgi_temp_path %[1]s/scgi;
+  server { listen 127.0.0.1:%[2]d; root %[1]s/www; }
+}
+`, dir, port)
+	if err := os.WriteFile(dir+"/nginx.conf", []byte(conf), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(nginx, "-c", dir+"/nginx.conf", "-e", dir+"/error.log")
+	if out, err := exec.Command(nginx, "-t", "-c", dir+"/nginx.conf", "-e", dir+"/error.log").CombinedOutput(); err != nil {
+		t.Fatalf("nginx -t: %v\n%s", err, out)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	// SIGTERM: the master stops its workers (SIGKILL would leave them).
+	t.Cleanup(func() {
+		_ = cmd.Process.Signal(syscall.SIGTERM)
+		done := make(chan struct{})
+		go func() { _ = cmd.Wait(); close(done) }()
+		select {
+		case <-done:
+		case <-time.After(5 * time.Second):
+			_ = cmd.Process.Kill()
+			<-done
+		}
+	})
+	return cmd
 }

@@ -2,8 +2,8 @@
 # Installs the Debian packages the integration tests run as real peers, if
 # missing: Prometheus (remote-write target), systemd-journal-remote (writes
 # real journal files for journalctl), nix-bin (parses and evaluates the
-# NixOS module offline), and nginx, curl and python3 (services and clients the
-# eBPF receiver observes). Called by `make test` and .ci/run.
+# NixOS module offline), and nginx, curl, python3 and python3-grpcio (services
+# and clients the eBPF receiver observes). Called by `make test` and .ci/run.
 #
 # Also Prometheus 3 with its OTLP receiver (the AI metrics tests' stand-in for
 # Mimir's /otlp endpoint, which runs the same translation code), built with go
@@ -23,6 +23,8 @@ command -v nix-instantiate >/dev/null || need+=(nix-bin)
 command -v nginx >/dev/null || need+=(nginx)
 command -v curl >/dev/null || need+=(curl)
 command -v python3 >/dev/null || need+=(python3)
+# gRPC in Python (C-core), a second gRPC implementation for the eBPF tests.
+/usr/bin/python3 -c 'import grpc' 2>/dev/null || need+=(python3-grpcio)
 
 # prometheus3 is current if its build info names the pinned module version.
 prometheus3_current() {

@@ -47,7 +47,7 @@ type Config struct {
 type HTTPConfig struct {
 	Enabled bool `mapstructure:"enabled"`
 	// MaxTargetLength truncates url.path and url.query together to this
-	// many bytes (the BPF side captures the first 512 bytes of a request).
+	// many bytes (the BPF side captures the first 4 KiB of a request).
 	MaxTargetLength int `mapstructure:"max_target_length"`
 	// DropQueryString leaves url.query out, e.g. when it carries secrets.
 	DropQueryString bool `mapstructure:"drop_query_string"`

@@ -1,6 +1,7 @@
 package ebpfreceiver
 
 import (
+	"strings"
 	"testing"
 	"time"
 )
@@ -227,5 +228,84 @@ func TestAssemblerJoinsOneByteReadAhead(t *testing.T) {
 	r.io(800, false, "HTTP/1.1 204 No Content\r\n\r\n")
 	if len(r.spans) != 4 || r.spans[2].target != "/c" || r.spans[3].target != "/d" {
 		t.Fatalf("got %+v", r.spans)
+	}
+}
+
+// Expect: 100-continue (curl sends it for bodies over 1 MiB): the interim
+// 100 is not the response; the exchange ends with the final one.
+func TestAssemblerSkipsInterimResponses(t *testing.T) {
+	r := newRun()
+	r.io(100, true, "POST /upload HTTP/1.1\r\nContent-Length: 4\r\nExpect: 100-continue\r\n\r\n")
+	r.io(150, false, "HTTP/1.1 100 Continue\r\n\r\n")
+	r.io(200, true, "body")
+	if len(r.spans) != 0 {
+		t.Fatalf("the 100 ended the exchange: %+v", r.spans[0])
+	}
+	r.io(300, false, "HTTP/1.1 404 Not Found\r\nContent-Length: 2\r\n\r\n")
+	r.io(310, false, "no")
+	if len(r.spans) != 1 || r.spans[0].status != 404 || r.spans[0].endNs != 310 || r.spans[0].reqBytes != int64(len("POST /upload HTTP/1.1\r\nContent-Length: 4\r\nExpect: 100-continue\r\n\r\n")+4) {
+		t.Fatalf("got %+v; want one 404 ending at 310", r.spans)
+	}
+	// 103 Early Hints and the final response in one write, then the body.
+	r.io(400, true, "GET /hints HTTP/1.1\r\n\r\n")
+	r.io(500, false, "HTTP/1.1 103 Early Hints\r\nLink: </s.css>\r\n\r\nHTTP/1.1 200 OK\r\nContent-Length: 3\r\n\r\n")
+	if len(r.spans) != 1 {
+		t.Fatalf("emitted before the body: %+v", r.spans[1])
+	}
+	r.io(510, false, "abc")
+	if len(r.spans) != 2 || r.spans[1].status != 200 || r.spans[1].endNs != 510 {
+		t.Fatalf("got %+v; want a 200 ending at 510", r.spans[1:])
+	}
+	// 101 Switching Protocols is final.
+	r.io(600, true, "GET /ws HTTP/1.1\r\nUpgrade: websocket\r\n\r\n")
+	r.io(700, false, "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n\r\n")
+	if len(r.spans) != 3 || r.spans[2].status != 101 {
+		t.Fatalf("101: %+v", r.spans[2:])
+	}
+}
+
+// network.protocol.version is the response's: an HTTP/1.0 server answering
+// an HTTP/1.1 request spoke 1.0.
+func TestAssemblerVersionFromResponse(t *testing.T) {
+	r := newRun()
+	r.io(100, true, "GET / HTTP/1.1\r\nHost: a\r\n\r\n")
+	r.io(200, false, "HTTP/1.0 200 OK\r\nContent-Length: 0\r\n\r\n")
+	if len(r.spans) != 1 || r.spans[0].version != "1.0" {
+		t.Fatalf("got %+v; want version 1.0", r.spans)
+	}
+}
+
+const testTraceparent = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"
+
+// A request head read in pieces (nginx reads 1 KiB first): the traceparent
+// in a later read, even split across reads, is joined.
+func TestAssemblerHeadOverSeveralReads(t *testing.T) {
+	r := newRun()
+	head := "GET /big HTTP/1.1\r\nCookie: " + strings.Repeat("c", 1000) + "\r\ntraceparent: " + testTraceparent + "\r\nHost: x\r\n\r\n"
+	for _, part := range []string{head[:1024], head[1024:1040], head[1040:]} {
+		r.io(100, true, part)
+	}
+	r.io(200, false, "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n")
+	if len(r.spans) != 1 || r.spans[0].traceparent != testTraceparent || r.spans[0].headTruncated || r.spans[0].reqBytes != int64(len(head)) {
+		t.Fatalf("got %+v", r.spans)
+	}
+}
+
+// A read captured only in part (the kernel's capture bound) whose captured
+// bytes end inside the head, without a traceparent: marked and counted.
+func TestAssemblerMarksTruncatedHeads(t *testing.T) {
+	r := newRun()
+	head := "GET /huge HTTP/1.1\r\nCookie: " + strings.Repeat("c", 5000) + "\r\ntraceparent: " + testTraceparent + "\r\n\r\n"
+	r.a.add(dataEvent{tsNs: 100, conn: connKey{1, 1}, length: int64(len(head)), data: []byte(head[:4096]), ingress: true})
+	r.io(200, false, "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n")
+	if len(r.spans) != 1 || !r.spans[0].headTruncated || r.spans[0].traceparent != "" || r.a.truncatedHeads.Load() != 1 {
+		t.Fatalf("got %+v, %d counted", r.spans, r.a.truncatedHeads.Load())
+	}
+	// With the traceparent in the captured part, nothing is missing.
+	head = "GET /huge HTTP/1.1\r\ntraceparent: " + testTraceparent + "\r\nCookie: " + strings.Repeat("c", 5000) + "\r\n\r\n"
+	r.a.add(dataEvent{tsNs: 300, conn: connKey{1, 1}, length: int64(len(head)), data: []byte(head[:4096]), ingress: true})
+	r.io(400, false, "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n")
+	if len(r.spans) != 2 || r.spans[1].headTruncated || r.spans[1].traceparent != testTraceparent || r.a.truncatedHeads.Load() != 1 {
+		t.Fatalf("got %+v, %d counted", r.spans[1], r.a.truncatedHeads.Load())
 	}
 }

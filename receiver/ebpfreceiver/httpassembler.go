@@ -1,6 +1,7 @@
 package ebpfreceiver
 
 import (
+	"bytes"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -29,6 +30,7 @@ type connKey struct {
 
 // endpoints of a connection.
 type endpoints struct {
+	unix                  bool // a Unix socket: no addresses or ports
 	ipv6                  bool
 	localAddr, remoteAddr string
 	localPort, remotePort int
@@ -41,11 +43,18 @@ type exchange struct {
 	target      string
 	version     string
 	traceparent string
-	status      int
-	startNs     uint64 // first request bytes
-	endNs       uint64 // last response bytes seen
-	reqBytes    int64
-	respBytes   int64
+	// headTruncated: the request head went on beyond the captured bytes,
+	// so a traceparent there could not be read.
+	headTruncated bool
+	// headTail is the unfinished last line of a request head that goes on
+	// in the next read, while headOpen.
+	headOpen  bool
+	headTail  []byte
+	status    int
+	startNs   uint64 // first request bytes
+	endNs     uint64 // last response bytes seen
+	reqBytes  int64
+	respBytes int64
 	// respExpected is the response's full length when its head said so,
 	// or -1.
 	respExpected int64
@@ -57,7 +66,8 @@ type exchange struct {
 const maxPendingRequests = 16 // pipelined requests awaiting responses, per connection
 
 type httpConn struct {
-	role   int // 0 unknown, roleClient, roleServer
+	h2     *h2Conn // an HTTP/2 connection (else HTTP/1.x)
+	role   int     // 0 unknown, roleClient, roleServer
 	closed bool
 	// prefix holds a few bytes read on the request side that may begin the
 	// next request: Go's HTTP server reads one byte ahead in the background
@@ -77,8 +87,15 @@ type httpAssembler struct {
 	idleTimeout time.Duration
 	maxConns    int // connections followed at once; the least recently active is evicted
 	emit        func(*exchange)
-	now         func() time.Time
-	evicted     atomic.Int64
+	emitGRPC    func(*grpcCall)
+	// h2Lost counts HTTP/2 connections given up: bytes beyond a capture
+	// or an undecodable header block leave its HPACK state unknown.
+	h2Lost  atomic.Int64
+	now     func() time.Time
+	evicted atomic.Int64
+	// truncatedHeads counts request heads longer than what was captured,
+	// without a traceparent in the captured part.
+	truncatedHeads atomic.Int64
 
 	mu    sync.Mutex
 	conns map[connKey]*httpConn
@@ -90,10 +107,56 @@ func newHTTPAssembler(cfg *Config, emit func(*exchange)) *httpAssembler {
 }
 
 func (a *httpAssembler) add(ev dataEvent) {
+	if calls, handled := a.addH2(ev); handled {
+		for _, x := range calls {
+			if x.grpc && a.emitGRPC != nil {
+				a.emitGRPC(x)
+			}
+		}
+		return
+	}
 	done := a.addLocked(ev)
 	for _, x := range done {
 		a.emit(x)
 	}
+}
+
+// addH2 follows a connection that began with the HTTP/2 preface; false for
+// other connections. Connections already open when the receiver started
+// are not followed: their HPACK state is unknown.
+func (a *httpAssembler) addH2(ev dataEvent) (calls []*grpcCall, handled bool) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	c := a.conns[ev.conn]
+	if bytes.HasPrefix(ev.data, h2Preface) && (c == nil || c.h2 == nil || !c.h2.fresh()) {
+		// A new connection, perhaps on the address of one whose close
+		// was not seen (Unix sockets have no close event here).
+		if c != nil {
+			delete(a.conns, ev.conn)
+		}
+		c = nil
+	}
+	if c == nil {
+		if !bytes.HasPrefix(ev.data, h2Preface) {
+			return nil, false
+		}
+		if len(a.conns) >= a.maxConns {
+			a.evictOldest()
+		}
+		// The side that reads the preface is the server.
+		c = &httpConn{h2: newH2Conn(ev.ingress)}
+		a.conns[ev.conn] = c
+	}
+	if c.h2 == nil {
+		return nil, false
+	}
+	c.lastActivity = a.now()
+	calls, ok := c.h2.add(ev)
+	if !ok && !c.closed {
+		a.h2Lost.Add(1)
+		c.closed = true // forgotten after the grace period
+	}
+	return calls, true
 }
 
 func (a *httpAssembler) addLocked(ev dataEvent) (done []*exchange) {
@@ -123,7 +186,12 @@ func (a *httpAssembler) addLocked(ev dataEvent) (done []*exchange) {
 		c.prefix = nil
 		if !ok {
 			if n := len(c.pending); n > 0 {
-				c.pending[n-1].reqBytes += ev.length // request body
+				x := c.pending[n-1]
+				x.reqBytes += ev.length // the rest of the head, or the body
+				if x.headOpen {
+					a.continueHead(x, ev)
+					return nil
+				}
 			}
 			if mayStartMethod(ev.data) && int64(len(ev.data)) == ev.length {
 				c.prefix = append([]byte(nil), ev.data...)
@@ -137,22 +205,51 @@ func (a *httpAssembler) addLocked(ev dataEvent) (done []*exchange) {
 		if len(c.pending) == maxPendingRequests {
 			c.pending = c.pending[1:] // never answered
 		}
-		c.pending = append(c.pending, &exchange{
+		x := &exchange{
 			server: c.role == roleServer, method: head.method, target: head.target, version: head.version,
 			traceparent: head.traceparent, startNs: ev.tsNs, endNs: ev.tsNs, reqBytes: ev.length,
 			respExpected: -1, pid: ev.pid, comm: ev.comm, tuple: ev.tuple,
-		})
+		}
+		if head.headLength < 0 {
+			a.headGoesOn(x, ev, ev.data)
+		}
+		c.pending = append(c.pending, x)
 		return done
 	}
 
-	if head, ok := parseResponseHead(ev.data); ok && len(c.pending) > 0 {
+	head, ok := parseResponseHead(ev.data)
+	interim := int64(0) // bytes of interim (1xx) responses before the final one
+	for ok && isInterim(head.status) && head.headLength > 0 && head.headLength < len(ev.data) {
+		// An interim response and the next one in the same write.
+		interim += int64(head.headLength)
+		head, ok = parseResponseHead(ev.data[head.headLength:])
+	}
+	if ok && isInterim(head.status) {
+		// 100 Continue, 102 Processing, 103 Early Hints: the exchange goes
+		// on; the final response is still to come (RFC 9110, 15.2).
+		if c.current != nil {
+			done = append(done, c.current)
+			c.current = nil
+		}
+		if len(c.pending) > 0 {
+			c.pending[0].respBytes += ev.length
+		}
+		return done
+	}
+	if ok && len(c.pending) > 0 {
 		if c.current != nil {
 			done = append(done, c.current)
 		}
 		x := c.pending[0]
 		c.pending = c.pending[1:]
-		x.status, x.endNs, x.respBytes = head.status, ev.tsNs, ev.length
-		x.respExpected = expectedLength(x.method, head)
+		// The response's version is what was spoken: an HTTP/1.0 server
+		// answers an HTTP/1.1 client in 1.0.
+		x.status, x.endNs, x.version = head.status, ev.tsNs, head.version
+		before := x.respBytes + interim // interim responses' bytes
+		x.respBytes += ev.length
+		if x.respExpected = expectedLength(x.method, head); x.respExpected >= 0 {
+			x.respExpected += before
+		}
 		c.current = x
 	} else if c.current != nil {
 		c.current.endNs = ev.tsNs
@@ -163,6 +260,58 @@ func (a *httpAssembler) addLocked(ev dataEvent) (done []*exchange) {
 		c.current = nil
 	}
 	return done
+}
+
+// maxHeadTail bounds the unfinished header line kept between reads.
+const maxHeadTail = 8 << 10
+
+// headGoesOn handles a request head that did not end in the captured bytes
+// b of ev: when the read was captured whole, the head goes on in the next
+// read (nginx reads heads 1 KiB at a time), else the rest is lost and, if
+// no traceparent was seen, the exchange is marked and counted.
+func (a *httpAssembler) headGoesOn(x *exchange, ev dataEvent, b []byte) {
+	x.headOpen = false
+	x.headTail = nil
+	if int64(len(ev.data)) < ev.length {
+		if x.traceparent == "" {
+			x.headTruncated = true
+			a.truncatedHeads.Add(1)
+		}
+		return
+	}
+	if i := bytes.LastIndex(b, []byte("\r\n")); i >= 0 {
+		b = b[i+2:]
+	}
+	if len(b) > maxHeadTail {
+		if x.traceparent == "" {
+			x.headTruncated = true
+			a.truncatedHeads.Add(1)
+		}
+		return
+	}
+	x.headOpen = true
+	x.headTail = append([]byte(nil), b...)
+}
+
+// continueHead reads the header lines of a request head's next read.
+func (a *httpAssembler) continueHead(x *exchange, ev dataEvent) {
+	b := append(x.headTail, ev.data...)
+	var h messageHead
+	h.parseHeaders(b, 0)
+	if h.traceparent != "" && x.traceparent == "" {
+		x.traceparent = h.traceparent
+	}
+	if h.headLength >= 0 {
+		x.headOpen, x.headTail = false, nil
+		return
+	}
+	a.headGoesOn(x, ev, b)
+}
+
+// isInterim: a 1xx response other than 101 Switching Protocols, which ends
+// the HTTP/1.x exchange (the connection speaks another protocol after it).
+func isInterim(status int) bool {
+	return status >= 100 && status < 200 && status != 101
 }
 
 // mayStartMethod reports whether a short read could be the first bytes of a
@@ -242,7 +391,10 @@ func (a *httpAssembler) expire(now time.Time) {
 			done = append(done, c.current)
 			c.current = nil
 		}
-		if idle >= 60*a.idleTimeout {
+		// HTTP/2 connections stay until closed (or evicted): gRPC keeps
+		// them open and quiet for long, and one forgotten cannot be
+		// picked up again (its HPACK state is lost).
+		if idle >= 60*a.idleTimeout && c.h2 == nil {
 			delete(a.conns, sock)
 		}
 	}

@@ -86,11 +86,18 @@ func httpVersion(s string) (string, bool) {
 
 // cutLine splits off the first CRLF-terminated line.
 func cutLine(b []byte) (string, []byte, bool) {
+	line, rest, ok := cutLineBytes(b)
+	return string(line), rest, ok
+}
+
+// cutLineBytes is cutLine without the string: header lines are only looked
+// at, and converting each cost an allocation per line and request.
+func cutLineBytes(b []byte) ([]byte, []byte, bool) {
 	i := bytes.Index(b, []byte("\r\n"))
 	if i < 0 {
-		return "", nil, false
+		return nil, nil, false
 	}
-	return string(b[:i]), b[i+2:], true
+	return b[:i], b[i+2:], true
 }
 
 // parseHeaders reads the headers it needs from what was captured; offset is
@@ -98,26 +105,26 @@ func cutLine(b []byte) (string, []byte, bool) {
 func (h *messageHead) parseHeaders(rest []byte, offset int) {
 	h.headLength, h.contentLength = -1, -1
 	for {
-		line, next, ok := cutLine(rest)
+		line, next, ok := cutLineBytes(rest)
 		if !ok {
 			return // the head goes on beyond the captured bytes
 		}
 		offset += len(rest) - len(next)
 		rest = next
-		if line == "" {
+		if len(line) == 0 {
 			h.headLength = offset
 			return
 		}
-		name, value, ok := strings.Cut(line, ":")
+		name, value, ok := bytes.Cut(line, []byte(":"))
 		if !ok {
 			continue
 		}
-		value = strings.TrimSpace(value)
-		switch strings.ToLower(strings.TrimSpace(name)) {
-		case "traceparent":
-			h.traceparent = value
-		case "content-length":
-			if n, err := strconv.ParseInt(value, 10, 64); err == nil && n >= 0 {
+		name = bytes.TrimSpace(name)
+		switch {
+		case bytes.EqualFold(name, []byte("traceparent")):
+			h.traceparent = string(bytes.TrimSpace(value))
+		case bytes.EqualFold(name, []byte("content-length")):
+			if n, err := strconv.ParseInt(string(bytes.TrimSpace(value)), 10, 64); err == nil && n >= 0 {
 				h.contentLength = n
 			}
 		}

@@ -18,8 +18,11 @@ type networkActiveIo struct {
 	Sock      uint64
 	Buf       uint64
 	BufLen    uint64
+	Iov       uint64
+	Iovcnt    uint32
 	Direction uint8
-	_         [7]byte
+	UnixSock  uint8
+	_         [2]byte
 }
 
 type networkConn struct {
@@ -62,7 +65,13 @@ type networkDataEvent struct {
 		RemoteAddr [16]uint8
 	}
 	Comm [16]int8
-	Data [512]uint8
+	Data [16320]uint8
+}
+
+type networkDataScratchValue struct {
+	_     structs.HostLayout
+	E     networkDataEvent
+	Spill [16320]uint8
 }
 
 type networkSslCall struct {
@@ -106,12 +115,16 @@ const (
 	networkMapConns             = "conns"
 	networkMapCounters          = "counters"
 	networkMapDataEvents        = "data_events"
+	networkMapDataScratch       = "data_scratch"
 	networkMapEvents            = "events"
+	networkMapH2Socks           = "h2_socks"
 	networkMapSelectedComms     = "selected_comms"
 	networkMapSelectedPids      = "selected_pids"
+	networkMapSelectedPorts     = "selected_ports"
 	networkMapSslActive         = "ssl_active"
 	networkMapSslSocks          = "ssl_socks"
 	networkProgInetSockSetState = "inet_sock_set_state"
+	networkProgSchedProcessFork = "sched_process_fork"
 	networkProgSslRead          = "ssl_read"
 	networkProgSslReadEx        = "ssl_read_ex"
 	networkProgSslReadReturn    = "ssl_read_return"
@@ -120,6 +133,7 @@ const (
 	networkProgSslWriteReturn   = "ssl_write_return"
 	networkProgSysEnter         = "sys_enter"
 	networkProgSysExit          = "sys_exit"
+	networkVarAnyComms          = "any_comms"
 	networkVarNrRead            = "nr_read"
 	networkVarNrReadv           = "nr_readv"
 	networkVarNrRecvfrom        = "nr_recvfrom"
@@ -175,6 +189,7 @@ type networkSpecs struct {
 // It can be passed ebpf.CollectionSpec.Assign.
 type networkProgramSpecs struct {
 	InetSockSetState *ebpf.ProgramSpec `ebpf:"inet_sock_set_state"`
+	SchedProcessFork *ebpf.ProgramSpec `ebpf:"sched_process_fork"`
 	SslRead          *ebpf.ProgramSpec `ebpf:"ssl_read"`
 	SslReadEx        *ebpf.ProgramSpec `ebpf:"ssl_read_ex"`
 	SslReadReturn    *ebpf.ProgramSpec `ebpf:"ssl_read_return"`
@@ -193,9 +208,12 @@ type networkMapSpecs struct {
 	Conns         *ebpf.MapSpec `ebpf:"conns"`
 	Counters      *ebpf.MapSpec `ebpf:"counters"`
 	DataEvents    *ebpf.MapSpec `ebpf:"data_events"`
+	DataScratch   *ebpf.MapSpec `ebpf:"data_scratch"`
 	Events        *ebpf.MapSpec `ebpf:"events"`
+	H2Socks       *ebpf.MapSpec `ebpf:"h2_socks"`
 	SelectedComms *ebpf.MapSpec `ebpf:"selected_comms"`
 	SelectedPids  *ebpf.MapSpec `ebpf:"selected_pids"`
+	SelectedPorts *ebpf.MapSpec `ebpf:"selected_ports"`
 	SslActive     *ebpf.MapSpec `ebpf:"ssl_active"`
 	SslSocks      *ebpf.MapSpec `ebpf:"ssl_socks"`
 }
@@ -204,6 +222,7 @@ type networkMapSpecs struct {
 //
 // It can be passed ebpf.CollectionSpec.Assign.
 type networkVariableSpecs struct {
+	AnyComms        *ebpf.VariableSpec `ebpf:"any_comms"`
 	NrRead          *ebpf.VariableSpec `ebpf:"nr_read"`
 	NrReadv         *ebpf.VariableSpec `ebpf:"nr_readv"`
 	NrRecvfrom      *ebpf.VariableSpec `ebpf:"nr_recvfrom"`
@@ -240,9 +259,12 @@ type networkMaps struct {
 	Conns         *ebpf.Map `ebpf:"conns"`
 	Counters      *ebpf.Map `ebpf:"counters"`
 	DataEvents    *ebpf.Map `ebpf:"data_events"`
+	DataScratch   *ebpf.Map `ebpf:"data_scratch"`
 	Events        *ebpf.Map `ebpf:"events"`
+	H2Socks       *ebpf.Map `ebpf:"h2_socks"`
 	SelectedComms *ebpf.Map `ebpf:"selected_comms"`
 	SelectedPids  *ebpf.Map `ebpf:"selected_pids"`
+	SelectedPorts *ebpf.Map `ebpf:"selected_ports"`
 	SslActive     *ebpf.Map `ebpf:"ssl_active"`
 	SslSocks      *ebpf.Map `ebpf:"ssl_socks"`
 }
@@ -253,9 +275,12 @@ func (m *networkMaps) Close() error {
 		m.Conns,
 		m.Counters,
 		m.DataEvents,
+		m.DataScratch,
 		m.Events,
+		m.H2Socks,
 		m.SelectedComms,
 		m.SelectedPids,
+		m.SelectedPorts,
 		m.SslActive,
 		m.SslSocks,
 	)
@@ -265,6 +290,7 @@ func (m *networkMaps) Close() error {
 //
 // It can be passed to loadNetworkObjects or ebpf.CollectionSpec.LoadAndAssign.
 type networkVariables struct {
+	AnyComms        *ebpf.Variable `ebpf:"any_comms"`
 	NrRead          *ebpf.Variable `ebpf:"nr_read"`
 	NrReadv         *ebpf.Variable `ebpf:"nr_readv"`
 	NrRecvfrom      *ebpf.Variable `ebpf:"nr_recvfrom"`
@@ -282,6 +308,7 @@ type networkVariables struct {
 // It can be passed to loadNetworkObjects or ebpf.CollectionSpec.LoadAndAssign.
 type networkPrograms struct {
 	InetSockSetState *ebpf.Program `ebpf:"inet_sock_set_state"`
+	SchedProcessFork *ebpf.Program `ebpf:"sched_process_fork"`
 	SslRead          *ebpf.Program `ebpf:"ssl_read"`
 	SslReadEx        *ebpf.Program `ebpf:"ssl_read_ex"`
 	SslReadReturn    *ebpf.Program `ebpf:"ssl_read_return"`
@@ -295,6 +322,7 @@ type networkPrograms struct {
 func (p *networkPrograms) Close() error {
 	return _NetworkClose(
 		p.InetSockSetState,
+		p.SchedProcessFork,
 		p.SslRead,
 		p.SslReadEx,
 		p.SslReadReturn,

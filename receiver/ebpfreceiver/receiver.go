@@ -25,6 +25,7 @@ import (
 	"go.opentelemetry.io/collector/pdata/pcommon"
 	"go.opentelemetry.io/collector/pdata/ptrace"
 	"go.opentelemetry.io/collector/receiver"
+	"go.opentelemetry.io/collector/receiver/receiverhelper"
 	"go.opentelemetry.io/otel/metric"
 	"go.uber.org/zap"
 	"golang.org/x/sys/unix"
@@ -35,6 +36,14 @@ import (
 // SDKName marks the receiver's spans (resource telemetry.sdk.name), so
 // pipelines can keep them off the local AI path.
 const SDKName = "otel-ai-collector-ebpf"
+
+// transport names where the receiver's spans come from in its
+// accepted/refused metrics (the transport label).
+const transport = "ebpf"
+
+// attrHeadTruncated marks a span whose request head was longer than the
+// bytes captured, with no traceparent in them.
+const attrHeadTruncated = "ebpf.http.request.head_truncated"
 
 type ebpfReceiver struct {
 	cfg      *Config
@@ -63,12 +72,26 @@ func newReceiver(set receiver.Settings, cfg *Config, next consumer.Traces) (rece
 	hostname, _ := os.Hostname()
 	r := &ebpfReceiver{cfg: cfg, set: set, next: next, hostname: hostname,
 		table: newProcessTable("/proc", newSelector(cfg)), tlsLibraries: map[string]bool{}}
+	// The standard receiver observability: otelcol_receiver_accepted_spans
+	// and otelcol_receiver_refused_spans (e.g. spans the memory limiter
+	// turns away), as stock receivers report them.
+	obsrecv, err := receiverhelper.NewObsReport(receiverhelper.ObsReportSettings{
+		ReceiverID: set.ID, Transport: transport, ReceiverCreateSettings: set,
+	})
+	if err != nil {
+		return nil, err
+	}
 	r.batch = newSpanBatcher(metadata.ScopeName, 1024, func(td ptrace.Traces) {
-		if err := r.next.ConsumeTraces(context.Background(), td); err != nil {
-			r.set.Logger.Debug("Next consumer refused spans", zap.Int("spans", td.SpanCount()), zap.Error(err))
+		ctx := obsrecv.StartTracesOp(context.Background())
+		n := td.SpanCount() // before the pipeline may take the spans over
+		err := r.next.ConsumeTraces(ctx, td)
+		obsrecv.EndTracesOp(ctx, transport, n, err)
+		if err != nil {
+			r.set.Logger.Debug("Next consumer refused spans", zap.Int("spans", n), zap.Error(err))
 		}
 	})
 	r.http = newHTTPAssembler(cfg, r.emitHTTP)
+	r.http.emitGRPC = r.emitGRPC
 	return r, nil
 }
 
@@ -81,18 +104,28 @@ func (r *ebpfReceiver) Start(_ context.Context, _ component.Host) error {
 		return fmt.Errorf("ebpf_network: reading the embedded BPF object: %w", err)
 	}
 	spec.Maps["conns"].MaxEntries = uint32(r.cfg.MaxTrackedConnections)
+	if len(literalNames(r.cfg.ExecutableRegex)) > 0 {
+		if err := spec.Variables["any_comms"].Set(uint8(1)); err != nil {
+			return fmt.Errorf("ebpf_network: %w", err)
+		}
+	}
 	if err := spec.LoadAndAssign(&r.objs, nil); err != nil {
 		var verr *ebpf.VerifierError
 		switch {
 		case errors.Is(err, unix.EPERM):
-			return fmt.Errorf("ebpf_network: loading BPF programs was refused (%w); run as root or grant CAP_BPF and CAP_PERFMON "+
-				"(NixOS: services.otel-ai-collector.ebpf.enable adds them)", err)
+			// Not wrapped: cilium/ebpf appends "MEMLOCK may be too low,
+			// consider rlimit.RemoveMemlock" to any EPERM, but on kernels
+			// with memcg accounting of BPF memory (5.11+, which the BTF
+			// programs here need anyway) the refusal is a missing
+			// capability.
+			return fmt.Errorf("ebpf_network: loading BPF programs was refused (%w): run as root or grant CAP_BPF and CAP_PERFMON "+
+				"(NixOS: services.otel-ai-collector.ebpf.enable adds them)", unix.EPERM)
 		case errors.As(err, &verr):
 			return fmt.Errorf("ebpf_network: the kernel's verifier rejected the program: %+v", verr)
 		}
 		return fmt.Errorf("ebpf_network: loading BPF programs: %w", err)
 	}
-	for _, prog := range []*ebpf.Program{r.objs.InetSockSetState, r.objs.SysEnter, r.objs.SysExit} {
+	for _, prog := range []*ebpf.Program{r.objs.InetSockSetState, r.objs.SchedProcessFork, r.objs.SysEnter, r.objs.SysExit} {
 		l, err := link.AttachTracing(link.TracingOptions{Program: prog, AttachType: ebpf.AttachTraceRawTp})
 		if err != nil {
 			r.closeBPF()
@@ -107,6 +140,14 @@ func (r *ebpfReceiver) Start(_ context.Context, _ component.Host) error {
 		r.closeBPF()
 		return fmt.Errorf("ebpf_network: opening the ring buffers: %w", err)
 	}
+	// A process that starts listening on a selected port is selected by
+	// the kernel at once.
+	for _, port := range r.cfg.Ports {
+		if err := r.objs.SelectedPorts.Put(uint16(port), uint8(1)); err != nil {
+			r.closeBPF()
+			return fmt.Errorf("ebpf_network: selecting port %d: %w", port, err)
+		}
+	}
 	// Literal executable names are selected in the kernel from a process's
 	// first syscall; other selectors take effect at the next process scan.
 	for _, name := range literalNames(r.cfg.ExecutableRegex) {
@@ -119,12 +160,7 @@ func (r *ebpfReceiver) Start(_ context.Context, _ component.Host) error {
 		r.closeBPF()
 		return err
 	}
-	var mono unix.Timespec
-	if err := unix.ClockGettime(unix.CLOCK_MONOTONIC, &mono); err != nil {
-		r.closeBPF()
-		return err
-	}
-	r.bootWall = time.Now().Add(-time.Duration(mono.Nano()))
+	r.bootWall = time.Now().Add(-time.Duration(monotonicNs()))
 
 	if r.cfg.HTTP.Enabled {
 		r.attachSystemTLS()
@@ -134,8 +170,8 @@ func (r *ebpfReceiver) Start(_ context.Context, _ component.Host) error {
 	r.cancel = cancel
 	r.wg.Add(3)
 	go r.refreshLoop(ctx)
-	go readRecords(r, r.reader, "connection event", r.handleClose)
-	go readRecords(r, r.dataReader, "socket data event", r.handleData)
+	go readRecords(r, r.reader, "connection event", decodeTCPEvent, r.handleClose, 0)
+	go readRecords(r, r.dataReader, "socket data event", decodeDataEvent, r.handleData, dataPollInterval)
 	r.set.Logger.Info("ebpf_network: observing the selected processes", zap.Bool("http", r.cfg.HTTP.Enabled),
 		zap.Bool("tcp_connections", r.cfg.TCPConnections),
 		zap.Ints("ports", r.cfg.Ports), zap.Ints("pids", r.cfg.PIDs),
@@ -165,6 +201,7 @@ func (r *ebpfReceiver) closeBPF() error {
 
 // refresh rescans processes and tells the kernel which pids to capture.
 func (r *ebpfReceiver) refresh() {
+	scanStart := monotonicNs()
 	if err := r.table.refresh(); err != nil {
 		r.set.Logger.Warn("Reading the process table failed; retrying every refresh_interval", zap.Error(err))
 		return
@@ -177,10 +214,12 @@ func (r *ebpfReceiver) refresh() {
 	selected := r.table.selectedPIDs()
 	var stale []uint32
 	var pid uint32
-	var one uint8
+	var since uint64 // 0, or when the kernel selected it (a listen on a selected port)
 	iter := r.objs.SelectedPids.Iterate()
-	for iter.Next(&pid, &one) {
-		if !selected[int(pid)] {
+	for iter.Next(&pid, &since) {
+		// What the kernel selected after this scan began, the scan may
+		// not have seen yet: the next one decides.
+		if !selected[int(pid)] && since < scanStart {
 			stale = append(stale, pid)
 		}
 	}
@@ -188,7 +227,7 @@ func (r *ebpfReceiver) refresh() {
 		_ = r.objs.SelectedPids.Delete(p)
 	}
 	for p := range selected {
-		if err := r.objs.SelectedPids.Put(uint32(p), uint8(1)); err != nil {
+		if err := r.objs.SelectedPids.Put(uint32(p), uint64(0)); err != nil {
 			r.set.Logger.Warn("Selecting a process for capture failed", zap.Int("pid", p), zap.Error(err))
 		}
 		if r.cfg.HTTP.Enabled {
@@ -285,44 +324,51 @@ func (r *ebpfReceiver) refreshLoop(ctx context.Context) {
 	}
 }
 
-// readRecords decodes every record of a ring buffer into T and hands it to
-// handle, until the reader is closed.
-func readRecords[T any](r *ebpfReceiver, reader *ringbuf.Reader, what string, handle func(*T)) {
+// dataPollInterval is how often the data ring buffer is read when the
+// kernel has not woken its reader (it does so only once much is waiting).
+const dataPollInterval = 10 * time.Millisecond
+
+// readRecords decodes every record of a ring buffer with decode and hands
+// it to handle, until the reader is closed. With a poll interval, records
+// the kernel submitted without waking the reader are read that often.
+func readRecords[T any](r *ebpfReceiver, reader *ringbuf.Reader, what string, decode func([]byte) (T, error), handle func(T), poll time.Duration) {
 	defer r.wg.Done()
+	if poll > 0 {
+		reader.SetDeadline(time.Now().Add(poll))
+	}
+	var record ringbuf.Record
 	for {
-		record, err := reader.Read()
+		err := reader.ReadInto(&record)
 		if errors.Is(err, ringbuf.ErrClosed) {
 			return
+		}
+		if errors.Is(err, os.ErrDeadlineExceeded) {
+			reader.SetDeadline(time.Now().Add(poll))
+			continue
 		}
 		if err != nil {
 			r.set.Logger.Warn("Reading a "+what+" failed", zap.Error(err))
 			continue
 		}
-		var ev T
-		if err := binary.Read(bytes.NewReader(record.RawSample), binary.NativeEndian, &ev); err != nil {
+		ev, err := decode(record.RawSample)
+		if err != nil {
 			r.set.Logger.Warn("Undecodable "+what, zap.Error(err))
 			continue
 		}
-		handle(&ev)
+		handle(ev)
 	}
 }
 
+func decodeTCPEvent(raw []byte) (*networkTcpEvent, error) {
+	var ev networkTcpEvent
+	return &ev, binary.Read(bytes.NewReader(raw), binary.NativeEndian, &ev)
+}
+
 // handleData follows HTTP on a captured socket read or write.
-func (r *ebpfReceiver) handleData(ev *networkDataEvent) {
-	if !r.cfg.HTTP.Enabled {
-		return
+func (r *ebpfReceiver) handleData(ev dataEvent) {
+	if r.cfg.HTTP.Enabled {
+		r.http.add(ev)
 	}
-	captured := min(int(ev.Captured), len(ev.Data))
-	r.http.add(dataEvent{
-		tsNs: ev.TsNs, conn: connKey{ev.Sock, ev.ConnStart}, pid: ev.Pid, comm: commString(ev.Comm[:]), length: int64(ev.Len),
-		data: append([]byte(nil), ev.Data[:captured]...), ingress: ev.Direction == 0,
-		tuple: endpoints{
-			ipv6:       ev.Tuple.Family == unix.AF_INET6,
-			localAddr:  addr(ev.Tuple.Family, ev.Tuple.LocalAddr).String(),
-			remoteAddr: addr(ev.Tuple.Family, ev.Tuple.RemoteAddr).String(),
-			localPort:  int(ev.Tuple.LocalPort), remotePort: int(ev.Tuple.RemotePort),
-		},
-	})
 }
 
 // emitHTTP turns a finished HTTP exchange into a span.
@@ -366,6 +412,11 @@ func (r *ebpfReceiver) fillHTTPSpan(span ptrace.Span, x *exchange) {
 	attrs.PutStr("network.peer.address", x.tuple.remoteAddr)
 	attrs.PutInt("network.peer.port", int64(x.tuple.remotePort))
 	attrs.PutInt("http.request.size", x.reqBytes)
+	if x.headTruncated {
+		// The head was longer than what the kernel captured and no
+		// traceparent was in the captured part: one may have been lost.
+		attrs.PutBool(attrHeadTruncated, true)
+	}
 	if x.status != 0 {
 		attrs.PutInt("http.response.status_code", int64(x.status))
 		attrs.PutInt("http.response.size", x.respBytes)
@@ -385,6 +436,67 @@ func (r *ebpfReceiver) fillHTTPSpan(span ptrace.Span, x *exchange) {
 		span.Status().SetMessage("no response seen")
 	case x.status >= 500 || (!x.server && x.status >= 400):
 		span.Status().SetCode(ptrace.StatusCodeError)
+	}
+}
+
+// emitGRPC turns a finished gRPC call into a span.
+func (r *ebpfReceiver) emitGRPC(x *grpcCall) {
+	proc, _ := r.table.processByPID(int(x.pid), x.comm)
+	r.batch.add(fmt.Sprint(proc.pid, "/", x.tuple.localPort), func(res pcommon.Map) {
+		r.putResource(res, proc, x.tuple.localPort)
+	}, func(span ptrace.Span) { r.fillGRPCSpan(span, x) })
+}
+
+// fillGRPCSpan follows OpenTelemetry's RPC and gRPC conventions.
+func (r *ebpfReceiver) fillGRPCSpan(span ptrace.Span, x *grpcCall) {
+	service, method, _ := strings.Cut(strings.TrimPrefix(x.path, "/"), "/")
+	span.SetName(strings.TrimPrefix(x.path, "/"))
+	span.SetSpanID(randomSpanID())
+	span.SetTraceID(randomTraceID())
+	if x.server {
+		span.SetKind(ptrace.SpanKindServer)
+		if traceID, parent, ok := parseTraceparent(x.traceparent); ok {
+			span.SetTraceID(traceID)
+			span.SetParentSpanID(parent)
+		}
+	} else {
+		span.SetKind(ptrace.SpanKindClient)
+	}
+	span.SetStartTimestamp(pcommon.NewTimestampFromTime(r.bootWall.Add(time.Duration(x.startNs))))
+	span.SetEndTimestamp(pcommon.NewTimestampFromTime(r.bootWall.Add(time.Duration(x.endNs))))
+	attrs := span.Attributes()
+	attrs.PutStr("rpc.system", "grpc")
+	attrs.PutStr("rpc.service", service)
+	attrs.PutStr("rpc.method", method)
+	attrs.PutStr("network.protocol.name", "http")
+	attrs.PutStr("network.protocol.version", "2")
+	switch {
+	case x.tuple.unix:
+		attrs.PutStr("network.transport", "unix") // no addresses or ports to give
+	case x.server:
+		attrs.PutStr("network.transport", "tcp")
+		attrs.PutStr("network.peer.address", x.tuple.remoteAddr)
+		attrs.PutInt("network.peer.port", int64(x.tuple.remotePort))
+		attrs.PutStr("server.address", x.tuple.localAddr)
+		attrs.PutInt("server.port", int64(x.tuple.localPort))
+		attrs.PutStr("client.address", x.tuple.remoteAddr)
+		attrs.PutInt("client.port", int64(x.tuple.remotePort))
+	default:
+		attrs.PutStr("network.transport", "tcp")
+		attrs.PutStr("network.peer.address", x.tuple.remoteAddr)
+		attrs.PutInt("network.peer.port", int64(x.tuple.remotePort))
+		attrs.PutStr("server.address", x.tuple.remoteAddr)
+		attrs.PutInt("server.port", int64(x.tuple.remotePort))
+	}
+	if x.status < 0 {
+		span.Status().SetCode(ptrace.StatusCodeError)
+		span.Status().SetMessage("no grpc-status seen")
+		return
+	}
+	attrs.PutInt("rpc.grpc.status_code", int64(x.status))
+	if (x.server && grpcServerErrors[x.status]) || (!x.server && x.status != 0) {
+		span.Status().SetCode(ptrace.StatusCodeError)
+		span.Status().SetMessage(x.message)
 	}
 }
 
@@ -485,6 +597,14 @@ func (r *ebpfReceiver) fillConnectionSpan(span ptrace.Span, ev *networkTcpEvent,
 	}
 }
 
+// monotonicNs is CLOCK_MONOTONIC, bpf_ktime_get_ns's clock (it cannot fail
+// on Linux).
+func monotonicNs() uint64 {
+	var mono unix.Timespec
+	_ = unix.ClockGettime(unix.CLOCK_MONOTONIC, &mono)
+	return uint64(mono.Nano())
+}
+
 // commString reads a NUL-padded kernel task name.
 func commString(comm []int8) string {
 	b := make([]byte, 0, len(comm))
@@ -525,6 +645,24 @@ func (r *ebpfReceiver) registerMetrics() error {
 		metric.WithDescription("Connections whose HTTP exchanges were dropped because max_tracked_connections were followed already."),
 		metric.WithInt64Callback(func(_ context.Context, o metric.Int64Observer) error {
 			o.Observe(r.http.evicted.Load())
+			return nil
+		})); err != nil {
+		return err
+	}
+	if _, err := meter.Int64ObservableCounter("otelcol_receiver_ebpf_network_http2_connections_lost",
+		metric.WithUnit("{connection}"),
+		metric.WithDescription("HTTP/2 connections no longer followed: bytes beyond the capture or an undecodable header block (HPACK state lost)."),
+		metric.WithInt64Callback(func(_ context.Context, o metric.Int64Observer) error {
+			o.Observe(r.http.h2Lost.Load())
+			return nil
+		})); err != nil {
+		return err
+	}
+	if _, err := meter.Int64ObservableCounter("otelcol_receiver_ebpf_network_http_request_heads_truncated",
+		metric.WithUnit("{request}"),
+		metric.WithDescription("HTTP requests whose head went on beyond the captured bytes without a traceparent in them (spans marked "+attrHeadTruncated+")."),
+		metric.WithInt64Callback(func(_ context.Context, o metric.Int64Observer) error {
+			o.Observe(r.http.truncatedHeads.Load())
 			return nil
 		})); err != nil {
 		return err

@@ -6,11 +6,13 @@
 //    TCP_CLOSE and then reports the whole connection: endpoints, role, the
 //    process that opened it (client side), duration, bytes each way, and the
 //    state it closed from. User space selects which processes to report.
+//    A socket entering LISTEN on a selected port selects its process at once
+//    (and sched:sched_process_fork its children).
 // 2. raw_syscalls:sys_enter/sys_exit capture the first bytes of every
-//    read/write/recvfrom/sendto, and of the first buffer of every
+//    read/write/recvfrom/sendto, and of the buffers in order of every
 //    readv/writev/recvmsg/sendmsg, on a TCP socket by a selected process (the
 //    `selected_pids` map, kept by user space), for user space to parse as
-//    HTTP/1.x.
+//    HTTP/1.x or follow as HTTP/2.
 // 3. uprobes on libssl's SSL_read/SSL_write (and the _ex variants) capture
 //    the plaintext of TLS connections the same way; the TCP socket under an
 //    SSL object is learnt from the syscall that the SSL call makes.
@@ -34,9 +36,24 @@ volatile const __u32 nr_writev = 20;
 volatile const __u32 nr_sendmsg = 46;
 volatile const __u32 nr_recvmsg = 47;
 
-#define MAX_CAPTURE 512
+// Bytes captured of a read or write: the first REQUEST_CAPTURE of what looks
+// like the start of a request (its head, with headers such as traceparent behind
+// a large Cookie), else the first CAPTURE (a response head, a body's start).
+// Events go out at their captured size, so the larger bound costs only where
+// used.
+// On a connection that began with the HTTP/2 client preface (h2c, as local
+// gRPC speaks it), up to H2_CAPTURE: user space follows every frame, and its
+// HPACK state depends on seeing every header block.
+// (16 KiB less a little: the per-CPU scratch, twice this plus the event's
+// head, must stay within the kernel's 32 KiB per-CPU value limit.)
+#define H2_CAPTURE 16320
+#define REQUEST_CAPTURE 4096
+#define CAPTURE 512
+#define MAX_CAPTURE H2_CAPTURE
 
+#define AF_UNIX 1
 #define AF_INET 2
+#define SOCK_STREAM 1
 #define AF_INET6 10
 #define IPPROTO_TCP 6
 
@@ -44,6 +61,7 @@ volatile const __u32 nr_recvmsg = 47;
 #define TCP_SYN_SENT 2
 #define TCP_SYN_RECV 3
 #define TCP_CLOSE 7
+#define TCP_LISTEN 10
 
 enum role { ROLE_CLIENT = 1, ROLE_SERVER = 2 };
 
@@ -114,8 +132,16 @@ struct active_io {
 	__u64 sock;
 	__u64 buf;
 	__u64 buf_len; // the first buffer's size, for vectored I/O
+	__u64 iov;     // vectored I/O: the iovec array, else 0
+	__u32 iovcnt;
 	__u8 direction;
+	__u8 unix_sock;
 };
+
+// Vectored I/O contributes its buffers in order, up to this many (gRPC
+// C-core writes a frame header, a field name and its value as separate
+// iovecs: all are needed to follow HTTP/2).
+#define MAX_IOV 64
 
 // An SSL_read/SSL_write in progress, between uprobe and uretprobe.
 struct ssl_call {
@@ -124,6 +150,30 @@ struct ssl_call {
 	__u64 ex_bytes; // the _ex variants' size_t *readbytes / *written, else 0
 	__u8 direction;
 };
+
+// Builds a data event before it is copied to the ring buffer at its
+// captured size (too large for the BPF stack). The spill lets the verifier
+// see that a buffer of at most MAX_CAPTURE bytes, copied at an offset below
+// MAX_CAPTURE, stays inside.
+struct data_scratch_value {
+	struct data_event e;
+	__u8 spill[MAX_CAPTURE];
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct data_scratch_value);
+} data_scratch SEC(".maps");
+
+// Sockets whose connection began with the HTTP/2 client preface.
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 4096);
+	__type(key, __u64); // struct sock address (or SSL object's)
+	__type(value, __u8);
+} h2_socks SEC(".maps");
 
 // Force the types into BTF so bpf2go generates them.
 const struct tcp_event *unused_tcp_event __attribute__((unused));
@@ -146,12 +196,29 @@ struct {
 	__uint(max_entries, 4 * 1024 * 1024);
 } data_events SEC(".maps");
 
+// Data waiting in data_events that wakes its reader (see emit_data).
+#define WAKEUP_BYTES (256 * 1024)
+
+// Selected processes. The value is 0 for those user space selected from a
+// process scan, or the time (bpf_ktime_get_ns) the kernel selected one
+// itself, between scans: it listened on a selected port, or was forked by
+// such a process. User space confirms those at its next scan or drops them
+// after a grace period.
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(max_entries, 4096);
 	__type(key, __u32);  // tgid
-	__type(value, __u8);
+	__type(value, __u64);
 } selected_pids SEC(".maps");
+
+// The configured ports (host byte order): a process that starts listening on
+// one is selected at once, without waiting for user space's next scan.
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 1024);
+	__type(key, __u16);
+	__type(value, __u8);
+} selected_ports SEC(".maps");
 
 // Executable names (comm, 15 characters at most) selected by a literal
 // executable_regex: lets the kernel capture a process from its first
@@ -201,6 +268,8 @@ static __always_inline void count(__u32 which)
 static __always_inline void read_tuple(struct sock *sk, struct tuple *t)
 {
 	t->family = BPF_CORE_READ(sk, __sk_common.skc_family);
+	if (t->family == AF_UNIX)
+		return; // no ports or addresses
 	t->local_port = BPF_CORE_READ(sk, __sk_common.skc_num);
 	t->remote_port = __builtin_bswap16(BPF_CORE_READ(sk, __sk_common.skc_dport));
 	if (t->family == AF_INET) {
@@ -237,6 +306,17 @@ int BPF_PROG(inet_sock_set_state, struct sock *sk, int oldstate, int newstate)
 		return 0;
 	__u64 key = (__u64)sk;
 
+	// listen() runs in the listening process: select it now if the port
+	// is selected, so its first requests are captured.
+	if (newstate == TCP_LISTEN) {
+		__u16 port = BPF_CORE_READ(sk, __sk_common.skc_num);
+		if (bpf_map_lookup_elem(&selected_ports, &port)) {
+			__u32 tgid = bpf_get_current_pid_tgid() >> 32;
+			__u64 now = bpf_ktime_get_ns();
+			bpf_map_update_elem(&selected_pids, &tgid, &now, BPF_NOEXIST);
+		}
+		return 0;
+	}
 	// Active open: connect() runs in the opening process.
 	if (newstate == TCP_SYN_SENT) {
 		track(sk, key, ROLE_CLIENT, 0, 1);
@@ -276,6 +356,7 @@ int BPF_PROG(inet_sock_set_state, struct sock *sk, int oldstate, int newstate)
 	e->close_from = oldstate;
 	__builtin_memcpy(e->comm, c->comm, sizeof(e->comm));
 
+	bpf_map_delete_elem(&h2_socks, &key);
 	struct tcp_sock *tp = (struct tcp_sock *)sk;
 	e->bytes_received = BPF_CORE_READ(tp, bytes_received);
 	e->bytes_sent = BPF_CORE_READ(tp, bytes_acked);
@@ -286,10 +367,35 @@ int BPF_PROG(inet_sock_set_state, struct sock *sk, int oldstate, int newstate)
 	return 0;
 }
 
+// A process forked by one the kernel selected for listening on a selected
+// port (nginx's workers, forked by the master after it listens) holds the
+// same listening socket: selected too, until user space's next scan decides.
+SEC("tp_btf/sched_process_fork")
+int BPF_PROG(sched_process_fork, struct task_struct *parent, struct task_struct *child)
+{
+	__u32 parent_tgid = BPF_CORE_READ(parent, tgid);
+	__u32 child_tgid = BPF_CORE_READ(child, tgid);
+	if (parent_tgid == child_tgid)
+		return 0; // a thread
+	__u64 *since = bpf_map_lookup_elem(&selected_pids, &parent_tgid);
+	if (!since || *since == 0)
+		return 0; // not selected, or selected by a scan, which covers children too
+	__u64 now = bpf_ktime_get_ns();
+	bpf_map_update_elem(&selected_pids, &child_tgid, &now, BPF_NOEXIST);
+	return 0;
+}
+
+// Whether selected_comms has entries (set by user space before loading):
+// without, unselected processes' I/O costs one map lookup, not two and a
+// copy of the task's name.
+volatile const __u8 any_comms = 0;
+
 static __always_inline int selected(__u32 tgid)
 {
 	if (bpf_map_lookup_elem(&selected_pids, &tgid))
 		return 1;
+	if (!any_comms)
+		return 0;
 	char comm[16] = {};
 	bpf_get_current_comm(&comm, sizeof(comm));
 	return bpf_map_lookup_elem(&selected_comms, &comm) != NULL;
@@ -314,9 +420,21 @@ static __always_inline struct sock *sock_from_fd(int fd)
 		return NULL;
 	struct socket *sock = (struct socket *)BPF_CORE_READ(f, private_data);
 	struct sock *sk = BPF_CORE_READ(sock, sk);
-	if (!sk || BPF_CORE_READ(sk, sk_protocol) != IPPROTO_TCP)
+	if (!sk)
+		return NULL;
+	// Unix stream sockets too: local gRPC daemons listen on them (only
+	// their HTTP/2 is followed, see emit_data).
+	if (BPF_CORE_READ(sk, __sk_common.skc_family) == AF_UNIX)
+		return BPF_CORE_READ(sk, sk_type) == SOCK_STREAM ? sk : NULL;
+	if (BPF_CORE_READ(sk, sk_protocol) != IPPROTO_TCP)
 		return NULL;
 	return sk;
+}
+
+static __always_inline int io_syscall(long id)
+{
+	return id == nr_read || id == nr_write || id == nr_recvfrom || id == nr_sendto || id == nr_readv || id == nr_writev ||
+	       id == nr_recvmsg || id == nr_sendmsg;
 }
 
 SEC("tp_btf/sys_enter")
@@ -354,35 +472,84 @@ int BPF_PROG(sys_enter, struct pt_regs *regs, long id)
 		.buf = BPF_CORE_READ(regs, si),
 		.buf_len = ~0ULL,
 		.direction = direction,
+		.unix_sock = BPF_CORE_READ(sk, __sk_common.skc_family) == AF_UNIX,
 	};
 	if (vectored) {
 		// The first iovec: of the argument itself, or of the msghdr's.
 		struct iovec *iov = (struct iovec *)io.buf;
+		__u64 msg_iovlen = 0;
 		if (message) {
 			struct user_msghdr msg;
 			if (bpf_probe_read_user(&msg, sizeof(msg), (void *)io.buf))
 				return 0;
 			iov = msg.msg_iov;
+			msg_iovlen = msg.msg_iovlen;
 		}
 		struct iovec first;
 		if (bpf_probe_read_user(&first, sizeof(first), iov))
 			return 0;
 		io.buf = (__u64)first.iov_base;
 		io.buf_len = first.iov_len;
+		io.iov = (__u64)iov;
+		io.iovcnt = message ? (__u32)msg_iovlen : (__u32)BPF_CORE_READ(regs, dx);
 	}
 	bpf_map_update_elem(&active, &pid_tgid, &io, BPF_ANY);
 	return 0;
 }
 
+enum start { START_OTHER = 0, START_REQUEST = 1, START_H2_PREFACE = 2 };
+
+// request_start tells whether buf begins like an HTTP/1.x request line (an
+// upper-case method of 3 to 7 letters and a space) or with the HTTP/2
+// client preface ("PRI * HTTP/2.0...").
+static __always_inline int request_start(const void *buf)
+{
+	char b[8];
+	if (bpf_probe_read_user(b, sizeof(b), buf))
+		return START_OTHER;
+	if (b[0] == 'P' && b[1] == 'R' && b[2] == 'I' && b[3] == ' ' && b[4] == '*' && b[5] == ' ' && b[6] == 'H' && b[7] == 'T')
+		return START_H2_PREFACE;
+#pragma unroll
+	for (int i = 0; i < 8; i++) {
+		if (b[i] == ' ')
+			return i >= 3 ? START_REQUEST : START_OTHER;
+		if (b[i] < 'A' || b[i] > 'Z')
+			return START_OTHER;
+	}
+	return START_OTHER;
+}
+
 // emit_data sends the first bytes of buf, of which ret bytes moved. sock is
 // a struct sock address when known (is_sock), else an SSL object's.
-static __always_inline void emit_data(__u64 pid_tgid, __u64 sock, int is_sock, __u64 buf, __u64 buf_len, long ret, __u8 direction)
+static __always_inline void emit_data(__u64 pid_tgid, __u64 sock, int is_sock, __u64 buf, __u64 buf_len, __u64 iov, __u32 iovcnt,
+				      long ret, __u8 direction, int unix_sock)
 {
-	struct data_event *e = bpf_ringbuf_reserve(&data_events, sizeof(*e), 0);
-	if (!e) {
-		count(COUNTER_DATA_LOST);
-		return;
+	__u64 n = ret;
+	if (n > buf_len)
+		n = buf_len;
+	__u64 limit = CAPTURE;
+	int h2 = bpf_map_lookup_elem(&h2_socks, &sock) != NULL;
+	if (h2) {
+		limit = H2_CAPTURE;
+	} else if (n >= 24) { // a preface, or a request line longer than CAPTURE
+		int start = request_start((void *)buf);
+		if (start == START_H2_PREFACE) {
+			__u8 one = 1;
+			bpf_map_update_elem(&h2_socks, &sock, &one, BPF_ANY);
+			limit = H2_CAPTURE;
+			h2 = 1;
+		} else if (start == START_REQUEST) {
+			limit = REQUEST_CAPTURE;
+		}
 	}
+	if (unix_sock && !h2)
+		return; // of Unix sockets only HTTP/2 (gRPC), not every local IPC
+
+	__u32 zero = 0;
+	struct data_scratch_value *scratch = bpf_map_lookup_elem(&data_scratch, &zero);
+	if (!scratch)
+		return;
+	struct data_event *e = &scratch->e;
 	e->ts_ns = bpf_ktime_get_ns();
 	e->sock = sock;
 	e->pid = pid_tgid >> 32;
@@ -395,26 +562,60 @@ static __always_inline void emit_data(__u64 pid_tgid, __u64 sock, int is_sock, _
 	struct conn *c = bpf_map_lookup_elem(&conns, &sock);
 	e->role = c ? c->role : 0;
 	e->conn_start = c ? c->start_ns : 0;
-	__u64 n = ret;
-	if (n > buf_len)
-		n = buf_len;
-	if (n > MAX_CAPTURE)
-		n = MAX_CAPTURE;
+	n = ret;
+	if (!iovcnt) {
+		if (n > limit)
+			n = limit;
+		if (n > MAX_CAPTURE) // for the verifier
+			n = MAX_CAPTURE;
+		if (bpf_probe_read_user(e->data, n, (void *)buf))
+			n = 0;
+	} else {
+		// The buffers in order, until the bytes moved or the limit.
+		__u64 want = ret < limit ? ret : limit;
+		__u64 off = 0;
+		for (__u32 i = 0; i < MAX_IOV; i++) {
+			if (i >= iovcnt || off >= want || off >= MAX_CAPTURE)
+				break;
+			struct iovec v;
+			if (bpf_probe_read_user(&v, sizeof(v), (void *)(iov + i * sizeof(struct iovec))))
+				break;
+			__u64 take = v.iov_len;
+			if (take > want - off)
+				take = want - off;
+			if (take > MAX_CAPTURE)
+				take = MAX_CAPTURE;
+			if (bpf_probe_read_user(e->data + off, take, v.iov_base))
+				break;
+			off += take;
+		}
+		n = off;
+		if (n > MAX_CAPTURE)
+			n = MAX_CAPTURE;
+	}
 	e->captured = n;
-	if (bpf_probe_read_user(e->data, n, (void *)buf))
-		e->captured = 0;
-	bpf_ringbuf_submit(e, 0);
+	// Wake the reader only once WAKEUP_BYTES are waiting: user space also
+	// polls every few milliseconds, and a wakeup per event (thousands a
+	// second) costs both sides more than the event.
+	__u64 flags = bpf_ringbuf_query(&data_events, BPF_RB_AVAIL_DATA) >= WAKEUP_BYTES ? BPF_RB_FORCE_WAKEUP : BPF_RB_NO_WAKEUP;
+	if (bpf_ringbuf_output(&data_events, e, offsetof(struct data_event, data) + n, flags))
+		count(COUNTER_DATA_LOST);
 }
 
 SEC("tp_btf/sys_exit")
 int BPF_PROG(sys_exit, struct pt_regs *regs, long ret)
 {
+	// Every syscall of every process exits through here: rule out all
+	// but the I/O ones with a load before any map lookup.
+	long id = regs->orig_ax;
+	if (!io_syscall(id))
+		return 0;
 	__u64 pid_tgid = bpf_get_current_pid_tgid();
 	struct active_io *io = bpf_map_lookup_elem(&active, &pid_tgid);
 	if (!io)
 		return 0;
 	if (ret > 0)
-		emit_data(pid_tgid, io->sock, 1, io->buf, io->buf_len, ret, io->direction);
+		emit_data(pid_tgid, io->sock, 1, io->buf, io->buf_len, io->iov, io->iovcnt, ret, io->direction, io->unix_sock);
 	bpf_map_delete_elem(&active, &pid_tgid);
 	return 0;
 }
@@ -446,7 +647,7 @@ static __always_inline int ssl_exit(long ret)
 	}
 	if (moved > 0) {
 		__u64 *sock = bpf_map_lookup_elem(&ssl_socks, &call->ssl);
-		emit_data(pid_tgid, sock ? *sock : call->ssl, sock != NULL, call->buf, ~0ULL, moved, call->direction);
+		emit_data(pid_tgid, sock ? *sock : call->ssl, sock != NULL, call->buf, ~0ULL, 0, 0, moved, call->direction, 0);
 	}
 	bpf_map_delete_elem(&ssl_active, &pid_tgid);
 	return 0;

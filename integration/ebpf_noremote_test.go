@@ -17,10 +17,13 @@ func TestEBPFWithoutRemoteExportWarns(t *testing.T) {
 		"OTEL_AI_COLLECTOR_REMOTE_CONFIG":   "",
 	}})
 	logs := c.Logs()
-	for _, want := range []string{"eBPF network spans are off", "OTEL_AI_COLLECTOR_REMOTE_ENDPOINT", "OTEL_AI_COLLECTOR_REMOTE_CONFIG"} {
+	for _, want := range []string{"eBPF spans are off", "OTEL_AI_COLLECTOR_REMOTE_ENDPOINT", "OTEL_AI_COLLECTOR_REMOTE_CONFIG"} {
 		if !strings.Contains(logs, want) {
 			t.Errorf("the logs do not say %q:\n%s", want, logs)
 		}
+	}
+	if n := strings.Count(logs, "eBPF spans are off"); n != 1 {
+		t.Errorf("the warning is printed %d times, want once", n)
 	}
 	if strings.Contains(logs, "ebpf_network: observing") {
 		t.Errorf("the receiver started without remote export")

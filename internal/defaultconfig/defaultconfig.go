@@ -164,12 +164,6 @@ func defaultLayers() (layers, extra, warnings []string, err error) {
 		if profilingEnabled() {
 			layers = append(layers, ProfilingURI)
 		}
-		if ebpfSelected() {
-			// eBPF spans go only to the remote path: say so rather than
-			// leave the receiver off without a word.
-			warnings = append(warnings, fmt.Sprintf("eBPF network spans are off: %s/%s/%s select processes, but they are sent only to a remote "+
-				"backend and neither %s nor %s is set", envEBPFPorts, envEBPFExecutable, envEBPFUnits, envRemoteEndpoint, envRemoteConfig))
-		}
 		return layers, nil, warnings, nil
 	}
 	layers = append(layers, RemoteURI)

@@ -250,28 +250,3 @@ func TestEBPFSelectors(t *testing.T) {
 		t.Errorf("bad port: error %v should name %s", err, envEBPFPorts)
 	}
 }
-
-// eBPF selectors without remote export: the receiver has nowhere to send, and
-// the warning names the missing variables.
-func TestEBPFWithoutRemoteWarns(t *testing.T) {
-	t.Setenv(envStateDir, t.TempDir())
-	for _, name := range []string{envRemoteEndpoint, envRemoteConfig, envPyroscope} {
-		t.Setenv(name, "")
-	}
-	t.Setenv(envEBPFPorts, "8080")
-	layers, _, warnings, err := defaultLayers()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if strings.Contains(strings.Join(layers, " "), EBPFURI) {
-		t.Errorf("eBPF layer without remote export: %v", layers)
-	}
-	if len(warnings) != 1 || !strings.Contains(warnings[0], envRemoteEndpoint) || !strings.Contains(warnings[0], envRemoteConfig) ||
-		!strings.Contains(warnings[0], envEBPFPorts) {
-		t.Errorf("warnings %q should name %s, %s and %s", warnings, envEBPFPorts, envRemoteEndpoint, envRemoteConfig)
-	}
-	t.Setenv(envEBPFPorts, "")
-	if _, _, warnings, _ := defaultLayers(); len(warnings) != 0 {
-		t.Errorf("no eBPF selector, yet warnings %q", warnings)
-	}
-}

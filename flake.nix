@@ -33,7 +33,7 @@
             systemd # journalctl, systemd-journal-remote, systemd-analyze
             nix
             curl
-            python3
+            (python3.withPackages (ps: [ ps.grpcio ])) # python3-grpcio: a gRPC peer of the eBPF tests
             util-linux # unshare
           ];
           # The cc wrapper's hardening flags are not valid for -target bpf.

@@ -557,9 +557,13 @@ func TestAIMetricsAcrossCollectorRestart(t *testing.T) {
 		claude.record(ctx, t, r)
 		time.Sleep(1100 * time.Millisecond)
 	}
-	afterTokens, _ := totals(after)
+	afterTokens, afterCost := totals(after)
 	// The stored value restarted: it is the sum of the deltas since the restart.
 	waitValue(ctx, t, prom, sel, afterTokens[key])
+	// The cost series too: evaluated before its last sample is in,
+	// increase() would extrapolate from the earlier ones.
+	waitValue(ctx, t, prom, `claude_code_cost_usage_USD_total{model="claude-sonnet-4-5"}`, afterCost["claude-sonnet-4-5"])
+	waitValue(ctx, t, prom, `claude_code_cost_usage_USD_total{model="claude-haiku-4-5"}`, afterCost["claude-haiku-4-5"])
 	at := lastSample(t, prom, sel)
 	allTokens, _ := totals(claudeRounds)
 	for query, want := range map[string]float64{

@@ -49,7 +49,7 @@ build:
 run: build
 	$(BINARY)
 
-## test-deps: what the integration tests run as real peers (scripts/install-test-deps.sh): Debian prometheus, systemd, util-linux, systemd-journal-remote, nix-bin, nginx, curl, python3, python3-grpcio; prometheus3 (go install)
+## test-deps: what the integration tests run as real peers (scripts/install-test-deps.sh): Debian systemd, util-linux, systemd-journal-remote, nix-bin, nginx, curl, python3, python3-grpcio; prometheus3 (go install)
 test-deps:
 	scripts/install-test-deps.sh
 

@@ -28,7 +28,7 @@
             llvm
             libbpf
             # Real peers of the integration tests.
-            prometheus
+            prometheus # 3.x, found by the tests when there is no prometheus3 (Debian: a pinned go install)
             nginx
             systemd # journalctl, systemd-journal-remote, systemd-analyze
             nix

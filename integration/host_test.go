@@ -2,7 +2,6 @@ package integration
 
 import (
 	"fmt"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -10,24 +9,21 @@ import (
 	"github.com/otel-ai-collector/otel-ai-collector/integration/harness"
 )
 
-func TestHostMetricsReachPrometheusByRemoteWrite(t *testing.T) {
-	root, err := harness.RepoRoot()
-	if err != nil {
-		t.Fatal(err)
-	}
-	prom := harness.StartPrometheus(t)
+// Host metrics reach a real Prometheus 3 over its OTLP endpoint (the
+// translation Mimir's /otlp runs) in direct mode, with the names and labels
+// docs/host-telemetry.md and the host dashboard query.
+func TestHostMetricsReachPrometheusOverOTLP(t *testing.T) {
+	prom := harness.StartPrometheus3(t)
 	backend := harness.StartBackend(t, binary)
 	started := time.Now()
 	c := harness.Start(t, binary, harness.Options{
 		Args: []string{
 			"--config", "embedded:default.yaml", "--config", "embedded:remote.yaml",
-			"--config", "embedded:host-metrics.yaml", "--config", "embedded:remote-gateway.yaml",
-			"--config", filepath.Join(root, "config/examples/remote-write-metrics.yaml"),
+			"--config", "embedded:host-metrics.yaml",
+			"--config", directLayer(t, prom.OTLPMetricsURL, backend.URL),
 		},
 		Env: map[string]string{
 			"OTEL_AI_COLLECTOR_MONITOR_ENDPOINT": harness.NewCountingSink(t).URL,
-			"OTEL_AI_COLLECTOR_REMOTE_ENDPOINT":  backend.URL,
-			"OTEL_AI_COLLECTOR_REMOTE_WRITE_URL": prom.URL + "/api/v1/write",
 			"OTEL_AI_COLLECTOR_HOSTNAME":         "ws-host-test",
 		},
 	})
@@ -89,7 +85,7 @@ func TestHostMetricsReachPrometheusByRemoteWrite(t *testing.T) {
 	}
 
 	if rss, err := c.RSS(); err == nil {
-		t.Logf("collector RSS with host metrics and remote write on: %.1f MiB", float64(rss)/(1<<20))
+		t.Logf("collector RSS with host metrics on: %.1f MiB", float64(rss)/(1<<20))
 	}
 }
 

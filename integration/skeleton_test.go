@@ -402,7 +402,7 @@ func TestComponentsListsTheDistribution(t *testing.T) {
 		// connectors
 		"forward", "routing", "span_metrics",
 		// exporters
-		"otlp_grpc", "otlp_http", "debug", "file", "prometheus_remote_write",
+		"otlp_grpc", "otlp_http", "debug", "file",
 		// extensions
 		"file_storage", "health_check", "zpages", "pprof", "bearertokenauth",
 	} {

@@ -6,7 +6,7 @@ buildGoModule {
   pname = "otel-ai-collector";
   version = "0.1.0";
   src = lib.cleanSource ./..;
-  vendorHash = "sha256-MwOVGyCh/a5q9VFRAd/fAtsOqaUt5u3lsUM5wsIU9I4=";
+  vendorHash = "sha256-Dlv/oiXdQS8xh80MjFPXhwhMrJCrffocMyEoUJXXLZw=";
   subPackages = [ "cmd/otel-ai-collector" ];
   env.CGO_ENABLED = 0;
   ldflags = [ "-s" "-w" ];

@@ -1,21 +1,19 @@
 #!/usr/bin/env bash
 # Installs the Debian packages the integration tests run as real peers, if
-# missing: Prometheus (remote-write target), systemd-journal-remote (writes
+# missing: systemd-journal-remote (writes
 # real journal files for journalctl), nix-bin (parses and evaluates the
 # NixOS module offline), and nginx, curl, python3 and python3-grpcio (services
 # and clients the eBPF receiver observes). Called by `make test` and .ci/run.
 #
-# Also Prometheus 3 with its OTLP receiver (the AI metrics tests' stand-in for
+# Also Prometheus 3 with its OTLP receiver (the metrics tests' stand-in for
 # Mimir's /otlp endpoint, which runs the same translation code), built with go
-# install at a pinned release (no binary downloads) and installed as
-# /usr/local/bin/prometheus3 beside the Debian prometheus (2.x, the
-# remote-write target of other tests).
+# install at a pinned release (no binary downloads; Debian's prometheus is
+# 2.x) and installed as /usr/local/bin/prometheus3.
 set -euo pipefail
 
 # Prometheus 3.16.0's Go module version; integration/harness.Prometheus3Version.
 PROMETHEUS3_VERSION=v0.316.0
 need=()
-command -v prometheus >/dev/null || need+=(prometheus)
 command -v journalctl >/dev/null || need+=(systemd)
 command -v unshare >/dev/null || need+=(util-linux)
 [ -x /lib/systemd/systemd-journal-remote ] || need+=(systemd-journal-remote)

@@ -10,30 +10,18 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 )
 
-// Prometheus is a real Prometheus server on a loopback port standing in for
-// Mimir: the Debian package (2.x) with its remote-write receiver on
-// (StartPrometheus), or Prometheus 3 with its OTLP receiver on
-// (StartPrometheus3), whose OTLP translation is the code Mimir's /otlp
-// endpoint runs.
+// Prometheus is a real Prometheus 3 server on a loopback port standing in
+// for Mimir, with its OTLP receiver on (StartPrometheus3): its OTLP
+// translation is the code Mimir's /otlp endpoint runs.
 type Prometheus struct {
-	URL string // base URL; remote write goes to URL + "/api/v1/write"
-	// OTLPMetricsURL is the OTLP/HTTP metrics endpoint (Prometheus 3 only).
+	URL string // base URL
+	// OTLPMetricsURL is the OTLP/HTTP metrics endpoint.
 	OTLPMetricsURL string
-}
-
-// StartPrometheus starts Prometheus with an empty scrape configuration and
-// stops it when the test ends.
-func StartPrometheus(t testing.TB) *Prometheus {
-	t.Helper()
-	path, err := exec.LookPath("prometheus")
-	if err != nil {
-		t.Fatalf("prometheus is needed: apt-get install prometheus (%v)", err)
-	}
-	return startPrometheus(t, path, "global:\n  scrape_interval: 1m\n", "--web.enable-remote-write-receiver")
 }
 
 // Prometheus3Version is the Prometheus 3 release scripts/install-test-deps.sh
@@ -49,14 +37,31 @@ const Prometheus3Version = "v0.316.0"
 // sample.
 func StartPrometheus3(t testing.TB) *Prometheus {
 	t.Helper()
-	path, err := exec.LookPath("prometheus3")
+	path, err := prometheus3Path()
 	if err != nil {
-		t.Fatalf("prometheus3 is needed: scripts/install-test-deps.sh (%v)", err)
+		t.Fatalf("Prometheus 3 is needed: scripts/install-test-deps.sh installs it as prometheus3 (%v)", err)
 	}
 	p := startPrometheus(t, path, "global:\n  scrape_interval: 1m\notlp:\n  promote_resource_attributes: [host.name]\n",
 		"--web.enable-otlp-receiver", "--enable-feature=created-timestamp-zero-ingestion")
 	p.OTLPMetricsURL = p.URL + "/api/v1/otlp/v1/metrics"
 	return p
+}
+
+// prometheus3Path finds Prometheus 3: prometheus3 (scripts/install-test-deps.sh),
+// else a prometheus on PATH whose version is 3.x (the NixOS devShell's).
+func prometheus3Path() (string, error) {
+	if path, err := exec.LookPath("prometheus3"); err == nil {
+		return path, nil
+	}
+	path, err := exec.LookPath("prometheus")
+	if err != nil {
+		return "", err
+	}
+	out, err := exec.Command(path, "--version").CombinedOutput()
+	if err != nil || !strings.HasPrefix(string(out), "prometheus, version 3.") {
+		return "", fmt.Errorf("%s is not Prometheus 3: %q", path, strings.SplitN(string(out), "\n", 2)[0])
+	}
+	return path, nil
 }
 
 func startPrometheus(t testing.TB, path, configYAML string, flags ...string) *Prometheus {

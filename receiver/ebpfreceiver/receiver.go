@@ -373,27 +373,56 @@ func (r *ebpfReceiver) handleData(ev dataEvent) {
 
 // emitHTTP turns a finished HTTP exchange into a span.
 func (r *ebpfReceiver) emitHTTP(x *exchange) {
-	proc, _ := r.table.processByPID(int(x.pid), x.comm)
-	r.batch.add(fmt.Sprint(proc.pid, "/", x.tuple.localPort), func(res pcommon.Map) {
-		r.putResource(res, proc, x.tuple.localPort)
-	}, func(span ptrace.Span) { r.fillHTTPSpan(span, x) })
+	r.emitFor(x.pid, x.comm, x.tuple.localPort, func(span ptrace.Span) { r.fillHTTPSpan(span, x) })
 }
 
-func (r *ebpfReceiver) fillHTTPSpan(span ptrace.Span, x *exchange) {
-	span.SetName(x.method)
+// emitFor adds a span of the process pid to the batch, under the resource
+// of that process and its local port.
+func (r *ebpfReceiver) emitFor(pid uint32, comm string, localPort int, fill func(ptrace.Span)) {
+	proc, _ := r.table.processByPID(int(pid), comm)
+	r.batch.add(fmt.Sprint(proc.pid, "/", localPort), func(res pcommon.Map) {
+		r.putResource(res, proc, localPort)
+	}, fill)
+}
+
+// startSpan gives a span its ids, kind and times: a server span joins the
+// caller's trace when the request carried a traceparent.
+func (r *ebpfReceiver) startSpan(span ptrace.Span, server bool, traceparent string, startNs, endNs uint64) {
 	span.SetSpanID(randomSpanID())
 	span.SetTraceID(randomTraceID())
-	if x.server {
+	if server {
 		span.SetKind(ptrace.SpanKindServer)
-		if traceID, parent, ok := parseTraceparent(x.traceparent); ok {
+		if traceID, parent, ok := parseTraceparent(traceparent); ok {
 			span.SetTraceID(traceID)
 			span.SetParentSpanID(parent)
 		}
 	} else {
 		span.SetKind(ptrace.SpanKindClient)
 	}
-	span.SetStartTimestamp(pcommon.NewTimestampFromTime(r.bootWall.Add(time.Duration(x.startNs))))
-	span.SetEndTimestamp(pcommon.NewTimestampFromTime(r.bootWall.Add(time.Duration(x.endNs))))
+	span.SetStartTimestamp(pcommon.NewTimestampFromTime(r.bootWall.Add(time.Duration(startNs))))
+	span.SetEndTimestamp(pcommon.NewTimestampFromTime(r.bootWall.Add(time.Duration(endNs))))
+}
+
+// putTCPPeer describes both ends of a TCP connection from the observed
+// side: the peer, the server and, on the serving side, the client.
+func putTCPPeer(attrs pcommon.Map, t endpoints, server bool) {
+	attrs.PutStr("network.transport", "tcp")
+	attrs.PutStr("network.peer.address", t.remoteAddr)
+	attrs.PutInt("network.peer.port", int64(t.remotePort))
+	if server {
+		attrs.PutStr("server.address", t.localAddr)
+		attrs.PutInt("server.port", int64(t.localPort))
+		attrs.PutStr("client.address", t.remoteAddr)
+		attrs.PutInt("client.port", int64(t.remotePort))
+	} else {
+		attrs.PutStr("server.address", t.remoteAddr)
+		attrs.PutInt("server.port", int64(t.remotePort))
+	}
+}
+
+func (r *ebpfReceiver) fillHTTPSpan(span ptrace.Span, x *exchange) {
+	span.SetName(x.method)
+	r.startSpan(span, x.server, x.traceparent, x.startNs, x.endNs)
 
 	attrs := span.Attributes()
 	attrs.PutStr("http.request.method", x.method)
@@ -408,9 +437,7 @@ func (r *ebpfReceiver) fillHTTPSpan(span ptrace.Span, x *exchange) {
 	}
 	attrs.PutStr("network.protocol.name", "http")
 	attrs.PutStr("network.protocol.version", x.version)
-	attrs.PutStr("network.transport", "tcp")
-	attrs.PutStr("network.peer.address", x.tuple.remoteAddr)
-	attrs.PutInt("network.peer.port", int64(x.tuple.remotePort))
+	putTCPPeer(attrs, x.tuple, x.server)
 	attrs.PutInt("http.request.size", x.reqBytes)
 	if x.headTruncated {
 		// The head was longer than what the kernel captured and no
@@ -420,15 +447,6 @@ func (r *ebpfReceiver) fillHTTPSpan(span ptrace.Span, x *exchange) {
 	if x.status != 0 {
 		attrs.PutInt("http.response.status_code", int64(x.status))
 		attrs.PutInt("http.response.size", x.respBytes)
-	}
-	if x.server {
-		attrs.PutStr("server.address", x.tuple.localAddr)
-		attrs.PutInt("server.port", int64(x.tuple.localPort))
-		attrs.PutStr("client.address", x.tuple.remoteAddr)
-		attrs.PutInt("client.port", int64(x.tuple.remotePort))
-	} else {
-		attrs.PutStr("server.address", x.tuple.remoteAddr)
-		attrs.PutInt("server.port", int64(x.tuple.remotePort))
 	}
 	switch {
 	case x.status == 0:
@@ -441,52 +459,24 @@ func (r *ebpfReceiver) fillHTTPSpan(span ptrace.Span, x *exchange) {
 
 // emitGRPC turns a finished gRPC call into a span.
 func (r *ebpfReceiver) emitGRPC(x *grpcCall) {
-	proc, _ := r.table.processByPID(int(x.pid), x.comm)
-	r.batch.add(fmt.Sprint(proc.pid, "/", x.tuple.localPort), func(res pcommon.Map) {
-		r.putResource(res, proc, x.tuple.localPort)
-	}, func(span ptrace.Span) { r.fillGRPCSpan(span, x) })
+	r.emitFor(x.pid, x.comm, x.tuple.localPort, func(span ptrace.Span) { r.fillGRPCSpan(span, x) })
 }
 
 // fillGRPCSpan follows OpenTelemetry's RPC and gRPC conventions.
 func (r *ebpfReceiver) fillGRPCSpan(span ptrace.Span, x *grpcCall) {
 	service, method, _ := strings.Cut(strings.TrimPrefix(x.path, "/"), "/")
 	span.SetName(strings.TrimPrefix(x.path, "/"))
-	span.SetSpanID(randomSpanID())
-	span.SetTraceID(randomTraceID())
-	if x.server {
-		span.SetKind(ptrace.SpanKindServer)
-		if traceID, parent, ok := parseTraceparent(x.traceparent); ok {
-			span.SetTraceID(traceID)
-			span.SetParentSpanID(parent)
-		}
-	} else {
-		span.SetKind(ptrace.SpanKindClient)
-	}
-	span.SetStartTimestamp(pcommon.NewTimestampFromTime(r.bootWall.Add(time.Duration(x.startNs))))
-	span.SetEndTimestamp(pcommon.NewTimestampFromTime(r.bootWall.Add(time.Duration(x.endNs))))
+	r.startSpan(span, x.server, x.traceparent, x.startNs, x.endNs)
 	attrs := span.Attributes()
 	attrs.PutStr("rpc.system", "grpc")
 	attrs.PutStr("rpc.service", service)
 	attrs.PutStr("rpc.method", method)
 	attrs.PutStr("network.protocol.name", "http")
 	attrs.PutStr("network.protocol.version", "2")
-	switch {
-	case x.tuple.unix:
+	if x.tuple.unix {
 		attrs.PutStr("network.transport", "unix") // no addresses or ports to give
-	case x.server:
-		attrs.PutStr("network.transport", "tcp")
-		attrs.PutStr("network.peer.address", x.tuple.remoteAddr)
-		attrs.PutInt("network.peer.port", int64(x.tuple.remotePort))
-		attrs.PutStr("server.address", x.tuple.localAddr)
-		attrs.PutInt("server.port", int64(x.tuple.localPort))
-		attrs.PutStr("client.address", x.tuple.remoteAddr)
-		attrs.PutInt("client.port", int64(x.tuple.remotePort))
-	default:
-		attrs.PutStr("network.transport", "tcp")
-		attrs.PutStr("network.peer.address", x.tuple.remoteAddr)
-		attrs.PutInt("network.peer.port", int64(x.tuple.remotePort))
-		attrs.PutStr("server.address", x.tuple.remoteAddr)
-		attrs.PutInt("server.port", int64(x.tuple.remotePort))
+	} else {
+		putTCPPeer(attrs, x.tuple, x.server)
 	}
 	if x.status < 0 {
 		span.Status().SetCode(ptrace.StatusCodeError)

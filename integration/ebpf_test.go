@@ -17,7 +17,6 @@ import (
 	"os"
 	"os/exec"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -60,18 +59,7 @@ func startPython(t *testing.T, args ...string) *exec.Cmd {
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	// SIGTERM: the master stops its workers (SIGKILL would leave them).
-	t.Cleanup(func() {
-		_ = cmd.Process.Signal(syscall.SIGTERM)
-		done := make(chan struct{})
-		go func() { _ = cmd.Wait(); close(done) }()
-		select {
-		case <-done:
-		case <-time.After(5 * time.Second):
-			_ = cmd.Process.Kill()
-			<-done
-		}
-	})
+	t.Cleanup(func() { harness.Terminate(cmd, 5*time.Second) })
 	return cmd
 }
 
@@ -720,17 +708,6 @@ http {
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	// SIGTERM: the master stops its workers (SIGKILL would leave them).
-	t.Cleanup(func() {
-		_ = cmd.Process.Signal(syscall.SIGTERM)
-		done := make(chan struct{})
-		go func() { _ = cmd.Wait(); close(done) }()
-		select {
-		case <-done:
-		case <-time.After(5 * time.Second):
-			_ = cmd.Process.Kill()
-			<-done
-		}
-	})
+	t.Cleanup(func() { harness.Terminate(cmd, 5*time.Second) })
 	return cmd
 }

@@ -295,15 +295,7 @@ func startK8sGateway(t *testing.T, plan livePlan) *harness.Sink {
 
 func liveChecks(t *testing.T, plan livePlan, cmd *exec.Cmd, logs *bytes.Buffer, monitor, gateway *harness.Sink) {
 	t.Cleanup(func() {
-		_ = cmd.Process.Signal(syscall.SIGTERM)
-		done := make(chan struct{})
-		go func() { _ = cmd.Wait(); close(done) }()
-		select {
-		case <-done:
-		case <-time.After(15 * time.Second):
-			_ = cmd.Process.Kill()
-			<-done
-		}
+		harness.Terminate(cmd, 15*time.Second)
 		if t.Failed() {
 			t.Logf("collector output:\n%s", logs.String())
 		}

@@ -6,8 +6,10 @@ import (
 	"fmt"
 	"go.opentelemetry.io/collector/pdata/pcommon"
 	"os"
+	"os/exec"
 	"strconv"
 	"strings"
+	"syscall"
 )
 
 // ProcessRSS reads VmRSS of a process from /proc, in bytes.
@@ -68,4 +70,19 @@ func ProcessPeakRSS(pid int) (int64, error) {
 		}
 	}
 	return 0, fmt.Errorf("no VmHWM for pid %d", pid)
+}
+
+// Terminate stops a process the test started: SIGTERM (so a master process
+// such as nginx's stops its workers; SIGKILL would leave them), then SIGKILL
+// if it has not exited within grace. It waits for the process either way.
+func Terminate(cmd *exec.Cmd, grace time.Duration) {
+	_ = cmd.Process.Signal(syscall.SIGTERM)
+	done := make(chan struct{})
+	go func() { _ = cmd.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(grace):
+		_ = cmd.Process.Kill()
+		<-done
+	}
 }

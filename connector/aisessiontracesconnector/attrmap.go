@@ -63,15 +63,6 @@ func (am attrMap) copyTo(m pcommon.Map) {
 	}
 }
 
-func (am attrMap) get(key string) string {
-	for _, a := range am {
-		if a.Key == key && a.Str != nil {
-			return *a.Str
-		}
-	}
-	return ""
-}
-
 // size is roughly how many bytes the map holds.
 func (am attrMap) size() int {
 	b, _ := json.Marshal(am)

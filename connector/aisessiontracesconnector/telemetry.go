@@ -20,7 +20,7 @@ type telemetry struct {
 	turns    metric.Int64Counter
 	evictedN metric.Int64Counter
 
-	eventAttrs sync.Map // cli and outcome -> metric.AddOption
+	attrSets sync.Map // attribute.Distinct -> metric.AddOption
 }
 
 func newTelemetry(set component.TelemetrySettings) (*telemetry, error) {
@@ -61,22 +61,27 @@ func (t *telemetry) observeSessions(count func() int64) {
 }
 
 func (t *telemetry) event(ctx context.Context, cli, outcome string) {
-	key := cli + "\x00" + outcome
-	opt, ok := t.eventAttrs.Load(key)
-	if !ok {
-		// One attribute set per outcome, made once: counting costs no
-		// allocation per event.
-		opt, _ = t.eventAttrs.LoadOrStore(key, metric.WithAttributeSet(attribute.NewSet(attribute.String("cli", cli), attribute.String("outcome", outcome))))
-	}
-	t.events.Add(ctx, 1, opt.(metric.AddOption))
+	t.events.Add(ctx, 1, t.attributes(attribute.String("cli", cli), attribute.String("outcome", outcome)))
 }
 
 func (t *telemetry) span(kind string) {
-	t.spans.Add(context.Background(), 1, metric.WithAttributes(attribute.String("kind", kind)))
+	t.spans.Add(context.Background(), 1, t.attributes(attribute.String("kind", kind)))
 }
 
 func (t *telemetry) turnClosed(reason string) {
-	t.turns.Add(context.Background(), 1, metric.WithAttributes(attribute.String("reason", reason)))
+	t.turns.Add(context.Background(), 1, t.attributes(attribute.String("reason", reason)))
+}
+
+// attributes is the measurement option for an attribute set, made once per
+// set: counting an event or a span allocates nothing.
+func (t *telemetry) attributes(kv ...attribute.KeyValue) metric.AddOption {
+	set := attribute.NewSet(kv...)
+	key := set.Equivalent()
+	if opt, ok := t.attrSets.Load(key); ok {
+		return opt.(metric.AddOption)
+	}
+	opt, _ := t.attrSets.LoadOrStore(key, metric.WithAttributeSet(set))
+	return opt.(metric.AddOption)
 }
 
 func (t *telemetry) evicted() { t.evictedN.Add(context.Background(), 1) }

@@ -16,6 +16,7 @@ import (
 	"net/http"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -593,13 +594,16 @@ func TestEBPFCurlClientSpans(t *testing.T) {
 	waitListening(t, plainPort)
 	waitListening(t, tlsPort)
 
-	sink := startEBPFCollector(t, "{executable_regex: ^curl$}")
+	// A copy of curl under a name of this test's own, so another curl on
+	// the machine is not selected.
+	curl := uniqueCopy(t, "curl", fmt.Sprintf("curl%d", plainPort))
+	sink := startEBPFCollector(t, fmt.Sprintf("{executable_regex: ^%s$}", filepath.Base(curl)))
 
 	for _, url := range []string{
 		fmt.Sprintf("http://127.0.0.1:%d/plain?via=curl", plainPort),
 		fmt.Sprintf("https://127.0.0.1:%d/secure", tlsPort),
 	} {
-		if out, err := exec.Command("curl", "-sk", "-o", "/dev/null", url).CombinedOutput(); err != nil {
+		if out, err := exec.Command(curl, "-sk", "-o", "/dev/null", url).CombinedOutput(); err != nil {
 			t.Fatalf("curl %s: %v %s", url, err, out)
 		}
 	}
@@ -619,11 +623,31 @@ func TestEBPFCurlClientSpans(t *testing.T) {
 	for path, port := range map[string]int{"/plain": plainPort, "/secure": tlsPort} {
 		s := spans[path]
 		expect(t, path+" kind", s.span.Kind(), ptrace.SpanKindClient)
-		expect(t, path+" executable", attr(s.resource, "process.executable.name"), "curl")
+		expect(t, path+" executable", attr(s.resource, "process.executable.name"), filepath.Base(curl))
 		expect(t, path+" status", intAttr(s.span.Attributes(), "http.response.status_code"), int64(404))
 		expect(t, path+" server.port", intAttr(s.span.Attributes(), "server.port"), int64(port))
 	}
 	expect(t, "query", attr(spans["/plain"].span.Attributes(), "url.query"), "via=curl")
+}
+
+// uniqueCopy copies the program on PATH into the test's directory under
+// name (at most 15 characters: the kernel's comm), so that selecting it by
+// executable selects only the processes this test starts.
+func uniqueCopy(t *testing.T, program, name string) string {
+	t.Helper()
+	src, err := exec.LookPath(program)
+	if err != nil {
+		t.Fatalf("%s is needed: %v", program, err)
+	}
+	raw, err := os.ReadFile(src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dst := filepath.Join(t.TempDir(), name)
+	if err := os.WriteFile(dst, raw, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	return dst
 }
 
 // A Go net/http server (bench/httpserver: read/write syscalls from Go's

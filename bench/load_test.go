@@ -137,6 +137,11 @@ func BenchmarkSustainedLoad(b *testing.B) {
 func send(b *testing.B, endpoint string, payload []byte, perSecond, workers int, duration time.Duration) int64 {
 	ctx, cancel := context.WithTimeout(context.Background(), duration)
 	defer cancel()
+	return sendUntil(ctx, b, endpoint, payload, perSecond, workers)
+}
+
+// sendUntil is send until ctx ends.
+func sendUntil(ctx context.Context, b *testing.B, endpoint string, payload []byte, perSecond, workers int) int64 {
 	var ticks <-chan time.Time
 	if perSecond > 0 {
 		ticker := time.NewTicker(time.Second / time.Duration(perSecond))

@@ -20,6 +20,7 @@ import (
 	journaldreceiver "github.com/open-telemetry/opentelemetry-collector-contrib/receiver/journaldreceiver"
 	aisessiontracesconnector "github.com/otel-ai-collector/otel-ai-collector/connector/aisessiontracesconnector"
 	besteffortconnector "github.com/otel-ai-collector/otel-ai-collector/connector/besteffortconnector"
+	orderedfanoutconnector "github.com/otel-ai-collector/otel-ai-collector/connector/orderedfanoutconnector"
 	profileforwardingprocessor "github.com/otel-ai-collector/otel-ai-collector/processor/profileforwardingprocessor"
 	ebpfreceiver "github.com/otel-ai-collector/otel-ai-collector/receiver/ebpfreceiver"
 	pyroscopereceiver "github.com/otel-ai-collector/otel-ai-collector/receiver/pyroscopereceiver"
@@ -149,6 +150,7 @@ func Components() (otelcol.Factories, error) {
 		spanmetricsconnector.NewFactory(),
 		besteffortconnector.NewFactory(),
 		aisessiontracesconnector.NewFactory(),
+		orderedfanoutconnector.NewFactory(),
 	)
 	if err != nil {
 		return otelcol.Factories{}, err
@@ -159,6 +161,7 @@ func Components() (otelcol.Factories, error) {
 		spanmetricsconnector.NewFactory().Type():     "github.com/open-telemetry/opentelemetry-collector-contrib/connector/spanmetricsconnector v0.158.0",
 		besteffortconnector.NewFactory().Type():      "github.com/otel-ai-collector/otel-ai-collector v0.0.0",
 		aisessiontracesconnector.NewFactory().Type(): "github.com/otel-ai-collector/otel-ai-collector v0.0.0",
+		orderedfanoutconnector.NewFactory().Type():   "github.com/otel-ai-collector/otel-ai-collector v0.0.0",
 	})
 
 	return factories, nil

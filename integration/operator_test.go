@@ -126,7 +126,7 @@ func TestValidateSummary(t *testing.T) {
 	}
 	t.Run("local only", func(t *testing.T) {
 		out := run(t)
-		want := "validate: embedded default, layers default.yaml; pipelines: 2 traces, 2 metrics, 2 logs; remote export off (OTEL_AI_COLLECTOR_REMOTE_ENDPOINT unset), " +
+		want := "validate: embedded default, layers default.yaml; pipelines: 3 traces, 3 metrics, 3 logs; remote export off (OTEL_AI_COLLECTOR_REMOTE_ENDPOINT unset), " +
 			"AI traces off (no remote export)"
 		if !strings.Contains(out, want) || strings.Count(out, "\n") != 1 {
 			t.Errorf("want one line starting %q, got:\n%s", want, out)

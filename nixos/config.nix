@@ -145,17 +145,18 @@ let
   };
 
   # The previous module's optional exporters, on every signal from the OTLP
-  # receiver, in pipelines of their own.
+  # receiver, in pipelines of their own (fed after the AI pipelines by the
+  # embedded config's ordered_fanout/otlp connector).
   debugLayer = optionalAttrs cfg.enableDebugExporter {
     exporters.debug.verbosity = "basic";
     service.pipelines = listToAttrs (map
-      (signal: { name = "${signal}/debug"; value = { receivers = [ "otlp" ]; exporters = [ "debug" ]; }; })
+      (signal: { name = "${signal}/debug"; value = { receivers = [ "ordered_fanout/otlp" ]; exporters = [ "debug" ]; }; })
       [ "traces" "metrics" "logs" ]);
   };
   fileLayer = optionalAttrs cfg.enableFileExporter {
     exporters.file = { path = cfg.fileExporterPath; rotation = { max_megabytes = 100; max_backups = 3; }; };
     service.pipelines = listToAttrs (map
-      (signal: { name = "${signal}/file"; value = { receivers = [ "otlp" ]; exporters = [ "file" ]; }; })
+      (signal: { name = "${signal}/file"; value = { receivers = [ "ordered_fanout/otlp" ]; exporters = [ "file" ]; }; })
       [ "traces" "metrics" "logs" ]);
   };
 

@@ -1,0 +1,159 @@
+package orderedfanoutconnector
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+
+	"go.opentelemetry.io/collector/component"
+	"go.opentelemetry.io/collector/consumer"
+	"go.opentelemetry.io/collector/pdata/plog"
+	"go.opentelemetry.io/collector/pdata/pmetric"
+	"go.opentelemetry.io/collector/pdata/ptrace"
+	"go.opentelemetry.io/collector/pipeline"
+)
+
+// callOrder is the order in which the connector calls the pipelines of one
+// signal it feeds: those cfg.Order lists, in its order, then the others
+// sorted by name (the collector hands them over in no defined order).
+func callOrder(id component.ID, cfg *Config, signal pipeline.Signal, fed []pipeline.ID) ([]pipeline.ID, error) {
+	var order, rest []pipeline.ID
+	for _, p := range cfg.Order {
+		if p.Signal() != signal {
+			continue
+		}
+		if !slices.Contains(fed, p) {
+			return nil, fmt.Errorf("connector %q: order lists pipeline %q, which does not receive from this connector; "+
+				"add %q to that pipeline's receivers or remove the pipeline from order", id, p, id)
+		}
+		order = append(order, p)
+	}
+	for _, p := range fed {
+		if !slices.Contains(order, p) {
+			rest = append(rest, p)
+		}
+	}
+	slices.SortFunc(rest, func(a, b pipeline.ID) int { return strings.Compare(a.String(), b.String()) })
+	return append(order, rest...), nil
+}
+
+// target is one pipeline the connector feeds.
+type target[D any] struct {
+	pipeline pipeline.ID
+	consume  func(context.Context, D) error
+	mutates  bool // the pipeline changes the data it is given
+}
+
+// targetsFor looks up the consumer of each pipeline, in order.
+func targetsFor[D any, C consumerWithCapabilities](order []pipeline.ID, lookup func(pipeline.ID) (C, error),
+	consume func(C, context.Context, D) error,
+) ([]target[D], error) {
+	targets := make([]target[D], 0, len(order))
+	for _, p := range order {
+		c, err := lookup(p)
+		if err != nil {
+			return nil, err
+		}
+		targets = append(targets, target[D]{
+			pipeline: p,
+			consume:  func(ctx context.Context, d D) error { return consume(c, ctx, d) },
+			mutates:  c.Capabilities().MutatesData,
+		})
+	}
+	return targets, nil
+}
+
+type consumerWithCapabilities interface {
+	Capabilities() consumer.Capabilities
+}
+
+// dataOps are the pdata operations the fan-out needs for one signal.
+type dataOps[D any] struct {
+	clone        func(D) D
+	isReadOnly   func(D) bool
+	markReadOnly func(D)
+}
+
+// fanout calls its targets one after the other, in order, and returns all
+// their errors joined (so the receiver answers as it would without the
+// connector). Data is shared as the collector's own fan-out shares it: a
+// pipeline that changes the data gets its own copy, unless it is the last
+// one called and no other pipeline sees the original; pipelines that only
+// read share the original, marked read-only when more than one does.
+type fanout[D any] struct {
+	targets       []target[D]
+	ops           dataOps[D]
+	readOnlyCount int
+}
+
+func newFanout[D any](targets []target[D], ops dataOps[D]) *fanout[D] {
+	f := &fanout[D]{targets: targets, ops: ops}
+	for _, t := range targets {
+		if !t.mutates {
+			f.readOnlyCount++
+		}
+	}
+	return f
+}
+
+func (f *fanout[D]) consume(ctx context.Context, data D) error {
+	shared := f.readOnlyCount > 0 || f.ops.isReadOnly(data)
+	if f.readOnlyCount > 1 && !f.ops.isReadOnly(data) {
+		f.ops.markReadOnly(data)
+	}
+	var errs []error
+	for i, t := range f.targets {
+		given := data
+		if t.mutates && (shared || i != len(f.targets)-1) {
+			given = f.ops.clone(data)
+		}
+		if err := t.consume(ctx, given); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	return errors.Join(errs...)
+}
+
+type tracesConnector struct {
+	component.StartFunc
+	component.ShutdownFunc
+	fanout *fanout[ptrace.Traces]
+}
+
+func (c *tracesConnector) Capabilities() consumer.Capabilities {
+	return consumer.Capabilities{MutatesData: false}
+}
+
+func (c *tracesConnector) ConsumeTraces(ctx context.Context, td ptrace.Traces) error {
+	return c.fanout.consume(ctx, td)
+}
+
+type metricsConnector struct {
+	component.StartFunc
+	component.ShutdownFunc
+	fanout *fanout[pmetric.Metrics]
+}
+
+func (c *metricsConnector) Capabilities() consumer.Capabilities {
+	return consumer.Capabilities{MutatesData: false}
+}
+
+func (c *metricsConnector) ConsumeMetrics(ctx context.Context, md pmetric.Metrics) error {
+	return c.fanout.consume(ctx, md)
+}
+
+type logsConnector struct {
+	component.StartFunc
+	component.ShutdownFunc
+	fanout *fanout[plog.Logs]
+}
+
+func (c *logsConnector) Capabilities() consumer.Capabilities {
+	return consumer.Capabilities{MutatesData: false}
+}
+
+func (c *logsConnector) ConsumeLogs(ctx context.Context, ld plog.Logs) error {
+	return c.fanout.consume(ctx, ld)
+}

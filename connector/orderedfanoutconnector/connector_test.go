@@ -1,0 +1,259 @@
+package orderedfanoutconnector
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"sync"
+	"testing"
+
+	"go.opentelemetry.io/collector/component"
+	"go.opentelemetry.io/collector/confmap/confmaptest"
+	"go.opentelemetry.io/collector/connector"
+	"go.opentelemetry.io/collector/connector/connectortest"
+	"go.opentelemetry.io/collector/consumer"
+	"go.opentelemetry.io/collector/consumer/consumererror"
+	"go.opentelemetry.io/collector/pdata/plog"
+	"go.opentelemetry.io/collector/pdata/pmetric"
+	"go.opentelemetry.io/collector/pdata/ptrace"
+	"go.opentelemetry.io/collector/pipeline"
+
+	"github.com/otel-ai-collector/otel-ai-collector/connector/orderedfanoutconnector/internal/metadata"
+)
+
+// recorder is a pipeline's consumer: it records the order of calls across
+// all recorders sharing calls, what it was given, and may change the data
+// (as a pipeline with a transform does) or fail.
+type recorder struct {
+	name    string
+	calls   *[]string
+	mu      *sync.Mutex
+	mutates bool
+	fail    error
+	got     []plog.Logs
+}
+
+func (r *recorder) Capabilities() consumer.Capabilities {
+	return consumer.Capabilities{MutatesData: r.mutates}
+}
+
+func (r *recorder) ConsumeLogs(_ context.Context, ld plog.Logs) error {
+	r.mu.Lock()
+	*r.calls = append(*r.calls, r.name)
+	r.mu.Unlock()
+	r.got = append(r.got, ld)
+	if r.mutates {
+		ld.ResourceLogs().At(0).Resource().Attributes().PutStr("changed.by", r.name)
+	}
+	return r.fail
+}
+
+var pid = pipeline.NewIDWithName
+
+func logsFrom(service string) plog.Logs {
+	ld := plog.NewLogs()
+	rl := ld.ResourceLogs().AppendEmpty()
+	rl.Resource().Attributes().PutStr("service.name", service)
+	rl.ScopeLogs().AppendEmpty().LogRecords().AppendEmpty().Body().SetStr("hello")
+	return ld
+}
+
+func newLogsConnector(t *testing.T, order []pipeline.ID, recorders ...*recorder) connector.Logs {
+	t.Helper()
+	consumers := map[pipeline.ID]consumer.Logs{}
+	for _, r := range recorders {
+		consumers[pid(pipeline.SignalLogs, r.name)] = r
+	}
+	set := connectortest.NewNopSettings(metadata.Type)
+	c, err := NewFactory().CreateLogsToLogs(context.Background(), set, &Config{Order: order}, connector.NewLogsRouter(consumers))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+func newRecorders(specs ...string) ([]*recorder, *[]string) {
+	calls := &[]string{}
+	mu := &sync.Mutex{}
+	var out []*recorder
+	for _, s := range specs {
+		name, mutates := strings.CutSuffix(s, "*")
+		out = append(out, &recorder{name: name, calls: calls, mu: mu, mutates: mutates})
+	}
+	return out, calls
+}
+
+// The listed pipelines come first in the listed order, the others after
+// them sorted by name; the router hands them over from a map, so the test
+// repeats to catch any dependence on its order.
+func TestCallOrder(t *testing.T) {
+	for range 50 {
+		recs, calls := newRecorders("remote*", "ai_sessions*", "debug", "file", "zz_other*")
+		c := newLogsConnector(t, []pipeline.ID{
+			pid(pipeline.SignalTraces, "ai_sessions"), // another signal's: ignored here
+			pid(pipeline.SignalLogs, "ai_sessions"),
+		}, recs...)
+		if err := c.ConsumeLogs(context.Background(), logsFrom("claude-code")); err != nil {
+			t.Fatal(err)
+		}
+		if got, want := strings.Join(*calls, ","), "ai_sessions,debug,file,remote,zz_other"; got != want {
+			t.Fatalf("call order %s, want %s", got, want)
+		}
+	}
+}
+
+// A pipeline that changes the data never changes what another sees: each
+// mutating pipeline gets a copy unless it is the last and nobody else
+// shares the original.
+func TestDataSharing(t *testing.T) {
+	t.Run("mutating and read-only", func(t *testing.T) {
+		recs, _ := newRecorders("a*", "b", "c*")
+		c := newLogsConnector(t, []pipeline.ID{pid(pipeline.SignalLogs, "a")}, recs...)
+		ld := logsFrom("svc")
+		if err := c.ConsumeLogs(context.Background(), ld); err != nil {
+			t.Fatal(err)
+		}
+		if _, changed := ld.ResourceLogs().At(0).Resource().Attributes().Get("changed.by"); changed {
+			t.Error("the original was changed although a read-only pipeline shares it")
+		}
+		if _, changed := recs[1].got[0].ResourceLogs().At(0).Resource().Attributes().Get("changed.by"); changed {
+			t.Error("the read-only pipeline saw another pipeline's change")
+		}
+		for _, r := range []*recorder{recs[0], recs[2]} {
+			v, _ := r.got[0].ResourceLogs().At(0).Resource().Attributes().Get("changed.by")
+			if v.Str() != r.name {
+				t.Errorf("pipeline %s's data carries %q's change", r.name, v.Str())
+			}
+		}
+	})
+	t.Run("all mutating", func(t *testing.T) {
+		recs, _ := newRecorders("a*", "b*")
+		c := newLogsConnector(t, []pipeline.ID{pid(pipeline.SignalLogs, "b")}, recs...)
+		ld := logsFrom("svc")
+		if err := c.ConsumeLogs(context.Background(), ld); err != nil {
+			t.Fatal(err)
+		}
+		// b is called first and gets a copy; a, the last, the original.
+		if v, _ := ld.ResourceLogs().At(0).Resource().Attributes().Get("changed.by"); v.Str() != "a" {
+			t.Errorf("original changed by %q, want by the last pipeline (a) only", v.Str())
+		}
+		if v, _ := recs[1].got[0].ResourceLogs().At(0).Resource().Attributes().Get("changed.by"); v.Str() != "b" {
+			t.Errorf("first pipeline's copy changed by %q", v.Str())
+		}
+	})
+	t.Run("read-only input", func(t *testing.T) {
+		recs, _ := newRecorders("a*")
+		c := newLogsConnector(t, []pipeline.ID{pid(pipeline.SignalLogs, "a")}, recs...)
+		ld := logsFrom("svc")
+		ld.MarkReadOnly()
+		if err := c.ConsumeLogs(context.Background(), ld); err != nil { // a mutation of read-only data would panic
+			t.Fatal(err)
+		}
+	})
+}
+
+// Every pipeline is called even when one fails, and the errors reach the
+// receiver as they would without the connector (a permanent one stays
+// permanent, so the sender gets a 400 rather than a retryable status).
+func TestErrors(t *testing.T) {
+	recs, calls := newRecorders("first*", "second")
+	recs[0].fail = consumererror.NewPermanent(errors.New("bad data"))
+	c := newLogsConnector(t, []pipeline.ID{pid(pipeline.SignalLogs, "first")}, recs...)
+	err := c.ConsumeLogs(context.Background(), logsFrom("svc"))
+	if err == nil || !consumererror.IsPermanent(err) || !strings.Contains(err.Error(), "bad data") {
+		t.Errorf("error %v, want the first pipeline's permanent error", err)
+	}
+	if len(*calls) != 2 {
+		t.Errorf("calls %v, want both pipelines", *calls)
+	}
+}
+
+func TestTracesAndMetrics(t *testing.T) {
+	f := NewFactory()
+	set := connectortest.NewNopSettings(metadata.Type)
+	cfg := &Config{Order: []pipeline.ID{pid(pipeline.SignalTraces, "ai"), pid(pipeline.SignalMetrics, "ai")}}
+
+	var spans [2]int
+	tracesOf := func(i int) consumer.Traces {
+		c, _ := consumer.NewTraces(func(_ context.Context, td ptrace.Traces) error { spans[i] += td.SpanCount(); return nil })
+		return c
+	}
+	tc, err := f.CreateTracesToTraces(context.Background(), set, cfg, connector.NewTracesRouter(map[pipeline.ID]consumer.Traces{
+		pid(pipeline.SignalTraces, "ai"): tracesOf(0), pid(pipeline.SignalTraces, "remote"): tracesOf(1),
+	}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	td := ptrace.NewTraces()
+	td.ResourceSpans().AppendEmpty().ScopeSpans().AppendEmpty().Spans().AppendEmpty()
+	if err := tc.ConsumeTraces(context.Background(), td); err != nil || spans != [2]int{1, 1} {
+		t.Errorf("spans %v, err %v; want one span in each pipeline", spans, err)
+	}
+
+	var points int
+	mc, err := f.CreateMetricsToMetrics(context.Background(), set, cfg, connector.NewMetricsRouter(map[pipeline.ID]consumer.Metrics{
+		pid(pipeline.SignalMetrics, "ai"): func() consumer.Metrics {
+			c, _ := consumer.NewMetrics(func(_ context.Context, md pmetric.Metrics) error { points += md.DataPointCount(); return nil })
+			return c
+		}(),
+	}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	md := pmetric.NewMetrics()
+	md.ResourceMetrics().AppendEmpty().ScopeMetrics().AppendEmpty().Metrics().AppendEmpty().SetEmptyGauge().DataPoints().AppendEmpty()
+	if err := mc.ConsumeMetrics(context.Background(), md); err != nil || points != 1 {
+		t.Errorf("points %d, err %v", points, err)
+	}
+}
+
+// A listed pipeline this connector does not feed is a configuration error
+// that names the pipeline and the fix.
+func TestListedPipelineNotFed(t *testing.T) {
+	recs, _ := newRecorders("remote")
+	set := connectortest.NewNopSettings(metadata.Type)
+	_, err := NewFactory().CreateLogsToLogs(context.Background(), set,
+		&Config{Order: []pipeline.ID{pid(pipeline.SignalLogs, "ai_sessions")}},
+		connector.NewLogsRouter(map[pipeline.ID]consumer.Logs{pid(pipeline.SignalLogs, "remote"): recs[0]}))
+	if err == nil || !strings.Contains(err.Error(), `"logs/ai_sessions"`) || !strings.Contains(err.Error(), "receivers") {
+		t.Errorf("error %v, want one naming logs/ai_sessions and what to change", err)
+	}
+}
+
+func TestConfig(t *testing.T) {
+	cm, err := confmaptest.LoadConf("testdata/config.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, wantErr := range map[string]string{
+		"ordered_fanout/otlp":  "",
+		"ordered_fanout/empty": "order must list",
+		"ordered_fanout/twice": "twice",
+		"ordered_fanout/bad":   "signal",
+	} {
+		t.Run(name, func(t *testing.T) {
+			sub, err := cm.Sub(name)
+			if err != nil {
+				t.Fatal(err)
+			}
+			cfg := NewFactory().CreateDefaultConfig()
+			err = sub.Unmarshal(cfg)
+			if err == nil {
+				err = cfg.(*Config).Validate()
+			}
+			switch {
+			case wantErr == "" && err != nil:
+				t.Errorf("unexpected error: %v", err)
+			case wantErr != "" && (err == nil || !strings.Contains(err.Error(), wantErr)):
+				t.Errorf("error %v, want one containing %q", err, wantErr)
+			}
+		})
+	}
+	cfg := NewFactory().CreateDefaultConfig()
+	sub, _ := cm.Sub("ordered_fanout/otlp")
+	_ = sub.Unmarshal(cfg)
+	if got := cfg.(*Config).Order; len(got) != 3 || got[2] != pid(pipeline.SignalLogs, "ai_sessions") {
+		t.Errorf("order %v", got)
+	}
+	var _ component.Config = cfg
+}

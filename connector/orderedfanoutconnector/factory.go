@@ -1,0 +1,100 @@
+// Package orderedfanoutconnector is a connector that passes data to the
+// pipelines it feeds one after the other in a configured order, so that a
+// fast pipeline never waits behind a slow one. See README.md for why.
+package orderedfanoutconnector
+
+import (
+	"context"
+	"fmt"
+
+	"go.opentelemetry.io/collector/component"
+	"go.opentelemetry.io/collector/connector"
+	"go.opentelemetry.io/collector/consumer"
+	"go.opentelemetry.io/collector/pdata/plog"
+	"go.opentelemetry.io/collector/pdata/pmetric"
+	"go.opentelemetry.io/collector/pdata/ptrace"
+	"go.opentelemetry.io/collector/pipeline"
+
+	"github.com/otel-ai-collector/otel-ai-collector/connector/orderedfanoutconnector/internal/metadata"
+)
+
+// NewFactory returns the ordered_fanout connector factory.
+func NewFactory() connector.Factory {
+	return connector.NewFactory(
+		metadata.Type,
+		func() component.Config { return &Config{} },
+		connector.WithTracesToTraces(createTraces, metadata.TracesToTracesStability),
+		connector.WithMetricsToMetrics(createMetrics, metadata.MetricsToMetricsStability),
+		connector.WithLogsToLogs(createLogs, metadata.LogsToLogsStability),
+	)
+}
+
+func createTraces(_ context.Context, set connector.Settings, cfg component.Config, next consumer.Traces) (connector.Traces, error) {
+	router, ok := next.(connector.TracesRouterAndConsumer)
+	if !ok {
+		return nil, fmt.Errorf("%s: the collector gave no traces router", set.ID)
+	}
+	order, err := callOrder(set.ID, cfg.(*Config), pipeline.SignalTraces, router.PipelineIDs())
+	if err != nil {
+		return nil, err
+	}
+	targets, err := targetsFor(order, func(id pipeline.ID) (consumer.Traces, error) { return router.Consumer(id) },
+		consumer.Traces.ConsumeTraces)
+	if err != nil {
+		return nil, err
+	}
+	return &tracesConnector{fanout: newFanout(targets, tracesData)}, nil
+}
+
+func createMetrics(_ context.Context, set connector.Settings, cfg component.Config, next consumer.Metrics) (connector.Metrics, error) {
+	router, ok := next.(connector.MetricsRouterAndConsumer)
+	if !ok {
+		return nil, fmt.Errorf("%s: the collector gave no metrics router", set.ID)
+	}
+	order, err := callOrder(set.ID, cfg.(*Config), pipeline.SignalMetrics, router.PipelineIDs())
+	if err != nil {
+		return nil, err
+	}
+	targets, err := targetsFor(order, func(id pipeline.ID) (consumer.Metrics, error) { return router.Consumer(id) },
+		consumer.Metrics.ConsumeMetrics)
+	if err != nil {
+		return nil, err
+	}
+	return &metricsConnector{fanout: newFanout(targets, metricsData)}, nil
+}
+
+func createLogs(_ context.Context, set connector.Settings, cfg component.Config, next consumer.Logs) (connector.Logs, error) {
+	router, ok := next.(connector.LogsRouterAndConsumer)
+	if !ok {
+		return nil, fmt.Errorf("%s: the collector gave no logs router", set.ID)
+	}
+	order, err := callOrder(set.ID, cfg.(*Config), pipeline.SignalLogs, router.PipelineIDs())
+	if err != nil {
+		return nil, err
+	}
+	targets, err := targetsFor(order, func(id pipeline.ID) (consumer.Logs, error) { return router.Consumer(id) },
+		consumer.Logs.ConsumeLogs)
+	if err != nil {
+		return nil, err
+	}
+	return &logsConnector{fanout: newFanout(targets, logsData)}, nil
+}
+
+// Each signal's data operations, for the shared fan-out.
+var (
+	tracesData = dataOps[ptrace.Traces]{
+		clone:        func(d ptrace.Traces) ptrace.Traces { c := ptrace.NewTraces(); d.CopyTo(c); return c },
+		isReadOnly:   ptrace.Traces.IsReadOnly,
+		markReadOnly: ptrace.Traces.MarkReadOnly,
+	}
+	metricsData = dataOps[pmetric.Metrics]{
+		clone:        func(d pmetric.Metrics) pmetric.Metrics { c := pmetric.NewMetrics(); d.CopyTo(c); return c },
+		isReadOnly:   pmetric.Metrics.IsReadOnly,
+		markReadOnly: pmetric.Metrics.MarkReadOnly,
+	}
+	logsData = dataOps[plog.Logs]{
+		clone:        func(d plog.Logs) plog.Logs { c := plog.NewLogs(); d.CopyTo(c); return c },
+		isReadOnly:   plog.Logs.IsReadOnly,
+		markReadOnly: plog.Logs.MarkReadOnly,
+	}
+)

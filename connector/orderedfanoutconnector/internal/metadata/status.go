@@ -1,0 +1,16 @@
+// Package metadata holds what metadata.yaml declares. mdatagen, which would
+// generate it, is not served by this project's module mirror at the pinned
+// release, so it is written by hand; keep it in step with metadata.yaml.
+package metadata
+
+import "go.opentelemetry.io/collector/component"
+
+var Type = component.MustNewType("ordered_fanout")
+
+const ScopeName = "github.com/otel-ai-collector/otel-ai-collector/connector/orderedfanoutconnector"
+
+const (
+	TracesToTracesStability   = component.StabilityLevelBeta
+	MetricsToMetricsStability = component.StabilityLevelBeta
+	LogsToLogsStability       = component.StabilityLevelBeta
+)

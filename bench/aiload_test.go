@@ -3,9 +3,13 @@ package bench
 import (
 	"context"
 	"fmt"
+	"io"
+	"net/http"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strconv"
+	"strings"
 	"sync"
 	"syscall"
 	"testing"
@@ -36,7 +40,10 @@ import (
 // Each round starts a fresh collector per run.
 //
 // BENCH_AI_LOAD_ROUNDS (2), BENCH_AI_LOAD_RECORDS (300) and
-// BENCH_AI_LOAD_THROUGHPUT (15s; 0 skips it) tune it. The throughput part
+// BENCH_AI_LOAD_THROUGHPUT (15s; 0 skips it) tune it. BENCH_AI_LOAD_PROFILE
+// names a directory: the embedded default then runs with the pprof
+// extension, and a CPU profile of the loaded phase (while the AI records are
+// sent) and a goroutine profile are written there per run. The throughput part
 // posts the same traffic unthrottled from 4 senders to a collector whose
 // remote answers, and reports the spans/s it accepted.
 func BenchmarkAIPathUnderLoad(b *testing.B) {
@@ -86,7 +93,14 @@ func BenchmarkAIPathUnderLoad(b *testing.B) {
 func aiPathUnderLoad(b *testing.B, d distribution, payload []byte, records int) {
 	const rate = 10000 // spans per second of other traffic
 	monitor := harness.NewSink(b)
-	c := d.start(b, monitor.URL, harness.Blackhole(b))
+	profileDir := os.Getenv("BENCH_AI_LOAD_PROFILE")
+	var c *harness.Collector
+	var pprofAddr string
+	if profileDir != "" && d.config == "" {
+		c, pprofAddr = startDefaultWithPprof(b, d, monitor.URL, harness.Blackhole(b))
+	} else {
+		c = d.start(b, monitor.URL, harness.Blackhole(b))
+	}
 	time.Sleep(5 * time.Second)
 	reportRSS(b, c.Pid(), "idle")
 
@@ -98,6 +112,10 @@ func aiPathUnderLoad(b *testing.B, d distribution, payload []byte, records int) 
 	wg.Go(func() { accepted = sendUntil(ctx, b, c.OTLPHTTPEndpoint, payload, rate/spansPerRequest, 3) })
 	time.Sleep(3 * time.Second) // the load reaches its steady state
 
+	profileDone := func() {}
+	if pprofAddr != "" {
+		profileDone = profile(b, pprofAddr, profileDir, b.Name())
+	}
 	sdk := harness.NewSDK(b, harness.HTTP, c.OTLPHTTPEndpoint,
 		attribute.String("service.name", "claude-code"), attribute.String("session.id", "bench-under-load"))
 	latencies := make([]time.Duration, 0, records)
@@ -120,6 +138,7 @@ func aiPathUnderLoad(b *testing.B, d distribution, payload []byte, records int) 
 		time.Sleep(20 * time.Millisecond)
 	}
 	reportRSS(b, c.Pid(), "loaded")
+	profileDone() // under load until the CPU profile's 10 s are over
 	stopLoad()
 	wg.Wait()
 	cpuAfter, _ := harness.ProcessCPU(c.Pid())
@@ -205,4 +224,50 @@ func envInt(b *testing.B, name string, def int) int {
 		b.Fatalf("%s: %v", name, err)
 	}
 	return n
+}
+
+// startDefaultWithPprof runs the embedded default's layers, as the harness's
+// environment selects them (remote export and AI traces on, host metrics and
+// journald off), plus the pprof extension on a free port.
+func startDefaultWithPprof(b *testing.B, d distribution, monitorURL, remoteURL string) (*harness.Collector, string) {
+	addr := harness.FreeAddr(b)
+	args := []string{}
+	for _, layer := range []string{"default.yaml", "remote.yaml", "ai-traces.yaml", "remote-gateway.yaml"} {
+		args = append(args, "--config=embedded:"+layer)
+	}
+	args = append(args,
+		"--config=yaml:extensions::pprof::endpoint: "+addr,
+		"--config=yaml:service::extensions: [health_check, zpages, file_storage/queue, pprof]")
+	c := harness.Start(b, d.binary, harness.Options{Args: args, StopTimeout: time.Minute, Env: map[string]string{
+		"OTEL_AI_COLLECTOR_MONITOR_ENDPOINT": monitorURL,
+		"OTEL_AI_COLLECTOR_REMOTE_ENDPOINT":  remoteURL,
+	}})
+	return c, addr
+}
+
+// profile fetches a CPU profile of the next 10 s and, when done is called,
+// a goroutine profile, into dir.
+func profile(b *testing.B, addr, dir, name string) (done func()) {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		b.Fatal(err)
+	}
+	base := filepath.Join(dir, strings.NewReplacer("/", "_", "=", "-").Replace(name))
+	fetch := func(url, path string) {
+		resp, err := http.Get(url)
+		if err != nil {
+			b.Errorf("pprof: %v", err)
+			return
+		}
+		defer resp.Body.Close()
+		raw, _ := io.ReadAll(resp.Body)
+		if err := os.WriteFile(path, raw, 0o644); err != nil {
+			b.Error(err)
+		}
+	}
+	var wg sync.WaitGroup
+	wg.Go(func() { fetch("http://"+addr+"/debug/pprof/profile?seconds=10", base+".cpu.pprof") })
+	return func() {
+		fetch("http://"+addr+"/debug/pprof/goroutine", base+".goroutine.pprof")
+		wg.Wait()
+	}
 }

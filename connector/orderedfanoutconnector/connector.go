@@ -9,6 +9,7 @@ import (
 
 	"go.opentelemetry.io/collector/component"
 	"go.opentelemetry.io/collector/consumer"
+	"go.opentelemetry.io/collector/pdata/pcommon"
 	"go.opentelemetry.io/collector/pdata/plog"
 	"go.opentelemetry.io/collector/pdata/pmetric"
 	"go.opentelemetry.io/collector/pdata/ptrace"
@@ -74,46 +75,88 @@ type dataOps[D any] struct {
 	clone        func(D) D
 	isReadOnly   func(D) bool
 	markReadOnly func(D)
+	// selectResources returns a new D holding copies of the resources keep
+	// matches, and whether there was any.
+	selectResources func(D, func(pcommon.Resource) bool) (D, bool)
 }
 
 // fanout calls its targets one after the other, in order, and returns all
 // their errors joined (so the receiver answers as it would without the
-// connector). Data is shared as the collector's own fan-out shares it: a
-// pipeline that changes the data gets its own copy, unless it is the last
-// one called and no other pipeline sees the original; pipelines that only
-// read share the original, marked read-only when more than one does.
+// connector).
+//
+// Without a selection all targets share the data as the collector's own
+// fan-out shares it: a pipeline that changes the data gets its own copy,
+// unless it is the last one called and no other pipeline sees the original;
+// pipelines that only read share the original, marked read-only when more
+// than one does. With a selection, the first targets share, the same way, a
+// new copy of just the selected resources (nothing is copied, and they are
+// not called, when none is selected), and the others share the original.
 type fanout[D any] struct {
-	targets       []target[D]
-	ops           dataOps[D]
-	readOnlyCount int
+	first, rest []target[D]
+	selected    *resourceMatcher // nil: no selection
+	ops         dataOps[D]
 }
 
-func newFanout[D any](targets []target[D], ops dataOps[D]) *fanout[D] {
-	f := &fanout[D]{targets: targets, ops: ops}
-	for _, t := range targets {
-		if !t.mutates {
-			f.readOnlyCount++
-		}
+func newFanout[D any](targets []target[D], listed int, selected *resourceMatcher, ops dataOps[D]) *fanout[D] {
+	f := &fanout[D]{ops: ops, selected: selected}
+	if selected == nil {
+		f.rest = targets
+	} else {
+		f.first, f.rest = targets[:listed], targets[listed:]
 	}
 	return f
 }
 
 func (f *fanout[D]) consume(ctx context.Context, data D) error {
-	shared := f.readOnlyCount > 0 || f.ops.isReadOnly(data)
-	if f.readOnlyCount > 1 && !f.ops.isReadOnly(data) {
+	var errs []error
+	if len(f.first) > 0 {
+		if part, found := f.ops.selectResources(data, f.selected.matches); found {
+			errs = f.deliver(ctx, part, f.first, errs)
+		}
+	}
+	errs = f.deliver(ctx, data, f.rest, errs)
+	return errors.Join(errs...)
+}
+
+// deliver gives data to each of targets in turn, sharing or copying it.
+func (f *fanout[D]) deliver(ctx context.Context, data D, targets []target[D], errs []error) []error {
+	readOnly := 0
+	for _, t := range targets {
+		if !t.mutates {
+			readOnly++
+		}
+	}
+	shared := readOnly > 0 || f.ops.isReadOnly(data)
+	if readOnly > 1 && !f.ops.isReadOnly(data) {
 		f.ops.markReadOnly(data)
 	}
-	var errs []error
-	for i, t := range f.targets {
+	for i, t := range targets {
 		given := data
-		if t.mutates && (shared || i != len(f.targets)-1) {
+		if t.mutates && (shared || i != len(targets)-1) {
 			given = f.ops.clone(data)
 		}
 		if err := t.consume(ctx, given); err != nil {
 			errs = append(errs, err)
 		}
 	}
-	return errors.Join(errs...)
+	return errs
+}
+
+func (m *resourceMatcher) matches(res pcommon.Resource) bool {
+	if !m.include.matches(res) {
+		return false
+	}
+	for _, e := range m.exclude {
+		if e.matches(res) {
+			return false
+		}
+	}
+	return true
+}
+
+func (a attributeMatcher) matches(res pcommon.Resource) bool {
+	v, ok := res.Attributes().Get(a.attribute)
+	return ok && a.regex.MatchString(v.AsString())
 }
 
 type tracesConnector struct {

@@ -257,3 +257,97 @@ func TestConfig(t *testing.T) {
 	}
 	var _ component.Config = cfg
 }
+
+func aiSelect() *ResourceSelect {
+	return &ResourceSelect{
+		Include: AttributeRegex{Attribute: "service.name", Regex: "^(claude-code|codex)$"},
+		Exclude: []AttributeRegex{{Attribute: "telemetry.sdk.name", Regex: "^otel-ai-collector-ebpf$"}},
+	}
+}
+
+func newSelectingConnector(t *testing.T, recorders ...*recorder) connector.Logs {
+	t.Helper()
+	consumers := map[pipeline.ID]consumer.Logs{}
+	for _, r := range recorders {
+		consumers[pid(pipeline.SignalLogs, r.name)] = r
+	}
+	cfg := &Config{Order: []pipeline.ID{pid(pipeline.SignalLogs, "ai")}, Select: aiSelect()}
+	if err := cfg.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	c, err := NewFactory().CreateLogsToLogs(context.Background(), connectortest.NewNopSettings(metadata.Type), cfg,
+		connector.NewLogsRouter(consumers))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+func services(ld plog.Logs) []string {
+	var out []string
+	for _, rl := range ld.ResourceLogs().All() {
+		v, _ := rl.Resource().Attributes().Get("service.name")
+		out = append(out, v.Str())
+	}
+	return out
+}
+
+// With a selection, the listed pipeline gets a copy of only the selected
+// resources, and the others the original, whole; a request with nothing
+// selected copies nothing and does not call the listed pipeline.
+func TestSelect(t *testing.T) {
+	recs, calls := newRecorders("ai*", "remote*")
+	ai, remote := recs[0], recs[1]
+	c := newSelectingConnector(t, recs...)
+
+	mixed := logsFrom("my-web-app")
+	logsFrom("claude-code").ResourceLogs().MoveAndAppendTo(mixed.ResourceLogs())
+	ebpf := mixed.ResourceLogs().AppendEmpty()
+	ebpf.Resource().Attributes().PutStr("service.name", "codex")
+	ebpf.Resource().Attributes().PutStr("telemetry.sdk.name", "otel-ai-collector-ebpf")
+	if err := c.ConsumeLogs(context.Background(), mixed); err != nil {
+		t.Fatal(err)
+	}
+	if got := strings.Join(services(ai.got[0]), ","); got != "claude-code" {
+		t.Errorf("listed pipeline got resources %s, want claude-code only", got)
+	}
+	if got := strings.Join(services(remote.got[0]), ","); got != "my-web-app,claude-code,codex" {
+		t.Errorf("other pipeline got resources %s, want all three", got)
+	}
+	// The listed pipeline changed its copy (its first resource: claude-code),
+	// the last pipeline the original (its first resource: my-web-app).
+	if v, _ := mixed.ResourceLogs().At(0).Resource().Attributes().Get("changed.by"); v.Str() != "remote" {
+		t.Errorf("original changed by %q, want by the last pipeline, which gets it uncopied", v.Str())
+	}
+	if _, changed := mixed.ResourceLogs().At(1).Resource().Attributes().Get("changed.by"); changed {
+		t.Error("the listed pipeline's change reached the original")
+	}
+
+	other := logsFrom("my-web-app")
+	if err := c.ConsumeLogs(context.Background(), other); err != nil {
+		t.Fatal(err)
+	}
+	if strings.Join(*calls, ",") != "ai,remote,remote" || len(ai.got) != 1 {
+		t.Errorf("calls %v, want the listed pipeline skipped for a request with nothing selected", *calls)
+	}
+	if v, _ := other.ResourceLogs().At(0).Resource().Attributes().Get("changed.by"); v.Str() != "remote" {
+		t.Error("the only other pipeline did not get the original (it was copied for nothing)")
+	}
+}
+
+func TestSelectConfig(t *testing.T) {
+	for name, tc := range map[string]struct {
+		sel  ResourceSelect
+		want string
+	}{
+		"no attribute": {ResourceSelect{Include: AttributeRegex{Regex: "x"}}, "select.include: attribute must name"},
+		"bad regex":    {ResourceSelect{Include: AttributeRegex{Attribute: "service.name", Regex: "("}}, `select.include: regex "("`},
+		"bad exclude": {ResourceSelect{Include: AttributeRegex{Attribute: "service.name", Regex: "x"},
+			Exclude: []AttributeRegex{{Attribute: "a", Regex: "["}}}, "select.exclude[0]"},
+	} {
+		cfg := &Config{Order: []pipeline.ID{pid(pipeline.SignalLogs, "ai")}, Select: &tc.sel}
+		if err := cfg.Validate(); err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%s: error %v, want %q", name, err, tc.want)
+		}
+	}
+}

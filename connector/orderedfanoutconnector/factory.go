@@ -10,6 +10,7 @@ import (
 	"go.opentelemetry.io/collector/component"
 	"go.opentelemetry.io/collector/connector"
 	"go.opentelemetry.io/collector/consumer"
+	"go.opentelemetry.io/collector/pdata/pcommon"
 	"go.opentelemetry.io/collector/pdata/plog"
 	"go.opentelemetry.io/collector/pdata/pmetric"
 	"go.opentelemetry.io/collector/pdata/ptrace"
@@ -43,7 +44,11 @@ func createTraces(_ context.Context, set connector.Settings, cfg component.Confi
 	if err != nil {
 		return nil, err
 	}
-	return &tracesConnector{fanout: newFanout(targets, tracesData)}, nil
+	f, err := newFanoutFor(cfg.(*Config), pipeline.SignalTraces, targets, tracesData)
+	if err != nil {
+		return nil, err
+	}
+	return &tracesConnector{fanout: f}, nil
 }
 
 func createMetrics(_ context.Context, set connector.Settings, cfg component.Config, next consumer.Metrics) (connector.Metrics, error) {
@@ -60,7 +65,11 @@ func createMetrics(_ context.Context, set connector.Settings, cfg component.Conf
 	if err != nil {
 		return nil, err
 	}
-	return &metricsConnector{fanout: newFanout(targets, metricsData)}, nil
+	f, err := newFanoutFor(cfg.(*Config), pipeline.SignalMetrics, targets, metricsData)
+	if err != nil {
+		return nil, err
+	}
+	return &metricsConnector{fanout: f}, nil
 }
 
 func createLogs(_ context.Context, set connector.Settings, cfg component.Config, next consumer.Logs) (connector.Logs, error) {
@@ -77,7 +86,30 @@ func createLogs(_ context.Context, set connector.Settings, cfg component.Config,
 	if err != nil {
 		return nil, err
 	}
-	return &logsConnector{fanout: newFanout(targets, logsData)}, nil
+	f, err := newFanoutFor(cfg.(*Config), pipeline.SignalLogs, targets, logsData)
+	if err != nil {
+		return nil, err
+	}
+	return &logsConnector{fanout: f}, nil
+}
+
+// newFanoutFor builds the fan-out over targets, in call order, with cfg's
+// selection for the listed pipelines of signal.
+func newFanoutFor[D any](cfg *Config, signal pipeline.Signal, targets []target[D], ops dataOps[D]) (*fanout[D], error) {
+	if cfg.Select == nil {
+		return newFanout(targets, 0, nil, ops), nil
+	}
+	matcher, err := cfg.Select.matcher()
+	if err != nil {
+		return nil, err
+	}
+	listed := 0
+	for _, p := range cfg.Order {
+		if p.Signal() == signal {
+			listed++
+		}
+	}
+	return newFanout(targets, listed, matcher, ops), nil
 }
 
 // Each signal's data operations, for the shared fan-out.
@@ -86,15 +118,48 @@ var (
 		clone:        func(d ptrace.Traces) ptrace.Traces { c := ptrace.NewTraces(); d.CopyTo(c); return c },
 		isReadOnly:   ptrace.Traces.IsReadOnly,
 		markReadOnly: ptrace.Traces.MarkReadOnly,
+		selectResources: func(d ptrace.Traces, keep func(pcommon.Resource) bool) (out ptrace.Traces, found bool) {
+			for _, rs := range d.ResourceSpans().All() {
+				if keep(rs.Resource()) {
+					if !found {
+						out, found = ptrace.NewTraces(), true
+					}
+					rs.CopyTo(out.ResourceSpans().AppendEmpty())
+				}
+			}
+			return out, found
+		},
 	}
 	metricsData = dataOps[pmetric.Metrics]{
 		clone:        func(d pmetric.Metrics) pmetric.Metrics { c := pmetric.NewMetrics(); d.CopyTo(c); return c },
 		isReadOnly:   pmetric.Metrics.IsReadOnly,
 		markReadOnly: pmetric.Metrics.MarkReadOnly,
+		selectResources: func(d pmetric.Metrics, keep func(pcommon.Resource) bool) (out pmetric.Metrics, found bool) {
+			for _, rm := range d.ResourceMetrics().All() {
+				if keep(rm.Resource()) {
+					if !found {
+						out, found = pmetric.NewMetrics(), true
+					}
+					rm.CopyTo(out.ResourceMetrics().AppendEmpty())
+				}
+			}
+			return out, found
+		},
 	}
 	logsData = dataOps[plog.Logs]{
 		clone:        func(d plog.Logs) plog.Logs { c := plog.NewLogs(); d.CopyTo(c); return c },
 		isReadOnly:   plog.Logs.IsReadOnly,
 		markReadOnly: plog.Logs.MarkReadOnly,
+		selectResources: func(d plog.Logs, keep func(pcommon.Resource) bool) (out plog.Logs, found bool) {
+			for _, rl := range d.ResourceLogs().All() {
+				if keep(rl.Resource()) {
+					if !found {
+						out, found = plog.NewLogs(), true
+					}
+					rl.CopyTo(out.ResourceLogs().AppendEmpty())
+				}
+			}
+			return out, found
+		},
 	}
 )

@@ -264,7 +264,8 @@ func usesDefaultConfig(args []string) bool {
 
 // exportAIServiceRegex turns the comma-separated OTEL_AI_COLLECTOR_AI_SERVICES
 // (default DefaultAIServices) into the anchored regular expression the
-// configuration's filter uses, OTEL_AI_COLLECTOR_AI_SERVICE_REGEX.
+// configuration's AI selection (ordered_fanout/otlp) uses,
+// OTEL_AI_COLLECTOR_AI_SERVICE_REGEX.
 func exportAIServiceRegex() error {
 	names, err := listFromEnv(envAIServices, DefaultAIServices)
 	if err != nil {
@@ -272,12 +273,12 @@ func exportAIServiceRegex() error {
 	}
 	quoted := make([]string, len(names))
 	for i, name := range names {
-		// The regex is embedded in an OTTL string literal, which unquotes
-		// like Go: a regex escape needs its backslash doubled.
+		// Kept out so that the regex stays a plain YAML scalar where the
+		// configuration expands it.
 		if strings.ContainsAny(name, `"\`) {
 			return fmt.Errorf("%s: service name %q may not contain quotes or backslashes", envAIServices, name)
 		}
-		quoted[i] = strings.ReplaceAll(regexp.QuoteMeta(name), `\`, `\\`)
+		quoted[i] = regexp.QuoteMeta(name)
 	}
 	return os.Setenv(envAIServiceRegex, "^("+strings.Join(quoted, "|")+")$")
 }

@@ -218,7 +218,7 @@ func TestAIServiceRegex(t *testing.T) {
 	if _, err := Apply(nil); err != nil {
 		t.Fatal(err)
 	}
-	if got, want := os.Getenv(envAIServiceRegex), `^(claude-code|my\\.agent)$`; got != want {
+	if got, want := os.Getenv(envAIServiceRegex), `^(claude-code|my\.agent)$`; got != want {
 		t.Errorf("custom regex %q, want %q", got, want)
 	}
 

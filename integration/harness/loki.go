@@ -49,7 +49,8 @@ import (
 //     204.
 //   - pkg/loghttp/push/push.go OTLPError: the status code in the header
 //     (500 answered as 503) and a protobuf google.rpc.Status with code 0 and
-//     the message as the body.
+//     the message as the body, with no Content-Type of its own (it sets one
+//     after WriteHeader).
 //   - pkg/distributor/field_detection.go: detected_level from a
 //     severity_text-like field (normalized: "err" is error, "warning" warn,
 //     an unknown value kept as it is), else from severity_number.
@@ -147,8 +148,10 @@ func (l *Loki) answer(w http.ResponseWriter, code int, msg string, stored int) {
 		code = http.StatusServiceUnavailable
 	}
 	body, _ := proto.Marshal(status.New(0, msg).Proto())
-	w.Header().Set("Content-Type", "application/octet-stream")
+	// OTLPError sets its Content-Type after WriteHeader, where net/http
+	// ignores it; the server sniffs one from the body instead.
 	w.WriteHeader(code)
+	w.Header().Set("Content-Type", "application/octet-stream")
 	_, _ = w.Write(body)
 }
 
@@ -321,25 +324,24 @@ func lokiLabelsString(labels map[string]string) string {
 	return b.String()
 }
 
-// groupedErrors formats refusals as GroupedErrors.Error does.
+// groupedErrors formats refusals as GroupedErrors.Error does: grouped by
+// text, in Go's map order (so in no fixed order), nothing left out.
 func groupedErrors(errs []string) string {
 	counts := map[string]int{}
-	var order []string
 	for _, e := range errs {
-		if counts[e] == 0 {
-			order = append(order, e)
-		}
 		counts[e]++
 	}
 	var b bytes.Buffer
-	for i, e := range order {
+	i := 0
+	for e, n := range counts {
 		if i > 0 {
 			b.WriteString("; ")
 		}
-		if len(order) > 1 || counts[e] > 1 {
-			fmt.Fprintf(&b, "%d errors like: ", counts[e])
+		if len(counts) > 1 || n > 1 {
+			fmt.Fprintf(&b, "%d errors like: ", n)
 		}
 		b.WriteString(e)
+		i++
 	}
 	return b.String()
 }

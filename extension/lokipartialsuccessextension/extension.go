@@ -124,15 +124,20 @@ func (e *lokiPartialSuccess) translate(req *http.Request, resp *http.Response) *
 	contentType := req.Header.Get("Content-Type")
 	records, err := requestLogRecords(req)
 	if err != nil {
-		e.logger.Warn("Loki answered 400 for a whole log request but may have stored part of it: it refused "+
-			fmt.Sprint(refused)+" entries; the request could not be read again to count the rest, so the exporter reports the whole request as dropped.",
-			zap.Error(err), zap.String("loki_message", truncate(msg, maxMessageBytes)))
+		e.logger.Warn("Loki answered 400 for a whole log request but may have stored part of it: the request's records could not be counted, "+
+			"so the exporter reports the whole request as dropped.",
+			zap.Int("refused_log_records", refused), zap.Error(err), zap.String("loki_message", truncate(msg, maxMessageBytes)))
 		return resp
 	}
-	if refused >= records {
-		// Nothing stored (or a count that does not fit the request): the
-		// exporter's report of a failed request is the true one. The OTLP
-		// specification keeps partial success for requests accepted in part.
+	if refused > records {
+		e.logger.Warn("Loki answered 400 for a whole log request, refusing more entries than the request held; passed on as it came.",
+			zap.Int("refused_log_records", refused), zap.Int("log_records", records), zap.String("loki_message", truncate(msg, maxMessageBytes)))
+		return resp
+	}
+	if refused == records {
+		// Nothing stored: the exporter's report of a failed request is the
+		// true one. The OTLP specification keeps partial success for
+		// requests accepted in part.
 		return resp
 	}
 

@@ -208,14 +208,14 @@ func TestPassesOtherAnswersOn(t *testing.T) {
 		code    int
 		body    []byte
 		records int
-		warn    bool // the "may have stored part of it" warning
+		warn    bool // a warning about the 400 passed on
 	}{
 		{"stored all", http.StatusNoContent, nil, 5, false},
 		{"unavailable", http.StatusServiceUnavailable, statusBody("rpc error: code = Unavailable"), 5, false},
 		{"no tenant", http.StatusBadRequest, statusBody("no org id"), 5, false},
 		{"malformed request", http.StatusBadRequest, statusBody("proto: cannot parse invalid wire-format data"), 5, false},
 		{"refused all", http.StatusBadRequest, statusBody(grouped([]string{tooOld(svc, at), tooOld(svc, at), tooNew(svc, at)})), 3, false},
-		{"refused more than sent", http.StatusBadRequest, statusBody(grouped([]string{tooOld(svc, at), tooOld(svc, at)})), 1, false},
+		{"refused more than sent", http.StatusBadRequest, statusBody(grouped([]string{tooOld(svc, at), tooOld(svc, at)})), 1, true},
 		{"stream-level refusal", http.StatusBadRequest,
 			statusBody(grouped([]string{tooOld(svc, at), fmt.Sprintf("entry for stream '%s' has %d label names; limit %d", svc, 31, 30)})), 5, true},
 		{"not a Status", http.StatusBadRequest, []byte("<html><body>400 Bad Request</body></html>"), 5, false},
@@ -237,7 +237,7 @@ func TestPassesOtherAnswersOn(t *testing.T) {
 			if got := s.refused(t); got != 0 {
 				t.Errorf("refused counter %d, want 0", got)
 			}
-			warned := s.logs.FilterMessageSnippet("may have stored part of it").Len() > 0
+			warned := s.logs.FilterMessageSnippet("for a whole log request").Len() > 0
 			if warned != tc.warn || s.logs.FilterMessageSnippet("as an OTLP partial success").Len() > 0 {
 				t.Errorf("warnings %v; want the may-have-stored warning: %v", s.logs.All(), tc.warn)
 			}

@@ -277,3 +277,75 @@ func TestJournaldToLokiDirect(t *testing.T) {
 		}
 	}
 }
+
+// A refusal that stands for a whole stream (more label names than Loki's
+// max_label_names_per_series) does not say how many entries were lost:
+// loki_partial_success passes Loki's 400 on, the exporter reports the whole
+// request as dropped, and the extension's warning says Loki may have stored
+// part of it (here the other stream's 3 entries).
+func TestLokiStreamRefusalIsNotCounted(t *testing.T) {
+	loki := harness.StartLoki(t)
+	layer := filepath.Join(t.TempDir(), "remote-direct.yaml")
+	if err := os.WriteFile(layer, []byte(fmt.Sprintf(lokiDirectLayer, loki.URL)), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	c := harness.Start(t, binary, harness.Options{Env: map[string]string{
+		"OTEL_AI_COLLECTOR_MONITOR_ENDPOINT": harness.NewCountingSink(t).URL,
+		"OTEL_AI_COLLECTOR_REMOTE_CONFIG":    layer,
+		"OTEL_AI_COLLECTOR_HOSTNAME":         "ws-collector",
+	}})
+
+	logs := harness.NewLogs("wide-app", "w1", "w2")
+	attrs := logs.ResourceLogs().At(0).Resource().Attributes()
+	for _, k := range []string{"service.namespace", "service.instance.id", "deployment.environment", "deployment.environment.name",
+		"cloud.region", "cloud.availability_zone", "k8s.cluster.name", "k8s.namespace.name", "k8s.pod.name", "k8s.container.name",
+		"container.name", "k8s.replicaset.name", "k8s.deployment.name", "k8s.statefulset.name", "k8s.daemonset.name", "k8s.cronjob.name"} {
+		attrs.PutStr(k, "x") // 16 index labels besides service.name; Loki's limit is 15
+	}
+	harness.NewLogs("narrow-app", "n1", "n2", "n3").ResourceLogs().At(0).CopyTo(logs.ResourceLogs().AppendEmpty())
+	if code, body, err := harness.PostLogs(c.OTLPHTTPEndpoint, logs); err != nil || code != 200 {
+		t.Fatalf("POST logs: %d %s %v", code, body, err)
+	}
+
+	var answer *harness.LokiAnswer
+	for end := time.Now().Add(15 * time.Second); answer == nil && time.Now().Before(end); time.Sleep(100 * time.Millisecond) {
+		for _, a := range loki.Answers() {
+			if a.Status == 400 {
+				answer = &a
+			}
+		}
+	}
+	if answer == nil || answer.Stored != 3 || !strings.Contains(answer.Message, "has 16 label names; limit 15") {
+		t.Fatalf("Loki's answers %v; want a 400 refusing the wide stream, 3 entries stored", loki.Answers())
+	}
+	t.Logf("Loki answered 400 and stored %d entries of the batch: %s", answer.Stored, answer.Message)
+
+	var warn, drop string
+	for end := time.Now().Add(10 * time.Second); (warn == "" || drop == "") && time.Now().Before(end); time.Sleep(100 * time.Millisecond) {
+		for _, l := range strings.Split(c.Logs(), "\n") {
+			switch {
+			case strings.Contains(l, "may have stored part of it"):
+				warn = l
+			case strings.Contains(l, "Dropping data") && strings.Contains(l, "otlp_http/loki"):
+				drop = l
+			}
+		}
+	}
+	t.Logf("extension: %s", warn)
+	t.Logf("exporter: %s", drop)
+	if !strings.Contains(warn, "has 16 label names; limit 15") || !strings.Contains(warn, "loki_partial_success") {
+		t.Errorf("no warning from loki_partial_success with Loki's message; log:\n%s", c.Logs())
+	}
+	if !strings.Contains(drop, `"dropped_items": 5`) || strings.Contains(c.Logs(), "Partial success response") {
+		t.Errorf("the exporter did not report the whole request of 5 as dropped, or reported a partial success; log:\n%s", c.Logs())
+	}
+	var failed float64
+	var err error
+	for end := time.Now().Add(5 * time.Second); failed == 0 && time.Now().Before(end); time.Sleep(100 * time.Millisecond) {
+		failed, err = c.Metric("otelcol_exporter_send_failed_log_records_total", `exporter="otlp_http/loki"`)
+	}
+	refused, err2 := c.Metric("otelcol_extension_loki_partial_success_refused_log_records_total")
+	if err != nil || err2 != nil || failed != 5 || refused != 0 {
+		t.Errorf("send_failed %.0f (%v), refused %.0f (%v); want 5 failed, none counted as refused", failed, err, refused, err2)
+	}
+}

@@ -27,6 +27,7 @@ import (
 	"go.opentelemetry.io/otel/sdk/metric/metricdata"
 	"go.uber.org/zap"
 	"go.uber.org/zap/zaptest/observer"
+	statuspb "google.golang.org/genproto/googleapis/rpc/status"
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/proto"
 
@@ -41,7 +42,7 @@ type setup struct {
 	ext  *lokiPartialSuccess
 }
 
-func newSetup(t *testing.T) setup {
+func newSetup(t testing.TB) setup {
 	t.Helper()
 	tel := componenttest.NewTelemetry()
 	t.Cleanup(func() { _ = tel.Shutdown(context.Background()) })
@@ -345,4 +346,54 @@ func TestWithTheOTLPHTTPExporter(t *testing.T) {
 			}
 		})
 	}
+}
+
+type roundTripFunc func(*http.Request) (*http.Response, error)
+
+func (f roundTripFunc) RoundTrip(r *http.Request) (*http.Response, error) { return f(r) }
+
+// Whatever a 400's body holds, the exporter gets either that 400 unchanged
+// or a partial success refusing at least one and fewer than all records,
+// with a count the message gives exactly.
+func FuzzTranslate(f *testing.F) {
+	at := time.Date(2026, 11, 20, 1, 2, 3, 0, time.UTC)
+	for _, msg := range []string{tooOld(svc, at), grouped([]string{tooOld(svc, at), tooNew(svc, at), tooNew(svc, at)}), "no org id"} {
+		b, _ := proto.Marshal(status.New(0, msg).Proto())
+		f.Add(b, uint8(5))
+	}
+	f.Add([]byte("<html>"), uint8(1))
+	s := newSetup(f)
+	f.Fuzz(func(t *testing.T, body []byte, records uint8) {
+		rt := &roundTripper{ext: s.ext, next: roundTripFunc(func(r *http.Request) (*http.Response, error) {
+			return &http.Response{StatusCode: http.StatusBadRequest, Body: io.NopCloser(bytes.NewReader(body)), Request: r}, nil
+		})}
+		n := int(records % 20)
+		req, _ := http.NewRequest(http.MethodPost, "http://loki.invalid/otlp/v1/logs", bytes.NewReader(encode(t, protobufContentType, logs(n))))
+		req.Header.Set("Content-Type", protobufContentType)
+		resp, err := rt.RoundTrip(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, _ := io.ReadAll(resp.Body)
+		switch resp.StatusCode {
+		case http.StatusBadRequest:
+			if !bytes.Equal(got, body) {
+				t.Fatalf("400 passed on with %d bytes, Loki sent %d", len(got), len(body))
+			}
+		case http.StatusOK:
+			out := plogotlp.NewExportResponse()
+			if err := out.UnmarshalProto(got); err != nil {
+				t.Fatal(err)
+			}
+			var st statuspb.Status
+			_ = proto.Unmarshal(body, &st)
+			want, ok := countRefused(st.GetMessage())
+			rejected := int(out.PartialSuccess().RejectedLogRecords())
+			if !ok || rejected != want || rejected < 1 || rejected >= n {
+				t.Fatalf("partial success rejecting %d of %d; message counts %d (%v)", rejected, n, want, ok)
+			}
+		default:
+			t.Fatalf("status %d", resp.StatusCode)
+		}
+	})
 }

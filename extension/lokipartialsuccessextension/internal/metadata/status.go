@@ -9,4 +9,4 @@ var Type = component.MustNewType("loki_partial_success")
 
 const ScopeName = "github.com/otel-ai-collector/otel-ai-collector/extension/lokipartialsuccessextension"
 
-const ExtensionStability = component.StabilityLevelBeta
+const ExtensionStability = component.StabilityLevelAlpha

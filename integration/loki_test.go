@@ -19,10 +19,13 @@ import (
 // writes its Loki exporter, with the Loki stand-in as the endpoint; traces
 // and metrics go nowhere.
 const lokiDirectLayer = `
+extensions:
+  loki_partial_success: {}
 exporters:
   otlp_http/loki:
     logs_endpoint: %s/otlp/v1/logs
     headers: { X-Scope-OrgID: workstations }
+    middlewares: [{ id: loki_partial_success }]
     sending_queue:
       enabled: true
       storage: file_storage/queue
@@ -34,6 +37,7 @@ exporters:
     retry_on_failure: { enabled: true, initial_interval: 5s, max_interval: 60s, max_elapsed_time: 24h }
   nop: {}
 service:
+  extensions: [health_check, zpages, file_storage/queue, loki_partial_success]
   pipelines:
     traces/export: { receivers: [forward/remote_traces], exporters: [nop] }
     metrics/export: { receivers: [forward/remote_metrics], exporters: [nop] }
@@ -142,8 +146,9 @@ func TestJournaldToLokiDirect(t *testing.T) {
 	}
 
 	// The stale entry's batch: Loki stored the others and answered 400
-	// naming the refused entry. The stock exporter's log line carries
-	// Loki's message, though it reports the whole batch as dropped.
+	// naming the refused entry. loki_partial_success makes that the
+	// partial success it is: the exporter logs one record dropped with
+	// Loki's message, and counts none of that request as failed.
 	refusal := `entry for stream '{service_instance_id=\"ws-journal\", service_name=\"otel-ai-collector.service\"}' has timestamp too old`
 	var partial *harness.LokiAnswer
 	for _, a := range loki.Answers() {
@@ -155,24 +160,54 @@ func TestJournaldToLokiDirect(t *testing.T) {
 		t.Fatalf("no 400 from Loki naming the stale entry; answers %v", loki.Answers())
 	}
 	t.Logf("Loki answered 400 and stored %d entries of the batch: %s", partial.Stored, partial.Message)
-	ctxDeadline := time.Now().Add(10 * time.Second)
-	for !strings.Contains(c.Logs(), refusal) && time.Now().Before(ctxDeadline) {
-		time.Sleep(100 * time.Millisecond)
+	if partial.Stored != 4 {
+		t.Errorf("Loki stored %d entries of the request it answered 400; want 4 (the test's batch of 5, one stale)", partial.Stored)
 	}
-	if !strings.Contains(c.Logs(), refusal) || !strings.Contains(c.Logs(), "Exporting failed. Dropping data.") {
-		t.Errorf("the collector's log does not carry the exporter's drop line with Loki's message naming the refused entry (%s)", refusal)
+	var line string
+	for end := time.Now().Add(10 * time.Second); line == "" && time.Now().Before(end); time.Sleep(100 * time.Millisecond) {
+		for _, l := range strings.Split(c.Logs(), "\n") {
+			if strings.Contains(l, "Partial success response") && strings.Contains(l, "otlp_http/loki") {
+				line = l
+			}
+		}
 	}
-	// As docs/host-telemetry.md says: the stock exporter counts the whole
-	// batch as failed, the entries Loki kept included.
-	var failed float64
+	t.Logf("exporter: %s", line)
+	if !strings.Contains(line, `"dropped_log_records": 1`) || !strings.Contains(line, refusal) {
+		t.Errorf("the exporter's log has no partial success line with 1 dropped and Loki's message naming the refused entry (%s); log:\n%s", refusal, c.Logs())
+	}
+	for _, l := range strings.Split(c.Logs(), "\n") {
+		if strings.Contains(l, "Dropping data") && strings.Contains(l, "otlp_http/loki") {
+			t.Errorf("the Loki exporter reports a request as dropped: %s", l)
+		}
+	}
+	ext := ""
+	for _, l := range strings.Split(c.Logs(), "\n") {
+		if strings.Contains(l, "as an OTLP partial success") {
+			ext = l
+		}
+	}
+	t.Logf("extension: %s", ext)
+	if !strings.Contains(ext, `"refused_log_records": 1`) || !strings.Contains(ext, `"log_records": 5`) || !strings.Contains(ext, refusal) {
+		t.Errorf("loki_partial_success logged %q; want its warning with 1 of 5 refused and Loki's message", ext)
+	}
+	// The exporter's counters follow the export's return; poll for them.
+	var refused, failed, sent float64
 	for end := time.Now().Add(5 * time.Second); time.Now().Before(end); time.Sleep(100 * time.Millisecond) {
-		if failed, err = c.Metric("otelcol_exporter_send_failed_log_records_total", `exporter="otlp_http/loki"`); err == nil && failed > 0 {
+		refused, err = c.Metric("otelcol_extension_loki_partial_success_refused_log_records_total")
+		if err == nil {
+			failed, err = c.Metric("otelcol_exporter_send_failed_log_records_total", `exporter="otlp_http/loki"`)
+		}
+		if err == nil {
+			sent, err = c.Metric("otelcol_exporter_sent_log_records_total", `exporter="otlp_http/loki"`)
+		}
+		if err == nil && refused == 1 && sent == 5 {
 			break
 		}
 	}
-	t.Logf("otelcol_exporter_send_failed_log_records_total: %.0f; Loki refused 1 and stored %d of that request", failed, partial.Stored)
-	if failed != float64(partial.Stored+1) {
-		t.Errorf("send_failed_log_records %.0f, want the whole request (%d) as the docs say", failed, partial.Stored+1)
+	t.Logf("otelcol_extension_loki_partial_success_refused_log_records_total %.0f, otelcol_exporter_send_failed_log_records_total %.0f, otelcol_exporter_sent_log_records_total %.0f (err %v)",
+		refused, failed, sent, err)
+	if refused != 1 || failed != 0 || sent != 5 {
+		t.Errorf("refused %.0f, send_failed %.0f, sent %.0f; want 1 refused, none failed, the 5 of the request sent", refused, failed, sent)
 	}
 
 	// An application's log over OTLP takes the same limit, cut at a
@@ -240,5 +275,77 @@ func TestJournaldToLokiDirect(t *testing.T) {
 		if !slices.Equal(lines, bodies) {
 			t.Errorf("%s returned %q, want %q", q, lines, bodies)
 		}
+	}
+}
+
+// A refusal that stands for a whole stream (more label names than Loki's
+// max_label_names_per_series) does not say how many entries were lost:
+// loki_partial_success passes Loki's 400 on, the exporter reports the whole
+// request as dropped, and the extension's warning says Loki may have stored
+// part of it (here the other stream's 3 entries).
+func TestLokiStreamRefusalIsNotCounted(t *testing.T) {
+	loki := harness.StartLoki(t)
+	layer := filepath.Join(t.TempDir(), "remote-direct.yaml")
+	if err := os.WriteFile(layer, []byte(fmt.Sprintf(lokiDirectLayer, loki.URL)), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	c := harness.Start(t, binary, harness.Options{Env: map[string]string{
+		"OTEL_AI_COLLECTOR_MONITOR_ENDPOINT": harness.NewCountingSink(t).URL,
+		"OTEL_AI_COLLECTOR_REMOTE_CONFIG":    layer,
+		"OTEL_AI_COLLECTOR_HOSTNAME":         "ws-collector",
+	}})
+
+	logs := harness.NewLogs("wide-app", "w1", "w2")
+	attrs := logs.ResourceLogs().At(0).Resource().Attributes()
+	for _, k := range []string{"service.namespace", "service.instance.id", "deployment.environment", "deployment.environment.name",
+		"cloud.region", "cloud.availability_zone", "k8s.cluster.name", "k8s.namespace.name", "k8s.pod.name", "k8s.container.name",
+		"container.name", "k8s.replicaset.name", "k8s.deployment.name", "k8s.statefulset.name", "k8s.daemonset.name", "k8s.cronjob.name"} {
+		attrs.PutStr(k, "x") // 16 index labels besides service.name; Loki's limit is 15
+	}
+	harness.NewLogs("narrow-app", "n1", "n2", "n3").ResourceLogs().At(0).CopyTo(logs.ResourceLogs().AppendEmpty())
+	if code, body, err := harness.PostLogs(c.OTLPHTTPEndpoint, logs); err != nil || code != 200 {
+		t.Fatalf("POST logs: %d %s %v", code, body, err)
+	}
+
+	var answer *harness.LokiAnswer
+	for end := time.Now().Add(15 * time.Second); answer == nil && time.Now().Before(end); time.Sleep(100 * time.Millisecond) {
+		for _, a := range loki.Answers() {
+			if a.Status == 400 {
+				answer = &a
+			}
+		}
+	}
+	if answer == nil || answer.Stored != 3 || !strings.Contains(answer.Message, "has 16 label names; limit 15") {
+		t.Fatalf("Loki's answers %v; want a 400 refusing the wide stream, 3 entries stored", loki.Answers())
+	}
+	t.Logf("Loki answered 400 and stored %d entries of the batch: %s", answer.Stored, answer.Message)
+
+	var warn, drop string
+	for end := time.Now().Add(10 * time.Second); (warn == "" || drop == "") && time.Now().Before(end); time.Sleep(100 * time.Millisecond) {
+		for _, l := range strings.Split(c.Logs(), "\n") {
+			switch {
+			case strings.Contains(l, "may have stored part of it"):
+				warn = l
+			case strings.Contains(l, "Dropping data") && strings.Contains(l, "otlp_http/loki"):
+				drop = l
+			}
+		}
+	}
+	t.Logf("extension: %s", warn)
+	t.Logf("exporter: %s", drop)
+	if !strings.Contains(warn, "has 16 label names; limit 15") || !strings.Contains(warn, "loki_partial_success") {
+		t.Errorf("no warning from loki_partial_success with Loki's message; log:\n%s", c.Logs())
+	}
+	if !strings.Contains(drop, `"dropped_items": 5`) || strings.Contains(c.Logs(), "Partial success response") {
+		t.Errorf("the exporter did not report the whole request of 5 as dropped, or reported a partial success; log:\n%s", c.Logs())
+	}
+	var failed float64
+	var err error
+	for end := time.Now().Add(5 * time.Second); failed == 0 && time.Now().Before(end); time.Sleep(100 * time.Millisecond) {
+		failed, err = c.Metric("otelcol_exporter_send_failed_log_records_total", `exporter="otlp_http/loki"`)
+	}
+	refused, err2 := c.Metric("otelcol_extension_loki_partial_success_refused_log_records_total")
+	if err != nil || err2 != nil || failed != 5 || refused != 0 {
+		t.Errorf("send_failed %.0f (%v), refused %.0f (%v); want 5 failed, none counted as refused", failed, err, refused, err2)
 	}
 }

@@ -216,6 +216,8 @@ func TestNixOSModuleConfigurations(t *testing.T) {
 		expect(t, "tempo endpoint", get(e.Overlay, "exporters", "otlp_grpc/tempo", "endpoint"), "tempo.example:4317")
 		expect(t, "mimir auth", get(e.Overlay, "exporters", "otlp_http/mimir", "auth", "authenticator"), "bearertokenauth/mimir")
 		expect(t, "loki tenant", get(e.Overlay, "exporters", "otlp_http/loki", "headers", "X-Scope-OrgID"), "ws")
+		expect(t, "loki partial success", get(e.Overlay, "exporters", "otlp_http/loki", "middlewares"), []any{map[string]any{"id": "loki_partial_success"}})
+		expect(t, "extensions", get(e.Overlay, "service", "extensions"), []any{"health_check", "zpages", "file_storage/queue", "bearertokenauth/mimir", "loki_partial_success"})
 		expect(t, "LoadCredential", e.Credentials, []string{"mimir-token:/run/secrets/mimir"})
 		expect(t, "layers", e.Layers, remoteLayers)
 	})

@@ -109,12 +109,21 @@ let
         // connectionSettings name ep;
     };
 
+  # Loki stores the valid entries of a push and answers 400 for the whole
+  # request; loki_partial_success, a middleware of the OTLP/HTTP exporter,
+  # turns that into the OTLP partial success it is, so only the refused
+  # records are reported as dropped (extension/lokipartialsuccessextension).
+  lokiPartialSuccess = remoteOn && remote.mode == "direct" && remote.loki.protocol != "grpc";
+  lokiExporter =
+    let e = exporterFor "loki" remote.loki;
+    in if lokiPartialSuccess then e // { settings = e.settings // { middlewares = [ { id = "loki_partial_success"; } ]; }; } else e;
+
   # Which exporter each remote signal goes to.
   routes =
     if remote.mode == "direct" then {
       traces = exporterFor "tempo" remote.tempo;
       metrics = exporterFor "mimir" remote.mimir;
-      logs = exporterFor "loki" remote.loki;
+      logs = lokiExporter;
     } else
       let gw = exporterFor "remote" (remote.gateway // { endpoint = gatewayBase; tls = gatewayTls; }
         // optionalAttrs (hasTracesSuffix gatewayEndpoint) { tracesEndpoint = gatewayEndpoint; }
@@ -160,12 +169,14 @@ let
       [ "traces" "metrics" "logs" ]);
   };
 
-  extensionsLayer.extensions = listToAttrs (map (a: { name = a.id; value = a.settings; }) authExtensions);
+  extensionsLayer.extensions = listToAttrs (map (a: { name = a.id; value = a.settings; }) authExtensions)
+    // optionalAttrs lokiPartialSuccess { loki_partial_success = { }; };
   extensionsLayer.service.extensions =
     [ "health_check" ]
     ++ optional cfg.enableZPages "zpages"
     ++ optional (remoteOn || profilingOn) "file_storage/queue"
-    ++ map (a: a.id) authExtensions;
+    ++ map (a: a.id) authExtensions
+    ++ optional lokiPartialSuccess "loki_partial_success";
 
   generated = foldl' recursiveUpdate { } [ modeLayer profilingLayer debugLayer fileLayer extensionsLayer ];
 

@@ -37,7 +37,11 @@ import (
 //     severity_number, severity_text and observed_timestamp; the line is the
 //     body as a string.
 //   - pkg/distributor/distributor.go PushWithResolver and validator.go
-//     ValidateEntry: each entry is checked on its own, in this order:
+//     ValidateLabels, per stream before its entries: a stream with more
+//     label names than max_label_names_per_series (15; service_name not
+//     counted) is refused whole, all its entries, with one message naming
+//     the stream ("entry for stream '...' has N label names; limit 15").
+//   - validator.go ValidateEntry: each entry is checked on its own, in this order:
 //     timestamp older than reject_old_samples_max_age (7d), newer than
 //     creation_grace_period (10m), line longer than max_line_size (256KB,
 //     which dskit's flagext.ByteSize reads as 262144 bytes), structured
@@ -49,18 +53,19 @@ import (
 //     204.
 //   - pkg/loghttp/push/push.go OTLPError: the status code in the header
 //     (500 answered as 503) and a protobuf google.rpc.Status with code 0 and
-//     the message as the body.
+//     the message as the body, with no Content-Type of its own (it sets one
+//     after WriteHeader).
 //   - pkg/distributor/field_detection.go: detected_level from a
 //     severity_text-like field (normalized: "err" is error, "warning" warn,
 //     an unknown value kept as it is), else from severity_number.
 //
-// Not mirrored: rate and stream limits (429), label-count and label-length
-// limits, max_line_size_truncate, detecting the level from the line's text,
+// Not mirrored: rate and stream limits (429), label-length limits, max_line_size_truncate, detecting the level from the line's text,
 // service name discovery from other labels.
 type Loki struct {
 	URL string
 
 	// Limits, Loki's defaults unless a test changes them before pushing.
+	MaxLabelNamesPerSeries       int
 	MaxLineSize                  int
 	RejectOldSamplesMaxAge       time.Duration
 	CreationGracePeriod          time.Duration
@@ -107,6 +112,7 @@ var lokiLevelFields = []string{
 func StartLoki(t testing.TB) *Loki {
 	t.Helper()
 	l := &Loki{
+		MaxLabelNamesPerSeries:       15,
 		MaxLineSize:                  256 << 10,
 		RejectOldSamplesMaxAge:       7 * 24 * time.Hour,
 		CreationGracePeriod:          10 * time.Minute,
@@ -147,8 +153,10 @@ func (l *Loki) answer(w http.ResponseWriter, code int, msg string, stored int) {
 		code = http.StatusServiceUnavailable
 	}
 	body, _ := proto.Marshal(status.New(0, msg).Proto())
-	w.Header().Set("Content-Type", "application/octet-stream")
+	// OTLPError sets its Content-Type after WriteHeader, where net/http
+	// ignores it; the server sniffs one from the body instead.
 	w.WriteHeader(code)
+	w.Header().Set("Content-Type", "application/octet-stream")
 	_, _ = w.Write(body)
 }
 
@@ -166,6 +174,7 @@ func (l *Loki) push(w http.ResponseWriter, r *http.Request) {
 	now := time.Now()
 	var refused []string
 	var stored []LokiEntry
+	refusedStreams := map[string]bool{}
 	for _, rl := range ld.ResourceLogs().All() {
 		stream := map[string]string{}
 		var resourceMeta [][2]string
@@ -177,6 +186,24 @@ func (l *Loki) push(w http.ResponseWriter, r *http.Request) {
 			}
 		}
 		labels := lokiLabelsString(stream)
+		names := len(stream)
+		if _, ok := stream["service_name"]; ok {
+			names--
+		}
+		records := 0
+		for _, sl := range rl.ScopeLogs().All() {
+			records += sl.LogRecords().Len()
+		}
+		if l.MaxLabelNamesPerSeries != 0 && names > l.MaxLabelNamesPerSeries {
+			// Resources with the same labels are one stream to Loki
+			// (otlpToLokiPushRequest), refused once; a stream without
+			// entries is skipped before its labels are checked.
+			if !refusedStreams[labels] && records > 0 {
+				refusedStreams[labels] = true
+				refused = append(refused, fmt.Sprintf("entry for stream '%s' has %d label names; limit %d", labels, names, l.MaxLabelNamesPerSeries))
+			}
+			continue
+		}
 		for _, sl := range rl.ScopeLogs().All() {
 			for _, lr := range sl.LogRecords().All() {
 				e := LokiEntry{Stream: stream, Metadata: map[string]string{}, Line: lr.Body().AsString(), Time: lokiTimestamp(lr, now)}
@@ -321,25 +348,24 @@ func lokiLabelsString(labels map[string]string) string {
 	return b.String()
 }
 
-// groupedErrors formats refusals as GroupedErrors.Error does.
+// groupedErrors formats refusals as GroupedErrors.Error does: grouped by
+// text, in Go's map order (so in no fixed order), nothing left out.
 func groupedErrors(errs []string) string {
 	counts := map[string]int{}
-	var order []string
 	for _, e := range errs {
-		if counts[e] == 0 {
-			order = append(order, e)
-		}
 		counts[e]++
 	}
 	var b bytes.Buffer
-	for i, e := range order {
+	i := 0
+	for e, n := range counts {
 		if i > 0 {
 			b.WriteString("; ")
 		}
-		if len(order) > 1 || counts[e] > 1 {
-			fmt.Fprintf(&b, "%d errors like: ", counts[e])
+		if len(counts) > 1 || n > 1 {
+			fmt.Fprintf(&b, "%d errors like: ", n)
 		}
 		b.WriteString(e)
+		i++
 	}
 	return b.String()
 }

@@ -97,3 +97,28 @@ func TestLokiStandInPartialAcceptance(t *testing.T) {
 		t.Errorf("single refusal: %d %q", code, msg)
 	}
 }
+
+// A stream with more label names than max_label_names_per_series is
+// refused whole, once, and the other streams of the request are stored.
+func TestLokiStandInRefusesAStreamOverTheLabelLimit(t *testing.T) {
+	l := StartLoki(t)
+	logs := NewLogs("wide", "one", "two")
+	attrs := logs.ResourceLogs().At(0).Resource().Attributes()
+	for _, k := range lokiIndexLabels[1:17] { // 16 besides service.name
+		attrs.PutStr(k, "x")
+	}
+	logs.ResourceLogs().At(0).CopyTo(logs.ResourceLogs().AppendEmpty()) // same stream again
+	NewLogs("narrow", "kept").ResourceLogs().At(0).CopyTo(logs.ResourceLogs().AppendEmpty())
+	body, err := plogotlp.NewExportRequestFromLogs(logs).MarshalProto()
+	if err != nil {
+		t.Fatal(err)
+	}
+	code, msg := postLoki(t, l, "tenant", body)
+	if code != http.StatusBadRequest || strings.Contains(msg, "errors like") ||
+		!strings.HasPrefix(msg, `entry for stream '{cloud_availability_zone="x", `) || !strings.HasSuffix(msg, `' has 16 label names; limit 15`) {
+		t.Errorf("answer %d %q; want 400 naming the wide stream once", code, msg)
+	}
+	if e := l.Entries(); len(e) != 1 || e[0].Line != "kept" {
+		t.Errorf("stored %v, want only the narrow stream's entry", e)
+	}
+}

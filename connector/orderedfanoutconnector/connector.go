@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"runtime"
 	"slices"
 	"strings"
 
@@ -112,6 +113,14 @@ func (f *fanout[D]) consume(ctx context.Context, data D) error {
 	if len(f.first) > 0 {
 		if part, found := f.ops.selectResources(data, f.selected.matches); found {
 			errs = f.deliver(ctx, part, f.first, errs)
+			if len(f.rest) > 0 {
+				// What the listed pipelines started in the background
+				// (an exporter's queue consumer they just woke, waiting
+				// on this P) runs now, before this goroutine goes on to
+				// the other pipelines' work; otherwise it would wait for
+				// that work, or for another P to steal it.
+				runtime.Gosched()
+			}
 		}
 	}
 	errs = f.deliver(ctx, data, f.rest, errs)

@@ -32,4 +32,7 @@ ls -l build/otel-ai-collector build/otelcol-previous-setup
 	go test -run '^$' -bench 'DeltaStreams|DeltaState' -benchtime 1x -timeout 10m ./bench/
 	# ai_session_traces on vs off on the remote path, alternated rounds.
 	go test -run '^$' -bench 'AISessionTraces' -benchtime 1x -timeout 30m ./bench/
+	# The AI path under other load: embedded default vs stock components,
+	# quiet and beside a CPU burner, alternated rounds.
+	go test -run '^$' -bench 'AIPathUnderLoad' -benchtime 1x -timeout 60m ./bench/
 } | tee build/bench.txt

@@ -10,6 +10,8 @@ buildGoModule {
   subPackages = [ "cmd/otel-ai-collector" ];
   env.CGO_ENABLED = 0;
   ldflags = [ "-s" "-w" ];
+  # As the Makefile builds: without gRPC's x/net/trace request tracing.
+  tags = [ "grpcnotrace" ];
   # The integration tests start processes and servers; `make test` runs them.
   doCheck = false;
   meta = {

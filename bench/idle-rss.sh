@@ -3,6 +3,8 @@
 # Usage: bench/idle-rss.sh [seconds] [VAR=value ...]
 #   Starts build/otel-ai-collector on free loopback ports with the given extra
 #   environment, waits (default 30 s), prints VmRSS and VmHWM in MiB.
+#   IDLE_RSS_SECTIONS=1 (as root) also splits the binary's resident pages by
+#   ELF section (bench/resident-sections.py).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 seconds=${1:-30}
@@ -22,3 +24,4 @@ trap 'kill $pid 2>/dev/null; wait $pid 2>/dev/null; rm -rf "$state"' EXIT
 sleep "$seconds"
 if ! kill -0 $pid 2>/dev/null; then cat "$state/log" >&2; exit 1; fi
 awk -v label="$*" '/VmRSS|VmHWM|RssAnon|RssFile/ { printf "%s %.1f MiB  ", $1, $2/1024 } END { print "  " label }' /proc/$pid/status
+if [ -n "${IDLE_RSS_SECTIONS:-}" ]; then bench/resident-sections.py $pid; fi

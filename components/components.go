@@ -3,7 +3,6 @@
 package components
 
 import (
-	routingconnector "github.com/open-telemetry/opentelemetry-collector-contrib/connector/routingconnector"
 	spanmetricsconnector "github.com/open-telemetry/opentelemetry-collector-contrib/connector/spanmetricsconnector"
 	fileexporter "github.com/open-telemetry/opentelemetry-collector-contrib/exporter/fileexporter"
 	bearertokenauthextension "github.com/open-telemetry/opentelemetry-collector-contrib/extension/bearertokenauthextension"
@@ -15,7 +14,6 @@ import (
 	filterprocessor "github.com/open-telemetry/opentelemetry-collector-contrib/processor/filterprocessor"
 	resourceprocessor "github.com/open-telemetry/opentelemetry-collector-contrib/processor/resourceprocessor"
 	transformprocessor "github.com/open-telemetry/opentelemetry-collector-contrib/processor/transformprocessor"
-	filelogreceiver "github.com/open-telemetry/opentelemetry-collector-contrib/receiver/filelogreceiver"
 	hostmetricsreceiver "github.com/open-telemetry/opentelemetry-collector-contrib/receiver/hostmetricsreceiver"
 	journaldreceiver "github.com/open-telemetry/opentelemetry-collector-contrib/receiver/journaldreceiver"
 	aisessiontracesconnector "github.com/otel-ai-collector/otel-ai-collector/connector/aisessiontracesconnector"
@@ -89,7 +87,6 @@ func Components() (otelcol.Factories, error) {
 		otlpreceiver.NewFactory(),
 		hostmetricsreceiver.NewFactory(),
 		journaldreceiver.NewFactory(),
-		filelogreceiver.NewFactory(),
 		ebpfreceiver.NewFactory(),
 		pyroscopereceiver.NewFactory(),
 	)
@@ -100,7 +97,6 @@ func Components() (otelcol.Factories, error) {
 		otlpreceiver.NewFactory().Type():        "go.opentelemetry.io/collector/receiver/otlpreceiver v0.158.0",
 		hostmetricsreceiver.NewFactory().Type(): "github.com/open-telemetry/opentelemetry-collector-contrib/receiver/hostmetricsreceiver v0.158.0",
 		journaldreceiver.NewFactory().Type():    "github.com/open-telemetry/opentelemetry-collector-contrib/receiver/journaldreceiver v0.158.0",
-		filelogreceiver.NewFactory().Type():     "github.com/open-telemetry/opentelemetry-collector-contrib/receiver/filelogreceiver v0.158.0",
 		ebpfreceiver.NewFactory().Type():        "github.com/otel-ai-collector/otel-ai-collector v0.0.0",
 		pyroscopereceiver.NewFactory().Type():   "github.com/otel-ai-collector/otel-ai-collector v0.0.0",
 	})
@@ -149,7 +145,6 @@ func Components() (otelcol.Factories, error) {
 
 	factories.Connectors, err = otelcol.MakeFactoryMap[connector.Factory](
 		forwardconnector.NewFactory(),
-		routingconnector.NewFactory(),
 		spanmetricsconnector.NewFactory(),
 		besteffortconnector.NewFactory(),
 		aisessiontracesconnector.NewFactory(),
@@ -160,7 +155,6 @@ func Components() (otelcol.Factories, error) {
 	}
 	factories.ConnectorModules = makeModulesMap(factories.Connectors, map[component.Type]string{
 		forwardconnector.NewFactory().Type():         "go.opentelemetry.io/collector/connector/forwardconnector v0.158.0",
-		routingconnector.NewFactory().Type():         "github.com/open-telemetry/opentelemetry-collector-contrib/connector/routingconnector v0.157.0",
 		spanmetricsconnector.NewFactory().Type():     "github.com/open-telemetry/opentelemetry-collector-contrib/connector/spanmetricsconnector v0.158.0",
 		besteffortconnector.NewFactory().Type():      "github.com/otel-ai-collector/otel-ai-collector v0.0.0",
 		aisessiontracesconnector.NewFactory().Type(): "github.com/otel-ai-collector/otel-ai-collector v0.0.0",

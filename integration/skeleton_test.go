@@ -396,11 +396,11 @@ func TestComponentsListsTheDistribution(t *testing.T) {
 	}
 	for _, name := range []string{
 		// receivers
-		"otlp", "host_metrics", "journald", "file_log",
+		"otlp", "host_metrics", "journald",
 		// processors
 		"batch", "memory_limiter", "resource", "attributes", "transform", "filter", "delta_to_cumulative",
 		// connectors
-		"forward", "routing", "span_metrics",
+		"forward", "span_metrics",
 		// exporters
 		"otlp_grpc", "otlp_http", "debug", "file",
 		// extensions

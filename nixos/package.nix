@@ -6,10 +6,12 @@ buildGoModule {
   pname = "otel-ai-collector";
   version = "0.1.0";
   src = lib.cleanSource ./..;
-  vendorHash = "sha256-Dlv/oiXdQS8xh80MjFPXhwhMrJCrffocMyEoUJXXLZw=";
+  vendorHash = "sha256-LNUz4NskD8mExE2TTfRF2zDYhUYlKZw5EBV/fNJk3DY=";
   subPackages = [ "cmd/otel-ai-collector" ];
   env.CGO_ENABLED = 0;
   ldflags = [ "-s" "-w" ];
+  # As the Makefile builds: without gRPC's x/net/trace request tracing.
+  tags = [ "grpcnotrace" ];
   # The integration tests start processes and servers; `make test` runs them.
   doCheck = false;
   meta = {

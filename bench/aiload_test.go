@@ -41,9 +41,10 @@ import (
 //
 // BENCH_AI_LOAD_ROUNDS (2), BENCH_AI_LOAD_RECORDS (300) and
 // BENCH_AI_LOAD_THROUGHPUT (15s; 0 skips it) tune it. BENCH_AI_LOAD_PROFILE
-// names a directory: the embedded default then runs with the pprof
-// extension, and a CPU profile of the loaded phase (while the AI records are
-// sent) and a goroutine profile are written there per run. The throughput part
+// names a directory: the collector then runs with the pprof extension, and
+// a CPU profile of the first 10 s of the loaded phase (while the AI records
+// are sent) or of the throughput run, and a goroutine profile, are written
+// there per run. The throughput part
 // posts the same traffic unthrottled from 4 senders to a collector whose
 // remote answers, and reports the spans/s it accepted.
 func BenchmarkAIPathUnderLoad(b *testing.B) {
@@ -80,9 +81,18 @@ func BenchmarkAIPathUnderLoad(b *testing.B) {
 			for _, d := range configs {
 				b.Run(fmt.Sprintf("round=%d/throughput/config=%s", round, d.name), func(b *testing.B) {
 					remote := harness.NewCountingSink(b)
-					c := d.start(b, harness.NewCountingSink(b).URL, remote.URL)
+					var c *harness.Collector
+					profileDone := func() {}
+					if dir := os.Getenv("BENCH_AI_LOAD_PROFILE"); dir != "" {
+						var pprofAddr string
+						c, pprofAddr = startWithPprof(b, d, harness.NewCountingSink(b).URL, remote.URL)
+						profileDone = profile(b, pprofAddr, dir, b.Name())
+					} else {
+						c = d.start(b, harness.NewCountingSink(b).URL, remote.URL)
+					}
 					start := time.Now()
 					accepted := send(b, c.OTLPHTTPEndpoint, payload, 0, 4, throughputFor)
+					profileDone()
 					b.ReportMetric(float64(accepted)/time.Since(start).Seconds(), "max-accepted-spans/s")
 				})
 			}
@@ -96,8 +106,8 @@ func aiPathUnderLoad(b *testing.B, d distribution, payload []byte, records int) 
 	profileDir := os.Getenv("BENCH_AI_LOAD_PROFILE")
 	var c *harness.Collector
 	var pprofAddr string
-	if profileDir != "" && d.config == "" {
-		c, pprofAddr = startDefaultWithPprof(b, d, monitor.URL, harness.Blackhole(b))
+	if profileDir != "" {
+		c, pprofAddr = startWithPprof(b, d, monitor.URL, harness.Blackhole(b))
 	} else {
 		c = d.start(b, monitor.URL, harness.Blackhole(b))
 	}
@@ -226,19 +236,23 @@ func envInt(b *testing.B, name string, def int) int {
 	return n
 }
 
-// startDefaultWithPprof runs the embedded default's layers, as the harness's
-// environment selects them (remote export and AI traces on, host metrics and
-// journald off), plus the pprof extension on a free port.
-func startDefaultWithPprof(b *testing.B, d distribution, monitorURL, remoteURL string) (*harness.Collector, string) {
+// startWithPprof runs d with the pprof extension on a free port. The
+// embedded default runs as its layers, as the harness's environment selects
+// them (remote export and AI traces on, host metrics and journald off).
+func startWithPprof(b *testing.B, d distribution, monitorURL, remoteURL string) (*harness.Collector, string) {
 	addr := harness.FreeAddr(b)
 	args := []string{}
-	for _, layer := range []string{"default.yaml", "remote.yaml", "ai-traces.yaml", "remote-gateway.yaml"} {
-		args = append(args, "--config=embedded:"+layer)
+	extensions := "[health_check, file_storage/queue, pprof]"
+	if d.config == "" {
+		for _, layer := range []string{"default.yaml", "remote.yaml", "ai-traces.yaml", "remote-gateway.yaml"} {
+			args = append(args, "--config=embedded:"+layer)
+		}
+		extensions = "[health_check, zpages, file_storage/queue, pprof]"
 	}
 	args = append(args,
 		"--config=yaml:extensions::pprof::endpoint: "+addr,
-		"--config=yaml:service::extensions: [health_check, zpages, file_storage/queue, pprof]")
-	c := harness.Start(b, d.binary, harness.Options{Args: args, StopTimeout: time.Minute, Env: map[string]string{
+		"--config=yaml:service::extensions: "+extensions)
+	c := harness.Start(b, d.binary, harness.Options{Config: d.config, Args: args, StopTimeout: time.Minute, Env: map[string]string{
 		"OTEL_AI_COLLECTOR_MONITOR_ENDPOINT": monitorURL,
 		"OTEL_AI_COLLECTOR_REMOTE_ENDPOINT":  remoteURL,
 	}})

@@ -103,7 +103,7 @@ let
       credentials = tlsCredential name ep.tls;
       settings =
         { endpoint = ep.endpoint; sending_queue = queue; retry_on_failure = retry; timeout = "10s"; }
-        // optionalAttrs (type == "otlp_http") { compression = "gzip"; }
+        // optionalAttrs (type == "otlp_http") { compression = "gzip"; compression_params.level = 1; } # fastest gzip, as remote-gateway.yaml
         // optionalAttrs (ep ? tracesEndpoint) { traces_endpoint = ep.tracesEndpoint; }
         // optionalAttrs (ep ? encoding) { inherit (ep) encoding; }
         // connectionSettings name ep;

@@ -165,24 +165,31 @@ func aiPathUnderLoad(b *testing.B, d distribution, payload []byte, records int) 
 // otherTrafficPayload is one OTLP/HTTP protobuf trace export of
 // spansPerRequest server spans of a web service that is not an AI CLI.
 func otherTrafficPayload(b *testing.B) []byte {
+	return otherTrafficRequest(b, 0)
+}
+
+// otherTrafficRequest is otherTrafficPayload's n-th request: other ids,
+// times and paths, as consecutive requests of a service have.
+func otherTrafficRequest(b *testing.B, n int) []byte {
 	td := ptrace.NewTraces()
 	rs := td.ResourceSpans().AppendEmpty()
 	rs.Resource().Attributes().PutStr("service.name", "my-web-app")
 	rs.Resource().Attributes().PutStr("telemetry.sdk.language", "go")
 	spans := rs.ScopeSpans().AppendEmpty().Spans()
-	now := time.Now()
+	start := time.Now().Add(time.Duration(n) * 50 * time.Millisecond)
 	for i := range spansPerRequest {
 		span := spans.AppendEmpty()
 		span.SetName("GET /api/items/{id}")
 		span.SetKind(ptrace.SpanKindServer)
-		span.SetTraceID(pcommon.TraceID{byte(i), byte(i >> 8), 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15})
-		span.SetSpanID(pcommon.SpanID{byte(i), byte(i >> 8), 2, 3, 4, 5, 6, 7})
-		span.SetStartTimestamp(pcommon.NewTimestampFromTime(now))
-		span.SetEndTimestamp(pcommon.NewTimestampFromTime(now.Add(3 * time.Millisecond)))
+		span.SetTraceID(pcommon.TraceID{byte(i), byte(i >> 8), byte(n), byte(i * 7), 4, 5, 6, 7, 8, 9, byte(i * 13), 11, 12, 13, 14, 15})
+		span.SetSpanID(pcommon.SpanID{byte(i), byte(i >> 8), byte(n), 3, 4, 5, 6, 7})
+		at := start.Add(time.Duration(i) * 97 * time.Microsecond)
+		span.SetStartTimestamp(pcommon.NewTimestampFromTime(at))
+		span.SetEndTimestamp(pcommon.NewTimestampFromTime(at.Add(time.Duration(1+i%5) * time.Millisecond)))
 		span.Attributes().PutStr("http.request.method", "GET")
 		span.Attributes().PutStr("http.route", "/api/items/{id}")
 		span.Attributes().PutInt("http.response.status_code", 200)
-		span.Attributes().PutStr("url.path", fmt.Sprintf("/api/items/%d", i))
+		span.Attributes().PutStr("url.path", fmt.Sprintf("/api/items/%d", n*spansPerRequest+i))
 	}
 	raw, err := ptraceotlp.NewExportRequestFromTraces(td).MarshalProto()
 	if err != nil {

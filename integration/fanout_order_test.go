@@ -33,10 +33,7 @@ service:
 // own fan-out from a receiver calls pipelines in no defined order (it
 // differs between starts), so the collector is started three times.
 func TestAIPathDoesNotWaitForRemote(t *testing.T) {
-	layer := filepath.Join(t.TempDir(), "stuck.yaml")
-	if err := os.WriteFile(layer, []byte(fmt.Sprintf(stuckRemoteLayer, harness.Blackhole(t))), 0o600); err != nil {
-		t.Fatal(err)
-	}
+	layer := writeLayer(t, fmt.Sprintf(stuckRemoteLayer, harness.Blackhole(t)))
 	for start := range 3 {
 		monitor := harness.NewSink(t)
 		c := harness.Start(t, binary, harness.Options{Env: map[string]string{
@@ -75,4 +72,15 @@ func TestAIPathDoesNotWaitForRemote(t *testing.T) {
 		}
 		c.Stop()
 	}
+}
+
+// writeLayer writes a configuration layer (e.g. for
+// OTEL_AI_COLLECTOR_REMOTE_CONFIG) to a temporary file and returns its path.
+func writeLayer(t *testing.T, yaml string) string {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "layer.yaml")
+	if err := os.WriteFile(path, []byte(yaml), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return path
 }

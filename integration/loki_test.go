@@ -85,10 +85,7 @@ func TestJournaldToLokiDirect(t *testing.T) {
 	})
 
 	loki := harness.StartLoki(t)
-	layer := filepath.Join(t.TempDir(), "remote-direct.yaml")
-	if err := os.WriteFile(layer, []byte(fmt.Sprintf(lokiDirectLayer, loki.URL)), 0o600); err != nil {
-		t.Fatal(err)
-	}
+	layer := writeLayer(t, fmt.Sprintf(lokiDirectLayer, loki.URL))
 	c := harness.Start(t, binary, harness.Options{Env: map[string]string{
 		"OTEL_AI_COLLECTOR_MONITOR_ENDPOINT":  harness.NewCountingSink(t).URL,
 		"OTEL_AI_COLLECTOR_REMOTE_CONFIG":     layer,
@@ -285,10 +282,7 @@ func TestJournaldToLokiDirect(t *testing.T) {
 // part of it (here the other stream's 3 entries).
 func TestLokiStreamRefusalIsNotCounted(t *testing.T) {
 	loki := harness.StartLoki(t)
-	layer := filepath.Join(t.TempDir(), "remote-direct.yaml")
-	if err := os.WriteFile(layer, []byte(fmt.Sprintf(lokiDirectLayer, loki.URL)), 0o600); err != nil {
-		t.Fatal(err)
-	}
+	layer := writeLayer(t, fmt.Sprintf(lokiDirectLayer, loki.URL))
 	c := harness.Start(t, binary, harness.Options{Env: map[string]string{
 		"OTEL_AI_COLLECTOR_MONITOR_ENDPOINT": harness.NewCountingSink(t).URL,
 		"OTEL_AI_COLLECTOR_REMOTE_CONFIG":    layer,

@@ -35,16 +35,8 @@ func createTraces(_ context.Context, set connector.Settings, cfg component.Confi
 	if !ok {
 		return nil, fmt.Errorf("%s: the collector gave no traces router", set.ID)
 	}
-	order, err := callOrder(set.ID, cfg.(*Config), pipeline.SignalTraces, router.PipelineIDs())
-	if err != nil {
-		return nil, err
-	}
-	targets, err := targetsFor(order, func(id pipeline.ID) (consumer.Traces, error) { return router.Consumer(id) },
-		consumer.Traces.ConsumeTraces)
-	if err != nil {
-		return nil, err
-	}
-	f, err := newFanoutFor(cfg.(*Config), pipeline.SignalTraces, targets, tracesData)
+	f, err := buildFanout(set, cfg.(*Config), pipeline.SignalTraces, router.PipelineIDs(), router.Consumer,
+		consumer.Traces.ConsumeTraces, tracesData)
 	if err != nil {
 		return nil, err
 	}
@@ -56,16 +48,8 @@ func createMetrics(_ context.Context, set connector.Settings, cfg component.Conf
 	if !ok {
 		return nil, fmt.Errorf("%s: the collector gave no metrics router", set.ID)
 	}
-	order, err := callOrder(set.ID, cfg.(*Config), pipeline.SignalMetrics, router.PipelineIDs())
-	if err != nil {
-		return nil, err
-	}
-	targets, err := targetsFor(order, func(id pipeline.ID) (consumer.Metrics, error) { return router.Consumer(id) },
-		consumer.Metrics.ConsumeMetrics)
-	if err != nil {
-		return nil, err
-	}
-	f, err := newFanoutFor(cfg.(*Config), pipeline.SignalMetrics, targets, metricsData)
+	f, err := buildFanout(set, cfg.(*Config), pipeline.SignalMetrics, router.PipelineIDs(), router.Consumer,
+		consumer.Metrics.ConsumeMetrics, metricsData)
 	if err != nil {
 		return nil, err
 	}
@@ -77,25 +61,28 @@ func createLogs(_ context.Context, set connector.Settings, cfg component.Config,
 	if !ok {
 		return nil, fmt.Errorf("%s: the collector gave no logs router", set.ID)
 	}
-	order, err := callOrder(set.ID, cfg.(*Config), pipeline.SignalLogs, router.PipelineIDs())
-	if err != nil {
-		return nil, err
-	}
-	targets, err := targetsFor(order, func(id pipeline.ID) (consumer.Logs, error) { return router.Consumer(id) },
-		consumer.Logs.ConsumeLogs)
-	if err != nil {
-		return nil, err
-	}
-	f, err := newFanoutFor(cfg.(*Config), pipeline.SignalLogs, targets, logsData)
+	f, err := buildFanout(set, cfg.(*Config), pipeline.SignalLogs, router.PipelineIDs(), router.Consumer,
+		consumer.Logs.ConsumeLogs, logsData)
 	if err != nil {
 		return nil, err
 	}
 	return &logsConnector{fanout: f}, nil
 }
 
-// newFanoutFor builds the fan-out over targets, in call order, with cfg's
-// selection for the listed pipelines of signal.
-func newFanoutFor[D any](cfg *Config, signal pipeline.Signal, targets []target[D], ops dataOps[D]) (*fanout[D], error) {
+// buildFanout builds one signal's fan-out over the pipelines the connector
+// feeds: their call order, each one's consumer, and cfg's selection for the
+// listed ones.
+func buildFanout[D any, C consumerWithCapabilities](set connector.Settings, cfg *Config, signal pipeline.Signal,
+	fed []pipeline.ID, lookup func(...pipeline.ID) (C, error), consume func(C, context.Context, D) error, ops dataOps[D],
+) (*fanout[D], error) {
+	order, err := callOrder(set.ID, cfg, signal, fed)
+	if err != nil {
+		return nil, err
+	}
+	targets, err := targetsFor(order, func(id pipeline.ID) (C, error) { return lookup(id) }, consume)
+	if err != nil {
+		return nil, err
+	}
 	if cfg.Select == nil {
 		return newFanout(targets, 0, nil, ops), nil
 	}

@@ -174,6 +174,9 @@ type tracesConnector struct {
 	fanout *fanout[ptrace.Traces]
 }
 
+// Capabilities: the connector never changes data itself; a pipeline behind
+// it that does gets a copy whenever the original is shared (data marked
+// read-only upstream, or read by other pipelines here).
 func (c *tracesConnector) Capabilities() consumer.Capabilities {
 	return consumer.Capabilities{MutatesData: false}
 }

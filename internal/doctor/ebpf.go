@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"github.com/otel-ai-collector/otel-ai-collector/internal/defaultconfig"
+	"github.com/otel-ai-collector/otel-ai-collector/internal/procinfo"
 )
 
 // ebpfCaps are the capabilities the eBPF receiver needs (its README), by
@@ -109,16 +110,8 @@ func selectedNow() string {
 	dirs, _ := filepath.Glob("/proc/[0-9]*")
 	n := 0
 	for _, dir := range dirs {
-		name := ""
-		if target, err := os.Readlink(dir + "/exe"); err == nil {
-			name = filepath.Base(strings.TrimSuffix(target, " (deleted)"))
-		} else if comm, err := os.ReadFile(dir + "/comm"); err == nil {
-			name = strings.TrimSpace(string(comm))
-		}
-		unit := ""
-		if cgroup, err := os.ReadFile(dir + "/cgroup"); err == nil {
-			unit = innermostUnit(string(cgroup))
-		}
+		name, _ := procinfo.Executable(dir)
+		unit := procinfo.Unit(dir)
 		if (exe != nil && name != "" && exe.MatchString(name)) || (unit != "" && units[unit]) {
 			n++
 		}
@@ -152,27 +145,6 @@ func listening(port string) bool {
 		}
 	}
 	return false
-}
-
-// innermostUnit is the last *.service or *.scope path element of a cgroup
-// (not the user manager or a login session), as the receiver reads it.
-func innermostUnit(cgroup string) string {
-	for _, line := range strings.Split(cgroup, "\n") {
-		_, path, ok := strings.Cut(line, "::")
-		if !ok {
-			continue
-		}
-		parts := strings.Split(path, "/")
-		for i := len(parts) - 1; i >= 0; i-- {
-			if strings.HasSuffix(parts[i], ".service") || strings.HasSuffix(parts[i], ".scope") {
-				if strings.HasPrefix(parts[i], "user@") || strings.HasPrefix(parts[i], "session-") {
-					return ""
-				}
-				return parts[i]
-			}
-		}
-	}
-	return ""
 }
 
 // capEff reads this process's effective capability set.

@@ -9,6 +9,8 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+
+	"github.com/otel-ai-collector/otel-ai-collector/internal/procinfo"
 )
 
 // process is what the receiver knows of a local process.
@@ -32,42 +34,16 @@ func (p process) serviceName() string {
 func readProcess(proc string, pid int) (process, error) {
 	dir := filepath.Join(proc, strconv.Itoa(pid))
 	p := process{pid: pid}
-	if exe, err := os.Readlink(filepath.Join(dir, "exe")); err == nil {
-		p.exe = filepath.Base(strings.TrimSuffix(exe, " (deleted)"))
-	} else if comm, err2 := os.ReadFile(filepath.Join(dir, "comm")); err2 == nil {
-		p.exe = strings.TrimSpace(string(comm)) // kernel threads, or exe unreadable
-	} else {
+	exe, err := procinfo.Executable(dir)
+	if err != nil {
 		return p, err
 	}
+	p.exe = exe
 	if cmdline, err := os.ReadFile(filepath.Join(dir, "cmdline")); err == nil {
 		p.command = strings.TrimSpace(strings.ReplaceAll(string(cmdline), "\x00", " "))
 	}
-	if cgroup, err := os.ReadFile(filepath.Join(dir, "cgroup")); err == nil {
-		p.unit = unitFromCgroup(string(cgroup))
-	}
+	p.unit = procinfo.Unit(dir)
 	return p, nil
-}
-
-// unitFromCgroup returns the innermost systemd unit in a /proc/PID/cgroup:
-// "0::/user.slice/user-1000.slice/user@1000.service/app.slice/otel-ai-monitor.service"
-// gives otel-ai-monitor.service.
-func unitFromCgroup(cgroup string) string {
-	for _, line := range strings.Split(cgroup, "\n") {
-		_, path, ok := strings.Cut(line, "::")
-		if !ok {
-			continue
-		}
-		parts := strings.Split(path, "/")
-		for i := len(parts) - 1; i >= 0; i-- {
-			if strings.HasSuffix(parts[i], ".service") || strings.HasSuffix(parts[i], ".scope") {
-				if strings.HasPrefix(parts[i], "user@") || strings.HasPrefix(parts[i], "session-") {
-					return "" // the user manager or a login session, not a unit of its own
-				}
-				return parts[i]
-			}
-		}
-	}
-	return ""
 }
 
 // selector decides which processes are selected by the configuration.

@@ -64,13 +64,7 @@ func TestEBPFGRPCSpans(t *testing.T) {
 	}
 
 	const calls = 11
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	if _, err := sink.WaitFor(ctx, func([]harness.Request) bool { return len(tcpSpans(sink)) >= 2*calls }); err != nil {
-		t.Fatalf("%v: got %d spans, want %d", err, len(tcpSpans(sink)), 2*calls)
-	}
-	time.Sleep(time.Second)
-	spans := tcpSpans(sink)
+	spans := waitTCPSpans(t, sink, 2*calls, time.Second)
 	if len(spans) != 2*calls {
 		for _, s := range spans {
 			t.Logf("%s %s %v", s.span.Kind(), s.span.Name(), s.span.Attributes().AsRaw())
@@ -265,12 +259,7 @@ func TestEBPFGRPCSpansOverUnixSocket(t *testing.T) {
 		t.Fatalf("grpc client: %v\n%s", err, out)
 	}
 	const calls = 11
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	if _, err := sink.WaitFor(ctx, func([]harness.Request) bool { return len(tcpSpans(sink)) >= 2*calls }); err != nil {
-		t.Fatalf("%v: got %d spans, want %d", err, len(tcpSpans(sink)), 2*calls)
-	}
-	time.Sleep(time.Second)
+	waitTCPSpans(t, sink, 2*calls, time.Second)
 	got := map[string]int{}
 	var joined int
 	for _, s := range tcpSpans(sink) {

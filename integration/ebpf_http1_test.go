@@ -57,12 +57,7 @@ func TestEBPFHTTPExpectContinue(t *testing.T) {
 			t.Fatalf("curl %s: %v %s", path, err, out)
 		}
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	if _, err := sink.WaitFor(ctx, func([]harness.Request) bool { return len(tcpSpans(sink)) >= 2 }); err != nil {
-		t.Fatalf("%v: got %d spans", err, len(tcpSpans(sink)))
-	}
-	time.Sleep(2 * time.Second) // room for a stray span (the 100 as one)
+	waitTCPSpans(t, sink, 2, 2*time.Second) // room for a stray span (the 100 as one)
 	spans := map[string]tcpSpan{}
 	for _, s := range tcpSpans(sink) {
 		spans[attr(s.span.Attributes(), "url.path")] = s

@@ -109,6 +109,19 @@ func tcpSpans(sink *harness.Sink) []tcpSpan {
 	return out
 }
 
+// waitTCPSpans waits up to 30 s until the sink has at least want spans,
+// then settle longer for spans that should not come, and returns them all.
+func waitTCPSpans(t *testing.T, sink *harness.Sink, want int, settle time.Duration) []tcpSpan {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if _, err := sink.WaitFor(ctx, func([]harness.Request) bool { return len(tcpSpans(sink)) >= want }); err != nil {
+		t.Fatalf("%v: got %d spans, want %d", err, len(tcpSpans(sink)), want)
+	}
+	time.Sleep(settle)
+	return tcpSpans(sink)
+}
+
 func intAttr(m pcommon.Map, key string) int64 {
 	v, _ := m.Get(key)
 	return v.Int()
@@ -142,13 +155,7 @@ func TestEBPFTCPConnectionSpans(t *testing.T) {
 	}
 	_ = exec.Command("curl", "-s", "-o", "/dev/null", fmt.Sprintf("http://127.0.0.1:%d/", closedPort)).Run()
 
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	if _, err := sink.WaitFor(ctx, func([]harness.Request) bool { return len(tcpSpans(sink)) >= 3 }); err != nil {
-		t.Fatalf("%v; got %d spans", err, len(tcpSpans(sink)))
-	}
-	time.Sleep(2 * time.Second) // room for unexpected spans
-	spans := tcpSpans(sink)
+	spans := waitTCPSpans(t, sink, 3, 2*time.Second) // room for unexpected spans
 	if len(spans) != 3 {
 		for _, s := range spans {
 			t.Logf("span %s %v %v", s.span.Kind(), s.span.Attributes().AsRaw(), s.resource.AsRaw())
@@ -366,12 +373,7 @@ func TestEBPFHTTPSpans(t *testing.T) {
 		conn.Close()
 	}
 
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	if _, err := sink.WaitFor(ctx, func([]harness.Request) bool { return len(tcpSpans(sink)) >= 4 }); err != nil {
-		t.Fatalf("%v: got %d spans", err, len(tcpSpans(sink)))
-	}
-	time.Sleep(2 * time.Second)
+	waitTCPSpans(t, sink, 4, 2*time.Second)
 	spans := map[string]tcpSpan{}
 	for _, s := range tcpSpans(sink) {
 		key := s.span.Kind().String() + " " + attr(s.span.Attributes(), "url.path")
@@ -452,13 +454,7 @@ func TestEBPFHTTPSpansFromNginx(t *testing.T) {
 	}
 	client.CloseIdleConnections()
 
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	if _, err := sink.WaitFor(ctx, func([]harness.Request) bool { return len(tcpSpans(sink)) >= 3 }); err != nil {
-		t.Fatalf("%v: got %d spans", err, len(tcpSpans(sink)))
-	}
-	time.Sleep(time.Second)
-	spans := tcpSpans(sink)
+	spans := waitTCPSpans(t, sink, 3, time.Second)
 	if len(spans) != 3 {
 		t.Fatalf("got %d spans, want 3", len(spans))
 	}
@@ -557,12 +553,7 @@ func TestEBPFHTTPSpansOverTLS(t *testing.T) {
 	resp.Body.Close()
 	httpsClient.CloseIdleConnections()
 
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	if _, err := sink.WaitFor(ctx, func([]harness.Request) bool { return len(tcpSpans(sink)) >= 3 }); err != nil {
-		t.Fatalf("%v: got %d spans", err, len(tcpSpans(sink)))
-	}
-	time.Sleep(time.Second)
+	waitTCPSpans(t, sink, 3, time.Second)
 	spans := map[string]tcpSpan{}
 	for _, s := range tcpSpans(sink) {
 		spans[s.span.Kind().String()+" "+attr(s.span.Attributes(), "url.path")] = s
@@ -607,12 +598,7 @@ func TestEBPFCurlClientSpans(t *testing.T) {
 			t.Fatalf("curl %s: %v %s", url, err, out)
 		}
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	if _, err := sink.WaitFor(ctx, func([]harness.Request) bool { return len(tcpSpans(sink)) >= 2 }); err != nil {
-		t.Fatalf("%v: got %d spans", err, len(tcpSpans(sink)))
-	}
-	time.Sleep(time.Second)
+	waitTCPSpans(t, sink, 2, time.Second)
 	spans := map[string]tcpSpan{}
 	for _, s := range tcpSpans(sink) {
 		spans[attr(s.span.Attributes(), "url.path")] = s
@@ -639,15 +625,7 @@ func uniqueCopy(t *testing.T, program, name string) string {
 	if err != nil {
 		t.Fatalf("%s is needed: %v", program, err)
 	}
-	raw, err := os.ReadFile(src)
-	if err != nil {
-		t.Fatal(err)
-	}
-	dst := filepath.Join(t.TempDir(), name)
-	if err := os.WriteFile(dst, raw, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	return dst
+	return copyProgram(t, src, name)
 }
 
 // A Go net/http server (bench/httpserver: read/write syscalls from Go's
@@ -675,13 +653,7 @@ func TestEBPFHTTPSpansFromGoServer(t *testing.T) {
 		_, _ = io.Copy(io.Discard, resp.Body)
 		resp.Body.Close()
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	if _, err := sink.WaitFor(ctx, func([]harness.Request) bool { return len(tcpSpans(sink)) >= 2 }); err != nil {
-		t.Fatalf("%v: got %d spans", err, len(tcpSpans(sink)))
-	}
-	time.Sleep(500 * time.Millisecond)
-	spans := tcpSpans(sink)
+	spans := waitTCPSpans(t, sink, 2, 500*time.Millisecond)
 	if len(spans) != 2 {
 		t.Fatalf("got %d spans, want 2", len(spans))
 	}

@@ -2,7 +2,6 @@ package integration
 
 import (
 	"bufio"
-	"context"
 	"fmt"
 	"io"
 	"net"
@@ -66,12 +65,7 @@ func TestEBPFTraceparentBehindLargeHeaders(t *testing.T) {
 	getBehindCookie(t, nginxPort, 1024, "/nginx-1k")
 	getBehindCookie(t, pyPort, 6<<10, "/python-6k")
 
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	if _, err := sink.WaitFor(ctx, func([]harness.Request) bool { return len(tcpSpans(sink)) >= 3 }); err != nil {
-		t.Fatalf("%v: got %d spans", err, len(tcpSpans(sink)))
-	}
-	time.Sleep(time.Second)
+	waitTCPSpans(t, sink, 3, time.Second)
 	spans := map[string]tcpSpan{}
 	for _, s := range tcpSpans(sink) {
 		spans[attr(s.span.Attributes(), "url.path")] = s

@@ -34,11 +34,10 @@ func record(tb testing.TB, ingress bool, data string) []byte {
 	return buf.Bytes()[:dataEventHead+len(data)]
 }
 
-// The receiver's user-space path for one HTTP request on a keep-alive
-// connection, server side: two ring buffer records (request read, response
-// write) decoded, assembled, parsed and turned into a span in a batch
-// handed to the pipeline (a sink that keeps them). ns/op is per request.
-func BenchmarkHTTPRequestPath(b *testing.B) {
+// benchReceiver is a receiver selecting port 8080 (the port of the
+// benchmarks' records), never started: the benchmarks feed it records as
+// its ring buffer reader would. Its spans go to the returned sink.
+func benchReceiver(b *testing.B) (*ebpfReceiver, *consumertest.TracesSink) {
 	cfg := createDefaultConfig().(*Config)
 	cfg.Ports = []int{8080}
 	sink := new(consumertest.TracesSink)
@@ -46,7 +45,15 @@ func BenchmarkHTTPRequestPath(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	r := rcv.(*ebpfReceiver)
+	return rcv.(*ebpfReceiver), sink
+}
+
+// The receiver's user-space path for one HTTP request on a keep-alive
+// connection, server side: two ring buffer records (request read, response
+// write) decoded, assembled, parsed and turned into a span in a batch
+// handed to the pipeline (a sink that keeps them). ns/op is per request.
+func BenchmarkHTTPRequestPath(b *testing.B) {
+	r, sink := benchReceiver(b)
 	req := record(b, true, "GET /api/sessions?window=1h HTTP/1.1\r\nHost: 127.0.0.1:8080\r\nUser-Agent: Go-http-client/1.1\r\n"+
 		"traceparent: 00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01\r\nAccept-Encoding: gzip\r\n\r\n")
 	resp := record(b, false, "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nDate: Wed, 02 Dec 2026 05:00:00 GMT\r\n"+
@@ -74,14 +81,7 @@ func BenchmarkHTTPRequestPath(b *testing.B) {
 // HEADERS+DATA, then HEADERS+DATA+trailers), the same stream id and header
 // blocks each time (literals: valid whatever the dynamic table holds).
 func BenchmarkGRPCCallPath(b *testing.B) {
-	cfg := createDefaultConfig().(*Config)
-	cfg.Ports = []int{8080}
-	sink := new(consumertest.TracesSink)
-	rcv, err := newReceiver(receivertest.NewNopSettings(metadata.Type), cfg, sink)
-	if err != nil {
-		b.Fatal(err)
-	}
-	r := rcv.(*ebpfReceiver)
+	r, sink := benchReceiver(b)
 	requests, responses := h2Conversation(b)
 	frames, respFrames := h2Frames(requests[len(h2Preface):]), h2Frames(responses)
 	for _, raw := range [][]byte{record(b, true, string(h2Preface)), record(b, true, string(frames[0])), record(b, false, string(respFrames[0]))} {

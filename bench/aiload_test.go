@@ -215,7 +215,7 @@ func reportRSS(b *testing.B, pid int, when string) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	anon, err := rssAnon(pid)
+	anon, err := harness.ProcessRSSAnon(pid)
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -7,10 +7,8 @@ import (
 	"io"
 	"math/rand/v2"
 	"net/http"
-	"os"
 	"slices"
 	"strconv"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -311,13 +309,9 @@ func BenchmarkAISessionTraces(b *testing.B) {
 	}
 	warmup := envDuration(b, "BENCH_AI_TRACES_WARMUP", 10*time.Second)
 	window := envDuration(b, "BENCH_AI_TRACES_DURATION", 30*time.Second)
-	rounds := 3
-	if v := os.Getenv("BENCH_AI_TRACES_ROUNDS"); v != "" {
-		n, err := strconv.Atoi(v)
-		if err != nil || n < 1 || n > 10 {
-			b.Fatalf("BENCH_AI_TRACES_ROUNDS=%q: want 1 to 10", v)
-		}
-		rounds = n
+	rounds := envInt(b, "BENCH_AI_TRACES_ROUNDS", 3)
+	if rounds < 1 || rounds > 10 {
+		b.Fatalf("BENCH_AI_TRACES_ROUNDS=%d: want 1 to 10", rounds)
 	}
 
 	var results []aiResult
@@ -444,7 +438,7 @@ func runAITraces(b *testing.B, run int, on bool, interval, warmup, window time.D
 	if r.rssEnd, err = c.RSS(); err != nil {
 		b.Fatal(err)
 	}
-	if r.anonEnd, err = rssAnon(c.Pid()); err != nil {
+	if r.anonEnd, err = harness.ProcessRSSAnon(c.Pid()); err != nil {
 		b.Fatal(err)
 	}
 	r.rssPeak = peak.Stop()
@@ -498,20 +492,4 @@ func waitFor(count func() int64, want int64, timeout time.Duration) int64 {
 		}
 		time.Sleep(200 * time.Millisecond)
 	}
-}
-
-// rssAnon reads RssAnon of a process from /proc, in bytes: the resident
-// memory that is not file-backed.
-func rssAnon(pid int) (int64, error) {
-	status, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
-	if err != nil {
-		return 0, err
-	}
-	for line := range strings.Lines(string(status)) {
-		if rest, ok := strings.CutPrefix(line, "RssAnon:"); ok {
-			kb, err := strconv.ParseInt(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(rest), "kB")), 10, 64)
-			return kb << 10, err
-		}
-	}
-	return 0, fmt.Errorf("no RssAnon for pid %d", pid)
 }

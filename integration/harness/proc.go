@@ -1,30 +1,37 @@
 package harness
 
 import (
-	"time"
-
 	"fmt"
-	"go.opentelemetry.io/collector/pdata/pcommon"
 	"os"
 	"os/exec"
 	"strconv"
 	"strings"
 	"syscall"
+	"time"
+
+	"go.opentelemetry.io/collector/pdata/pcommon"
 )
 
 // ProcessRSS reads VmRSS of a process from /proc, in bytes.
-func ProcessRSS(pid int) (int64, error) {
+func ProcessRSS(pid int) (int64, error) { return procStatusBytes(pid, "VmRSS") }
+
+// ProcessRSSAnon reads RssAnon of a process from /proc, in bytes: the
+// resident memory that is not file-backed.
+func ProcessRSSAnon(pid int) (int64, error) { return procStatusBytes(pid, "RssAnon") }
+
+// procStatusBytes reads a kB field of /proc/PID/status, in bytes.
+func procStatusBytes(pid int, field string) (int64, error) {
 	status, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
 	if err != nil {
 		return 0, err
 	}
 	for _, line := range strings.Split(string(status), "\n") {
-		if rest, ok := strings.CutPrefix(line, "VmRSS:"); ok {
+		if rest, ok := strings.CutPrefix(line, field+":"); ok {
 			kb, err := strconv.ParseInt(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(rest), "kB")), 10, 64)
 			return kb * 1024, err
 		}
 	}
-	return 0, fmt.Errorf("no VmRSS for pid %d", pid)
+	return 0, fmt.Errorf("no %s for pid %d", field, pid)
 }
 
 func pcommonNow() pcommon.Timestamp { return pcommon.NewTimestampFromTime(time.Now()) }
@@ -58,19 +65,7 @@ func ResetPeakRSS(pid int) error {
 }
 
 // ProcessPeakRSS reads VmHWM (peak RSS) of a process from /proc, in bytes.
-func ProcessPeakRSS(pid int) (int64, error) {
-	status, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
-	if err != nil {
-		return 0, err
-	}
-	for _, line := range strings.Split(string(status), "\n") {
-		if rest, ok := strings.CutPrefix(line, "VmHWM:"); ok {
-			kb, err := strconv.ParseInt(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(rest), "kB")), 10, 64)
-			return kb * 1024, err
-		}
-	}
-	return 0, fmt.Errorf("no VmHWM for pid %d", pid)
-}
+func ProcessPeakRSS(pid int) (int64, error) { return procStatusBytes(pid, "VmHWM") }
 
 // Terminate stops a process the test started: SIGTERM (so a master process
 // such as nginx's stops its workers; SIGKILL would leave them), then SIGKILL

@@ -167,8 +167,7 @@ func directLayer(t *testing.T, metricsURL, otherURL string) string {
 // directLayerWith sets the metrics exporter's queue consumers and first
 // retry interval (the example's is 5s).
 func directLayerWith(t *testing.T, metricsURL, otherURL string, consumers int, retry string) string {
-	path := filepath.Join(t.TempDir(), "remote-direct.yaml")
-	layer := fmt.Sprintf(`
+	return writeLayer(t, fmt.Sprintf(`
 exporters:
   otlp_http/mimir:
     metrics_endpoint: %s
@@ -183,6 +182,9 @@ exporters:
     retry_on_failure:
       enabled: true
       initial_interval: %s
+      # No jitter: tests order a retry against the next batch, and the
+      # default factor (0.5) could bring a 5 s retry forward to 2.5 s.
+      randomization_factor: 0
       max_interval: 5s
       max_elapsed_time: 2m
   otlp_http/tempo_loki:
@@ -207,11 +209,7 @@ service:
     logs/export:
       receivers: [forward/remote_logs]
       exporters: [otlp_http/tempo_loki]
-`, metricsURL, consumers, retry, otherURL)
-	if err := os.WriteFile(path, []byte(layer), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	return path
+`, metricsURL, consumers, retry, otherURL))
 }
 
 // startGateway starts a second collector process as the OTLP gateway in

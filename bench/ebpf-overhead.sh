@@ -5,9 +5,14 @@
 #   1. at a fixed 10k requests/s (bench/httpload): the server's CPU and the
 #      request latency, spans produced vs requests served;
 #   2. saturated with wrk: the server's maximum throughput.
-# Also the collector's CPU and RSS while attached, and data events it lost.
+# Also the collector's CPU and RSS while attached, data events it lost,
+# and the CPU time its BPF programs ran (all processes' syscalls or socket
+# I/O they fire on) per request served (kernel.bpf_stats_enabled).
 # Needs root (BPF) and wrk (apt-get install wrk).
 # Usage: bench/ebpf-overhead.sh [seconds per run] [rounds]
+# With EBPF_OVERHEAD_BASELINE=path/to/another/otel-ai-collector, each round
+# also runs that binary attached ("baseline"), beside this tree's build
+# ("attached"): a change to the receiver measured against the one before.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 seconds=${1:-15}
@@ -22,7 +27,9 @@ build/bench-httpserver -addr 127.0.0.1:$port &
 server=$!
 collector=
 cleanup() { kill $server ${collector:-} 2>/dev/null || true; wait 2>/dev/null || true; rm -rf "$work"; }
-trap cleanup EXIT
+stats_before=$(sysctl -n kernel.bpf_stats_enabled)
+trap 'cleanup; sysctl -qw kernel.bpf_stats_enabled=$stats_before' EXIT
+sysctl -qw kernel.bpf_stats_enabled=1
 sleep 1
 
 cat >"$work/config.yaml" <<YAML
@@ -46,45 +53,56 @@ run_wrk() { wrk -t2 -c32 -d"${seconds}s" "http://127.0.0.1:$port/" | awk '/reque
 run_fixed() { build/bench-httpload -url "http://127.0.0.1:$port/" -rate 10000 -conns 32 -duration "${seconds}s"; }
 spans() { curl -s "127.0.0.1:$metrics/metrics" | awk '/^otelcol_exporter_sent_spans(_total)?\{/ {s+=$2} END {print s+0}'; }
 lost() { curl -s "127.0.0.1:$metrics/metrics" | awk '/^otelcol_receiver_ebpf_network_data_lost/ {print $2}'; }
+# CPU time the collector's BPF programs ran, in ns, all CPUs and processes
+# (kernel.bpf_stats_enabled is on during the run).
+bpf_ns() { cat /proc/$1/fdinfo/* 2>/dev/null | awk '/^run_time_ns:/ {s+=$2} END {printf "%d", s}'; }
 cpu_ticks() { awk '{print $14+$15}' /proc/$1/stat; }
 cores() { awk -v t="$1" -v s="$seconds" 'BEGIN {printf "%.3f", t/100/s}'; }
 
-start_collector() {
-	build/otel-ai-collector --config "$work/config.yaml" >"$work/collector.log" 2>&1 &
+baseline=${EBPF_OVERHEAD_BASELINE:-}
+all_modes=(detached attached ${baseline:+baseline})
+# The modes of a round, rotated by one each round so a trend in the
+# machine's load weighs on all alike.
+modes_of() { local r=$(( ($1 - 1) % ${#all_modes[@]} )); echo "${all_modes[@]:r}" "${all_modes[@]:0:r}"; }
+start_collector() { # [binary]
+	"${1:-build/otel-ai-collector}" --config "$work/config.yaml" >"$work/collector.log" 2>&1 &
 	collector=$!
 	sleep 3
 }
 stop_collector() { kill $collector; wait $collector 2>/dev/null || true; collector=; }
 
 echo "== fixed rate: 10k requests/s, ${seconds}s per run"
-printf '%-6s %-9s %9s %9s %9s %8s %8s %11s %9s %10s %9s %9s\n' round mode sent ok "req/s" "p50-ms" "p99-ms" "server-cpu" spans "data-lost" "col-cpu" "col-MiB"
+printf '%-6s %-9s %9s %9s %9s %8s %8s %11s %9s %10s %9s %9s %9s\n' round mode sent ok "req/s" "p50-ms" "p99-ms" "server-cpu" spans "data-lost" "col-cpu" "col-MiB" "bpf-us/req"
 for round in $(seq 1 "$rounds"); do
-	for mode in detached attached; do
+	for mode in $(modes_of "$round"); do
 		[ $mode = attached ] && start_collector
-		[ $mode = attached ] && { s0=$(spans); c0=$(cpu_ticks $collector); }
+		[ $mode = baseline ] && start_collector "$baseline"
+		[ $mode != detached ] && { s0=$(spans); c0=$(cpu_ticks $collector); b0=$(bpf_ns $collector); }
 		v0=$(cpu_ticks $server)
 		read -r sent ok rps p50 p99 < <(run_fixed)
 		v1=$(cpu_ticks $server)
-		if [ $mode = attached ]; then
+		if [ $mode != detached ]; then
 			sleep 2 # responses end at the idle timeout at the latest
-			c1=$(cpu_ticks $collector)
+			c1=$(cpu_ticks $collector); b1=$(bpf_ns $collector)
 			got=$(( $(spans) - s0 )); l=$(lost); col=$(cores $((c1 - c0)))
 			rss=$(awk '/VmRSS/ {printf "%.1f", $2/1024}' /proc/$collector/status)
+			bpf=$(awk -v n=$((b1 - b0)) -v r="$sent" 'BEGIN {printf "%.2f", n/1e3/r}')
 			stop_collector
 		else
-			got=-; l=-; col=-; rss=-
+			got=-; l=-; col=-; rss=-; bpf=-
 		fi
-		printf '%-6s %-9s %9s %9s %9s %8s %8s %11s %9s %10s %9s %9s\n' "$round" $mode "$sent" "$ok" "$rps" "$p50" "$p99" "$(cores $((v1 - v0)))" "$got" "$l" "$col" "$rss"
+		printf '%-6s %-9s %9s %9s %9s %8s %8s %11s %9s %10s %9s %9s %9s\n' "$round" $mode "$sent" "$ok" "$rps" "$p50" "$p99" "$(cores $((v1 - v0)))" "$got" "$l" "$col" "$rss" "$bpf"
 	done
 done
 
 echo "== saturated: wrk -t2 -c32, ${seconds}s per run"
 printf '%-6s %-9s %12s %12s %10s %10s\n' round mode requests "req/s" spans "data-lost"
 for round in $(seq 1 "$rounds"); do
-	for mode in detached attached; do
+	for mode in $(modes_of "$round"); do
 		[ $mode = attached ] && { start_collector; s0=$(spans); }
+		[ $mode = baseline ] && { start_collector "$baseline"; s0=$(spans); }
 		read -r requests rps < <(run_wrk)
-		if [ $mode = attached ]; then
+		if [ $mode != detached ]; then
 			sleep 2
 			got=$(( $(spans) - s0 )); l=$(lost)
 			stop_collector

@@ -125,6 +125,8 @@ const (
 	networkMapSslSocks          = "ssl_socks"
 	networkProgInetSockSetState = "inet_sock_set_state"
 	networkProgSchedProcessFork = "sched_process_fork"
+	networkProgSockRecv         = "sock_recv"
+	networkProgSockSend         = "sock_send"
 	networkProgSslRead          = "ssl_read"
 	networkProgSslReadEx        = "ssl_read_ex"
 	networkProgSslReadReturn    = "ssl_read_return"
@@ -190,6 +192,8 @@ type networkSpecs struct {
 type networkProgramSpecs struct {
 	InetSockSetState *ebpf.ProgramSpec `ebpf:"inet_sock_set_state"`
 	SchedProcessFork *ebpf.ProgramSpec `ebpf:"sched_process_fork"`
+	SockRecv         *ebpf.ProgramSpec `ebpf:"sock_recv"`
+	SockSend         *ebpf.ProgramSpec `ebpf:"sock_send"`
 	SslRead          *ebpf.ProgramSpec `ebpf:"ssl_read"`
 	SslReadEx        *ebpf.ProgramSpec `ebpf:"ssl_read_ex"`
 	SslReadReturn    *ebpf.ProgramSpec `ebpf:"ssl_read_return"`
@@ -309,6 +313,8 @@ type networkVariables struct {
 type networkPrograms struct {
 	InetSockSetState *ebpf.Program `ebpf:"inet_sock_set_state"`
 	SchedProcessFork *ebpf.Program `ebpf:"sched_process_fork"`
+	SockRecv         *ebpf.Program `ebpf:"sock_recv"`
+	SockSend         *ebpf.Program `ebpf:"sock_send"`
 	SslRead          *ebpf.Program `ebpf:"ssl_read"`
 	SslReadEx        *ebpf.Program `ebpf:"ssl_read_ex"`
 	SslReadReturn    *ebpf.Program `ebpf:"ssl_read_return"`
@@ -323,6 +329,8 @@ func (p *networkPrograms) Close() error {
 	return _NetworkClose(
 		p.InetSockSetState,
 		p.SchedProcessFork,
+		p.SockRecv,
+		p.SockSend,
 		p.SslRead,
 		p.SslReadEx,
 		p.SslReadReturn,

@@ -52,7 +52,9 @@ type ebpfReceiver struct {
 	table    *processTable
 	hostname string
 
-	objs       networkObjects
+	objs bpfObjects
+	// ioHooks, when set, overrides the kernel's choice (tests).
+	ioHooks    ioHooks
 	links      []link.Link
 	reader     *ringbuf.Reader // closed connections
 	dataReader *ringbuf.Reader // socket reads and writes of selected processes
@@ -109,7 +111,11 @@ func (r *ebpfReceiver) Start(_ context.Context, _ component.Host) error {
 			return fmt.Errorf("ebpf_network: %w", err)
 		}
 	}
-	if err := spec.LoadAndAssign(&r.objs, nil); err != nil {
+	hooks := r.ioHooks
+	if hooks == "" {
+		hooks = kernelIOHooks()
+	}
+	if err := r.objs.load(spec, hooks); err != nil {
 		var verr *ebpf.VerifierError
 		switch {
 		case errors.Is(err, unix.EPERM):
@@ -125,7 +131,7 @@ func (r *ebpfReceiver) Start(_ context.Context, _ component.Host) error {
 		}
 		return fmt.Errorf("ebpf_network: loading BPF programs: %w", err)
 	}
-	for _, prog := range []*ebpf.Program{r.objs.InetSockSetState, r.objs.SchedProcessFork, r.objs.SysEnter, r.objs.SysExit} {
+	for _, prog := range r.objs.tracingPrograms() {
 		l, err := link.AttachTracing(link.TracingOptions{Program: prog, AttachType: ebpf.AttachTraceRawTp})
 		if err != nil {
 			r.closeBPF()
@@ -149,7 +155,8 @@ func (r *ebpfReceiver) Start(_ context.Context, _ component.Host) error {
 		}
 	}
 	// Literal executable names are selected in the kernel from a process's
-	// first syscall; other selectors take effect at the next process scan.
+	// first socket read or write; other selectors take effect at the next
+	// process scan.
 	for _, name := range literalNames(r.cfg.ExecutableRegex) {
 		if err := r.objs.SelectedComms.Put(commKey(name), uint8(1)); err != nil {
 			r.closeBPF()
@@ -172,7 +179,7 @@ func (r *ebpfReceiver) Start(_ context.Context, _ component.Host) error {
 	go r.refreshLoop(ctx)
 	go readRecords(r, r.reader, "connection event", decodeTCPEvent, r.handleClose, 0)
 	go readRecords(r, r.dataReader, "socket data event", decodeDataEvent, r.handleData, dataPollInterval)
-	r.set.Logger.Info("ebpf_network: observing the selected processes", zap.Bool("http", r.cfg.HTTP.Enabled),
+	r.set.Logger.Info("ebpf_network: observing the selected processes", zap.String("io_hooks", string(hooks)), zap.Bool("http", r.cfg.HTTP.Enabled),
 		zap.Bool("tcp_connections", r.cfg.TCPConnections),
 		zap.Ints("ports", r.cfg.Ports), zap.Ints("pids", r.cfg.PIDs),
 		zap.String("executable_regex", r.cfg.ExecutableRegex), zap.Strings("systemd_units", r.cfg.SystemdUnits))
@@ -252,7 +259,7 @@ func (r *ebpfReceiver) attachTLS(pid int) {
 }
 
 // attachSystemTLS puts uprobes on the system's libssl at start, so that
-// processes selected in the kernel by name from their first syscall (curl)
+// processes selected in the kernel by name from their first socket I/O (curl)
 // are covered before any scan has seen them.
 func (r *ebpfReceiver) attachSystemTLS() {
 	for _, pattern := range []string{"/usr/lib/*/libssl.so.*", "/lib/*/libssl.so.*", "/usr/lib64/libssl.so.*", "/usr/lib/libssl.so.*"} {

@@ -51,6 +51,7 @@ volatile const __u32 nr_recvmsg = 47;
 #define CAPTURE 512
 #define MAX_CAPTURE H2_CAPTURE
 
+#define MSG_PEEK 2
 #define AF_UNIX 1
 #define AF_INET 2
 #define SOCK_STREAM 1
@@ -222,7 +223,7 @@ struct {
 
 // Executable names (comm, 15 characters at most) selected by a literal
 // executable_regex: lets the kernel capture a process from its first
-// syscall, before user space's next scan has seen it (short-lived clients).
+// socket I/O, before user space's next scan has seen it (short-lived clients).
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(max_entries, 256);
@@ -401,6 +402,40 @@ static __always_inline int selected(__u32 tgid)
 	return bpf_map_lookup_elem(&selected_comms, &comm) != NULL;
 }
 
+// stream_sock tells whether sk is one whose data is followed: TCP, and Unix
+// stream sockets too (local gRPC daemons listen on them; only their HTTP/2
+// is followed, see emit_data).
+static __always_inline int stream_sock(struct sock *sk)
+{
+	if (BPF_CORE_READ(sk, __sk_common.skc_family) == AF_UNIX)
+		return BPF_CORE_READ(sk, sk_type) == SOCK_STREAM;
+	return BPF_CORE_READ(sk, sk_protocol) == IPPROTO_TCP;
+}
+
+// first_iovec finds the first buffer of vectored I/O: arg is the iovec
+// array (readv, writev) or the msghdr (recvmsg, sendmsg, message set).
+// iovcnt_arg is readv's and writev's third argument.
+static __always_inline int first_iovec(int message, __u64 arg, __u64 iovcnt_arg, __u64 *buf, __u64 *buf_len, __u64 *iov_out,
+				       __u32 *iovcnt)
+{
+	struct iovec *iov = (struct iovec *)arg;
+	*iovcnt = (__u32)iovcnt_arg;
+	if (message) {
+		struct user_msghdr msg;
+		if (bpf_probe_read_user(&msg, sizeof(msg), (void *)arg))
+			return 0;
+		iov = msg.msg_iov;
+		*iovcnt = (__u32)msg.msg_iovlen;
+	}
+	struct iovec first;
+	if (bpf_probe_read_user(&first, sizeof(first), iov))
+		return 0;
+	*buf = (__u64)first.iov_base;
+	*buf_len = first.iov_len;
+	*iov_out = (__u64)iov;
+	return 1;
+}
+
 // sock_from_fd returns the TCP sock behind a file descriptor of the current
 // task, or NULL.
 static __always_inline struct sock *sock_from_fd(int fd)
@@ -420,15 +455,7 @@ static __always_inline struct sock *sock_from_fd(int fd)
 		return NULL;
 	struct socket *sock = (struct socket *)BPF_CORE_READ(f, private_data);
 	struct sock *sk = BPF_CORE_READ(sock, sk);
-	if (!sk)
-		return NULL;
-	// Unix stream sockets too: local gRPC daemons listen on them (only
-	// their HTTP/2 is followed, see emit_data).
-	if (BPF_CORE_READ(sk, __sk_common.skc_family) == AF_UNIX)
-		return BPF_CORE_READ(sk, sk_type) == SOCK_STREAM ? sk : NULL;
-	if (BPF_CORE_READ(sk, sk_protocol) != IPPROTO_TCP)
-		return NULL;
-	return sk;
+	return sk && stream_sock(sk) ? sk : NULL;
 }
 
 static __always_inline int io_syscall(long id)
@@ -437,6 +464,10 @@ static __always_inline int io_syscall(long id)
 	       id == nr_recvmsg || id == nr_sendmsg;
 }
 
+// The fallback for kernels without the socket tracepoints (before 6.3): the
+// raw syscall tracepoints, sys_enter noting a read or write's socket and
+// buffers, sys_exit emitting what moved. User space loads one pair or the
+// other (sock_send/sock_recv where the kernel has them).
 SEC("tp_btf/sys_enter")
 int BPF_PROG(sys_enter, struct pt_regs *regs, long id)
 {
@@ -474,25 +505,8 @@ int BPF_PROG(sys_enter, struct pt_regs *regs, long id)
 		.direction = direction,
 		.unix_sock = BPF_CORE_READ(sk, __sk_common.skc_family) == AF_UNIX,
 	};
-	if (vectored) {
-		// The first iovec: of the argument itself, or of the msghdr's.
-		struct iovec *iov = (struct iovec *)io.buf;
-		__u64 msg_iovlen = 0;
-		if (message) {
-			struct user_msghdr msg;
-			if (bpf_probe_read_user(&msg, sizeof(msg), (void *)io.buf))
-				return 0;
-			iov = msg.msg_iov;
-			msg_iovlen = msg.msg_iovlen;
-		}
-		struct iovec first;
-		if (bpf_probe_read_user(&first, sizeof(first), iov))
-			return 0;
-		io.buf = (__u64)first.iov_base;
-		io.buf_len = first.iov_len;
-		io.iov = (__u64)iov;
-		io.iovcnt = message ? (__u32)msg_iovlen : (__u32)BPF_CORE_READ(regs, dx);
-	}
+	if (vectored && !first_iovec(message, io.buf, BPF_CORE_READ(regs, dx), &io.buf, &io.buf_len, &io.iov, &io.iovcnt))
+		return 0;
 	bpf_map_update_elem(&active, &pid_tgid, &io, BPF_ANY);
 	return 0;
 }
@@ -619,6 +633,53 @@ int BPF_PROG(sys_exit, struct pt_regs *regs, long ret)
 	bpf_map_delete_elem(&active, &pid_tgid);
 	return 0;
 }
+
+// Socket I/O as the kernel's sock_sendmsg and sock_recvmsg see it (the
+// sock_send_length and sock_recv_length tracepoints, Linux 6.3+). Unlike the
+// raw syscall tracepoints below they fire only for socket I/O, not for every
+// syscall of every process, and keep the other syscalls on the kernel's fast
+// path; the socket comes with the event (no descriptor table walk) and the
+// data is in place on both sides (received into, or sent from, the user's
+// buffers), so one program does what sys_enter and sys_exit do together.
+// Where the user's buffers are comes from the syscall's arguments in the
+// task's saved user registers.
+static __always_inline int sock_io(struct sock *sk, int ret, int flags, __u8 direction)
+{
+	if (ret <= 0 || (flags & MSG_PEEK)) // peeked bytes are read again
+		return 0;
+	__u64 pid_tgid = bpf_get_current_pid_tgid();
+	if (!selected(pid_tgid >> 32))
+		return 0;
+	if (!stream_sock(sk))
+		return 0;
+	struct ssl_call *call = bpf_map_lookup_elem(&ssl_active, &pid_tgid);
+	if (call) {
+		// TLS records of an SSL object: remember its socket; the
+		// plaintext comes from the uretprobe.
+		__u64 sock = (__u64)sk;
+		bpf_map_update_elem(&ssl_socks, &call->ssl, &sock, BPF_ANY);
+		return 0;
+	}
+	struct pt_regs *regs = (struct pt_regs *)bpf_task_pt_regs(bpf_get_current_task_btf());
+	long id = BPF_CORE_READ(regs, orig_ax);
+	__u64 buf = BPF_CORE_READ(regs, si), buf_len = ~0ULL, iov = 0;
+	__u32 iovcnt = 0;
+	if (id == nr_readv || id == nr_writev || id == nr_recvmsg || id == nr_sendmsg) {
+		if (!first_iovec(id == nr_recvmsg || id == nr_sendmsg, buf, BPF_CORE_READ(regs, dx), &buf, &buf_len, &iov, &iovcnt))
+			return 0;
+	} else if (id != nr_read && id != nr_write && id != nr_recvfrom && id != nr_sendto) {
+		return 0; // sendfile, splice, io_uring, sendmmsg...: no user buffer to read here
+	}
+	emit_data(pid_tgid, (__u64)sk, 1, buf, buf_len, iov, iovcnt, ret, direction,
+		  BPF_CORE_READ(sk, __sk_common.skc_family) == AF_UNIX);
+	return 0;
+}
+
+SEC("tp_btf/sock_send_length")
+int BPF_PROG(sock_send, struct sock *sk, int ret, int flags) { return sock_io(sk, ret, flags, DIR_EGRESS); }
+
+SEC("tp_btf/sock_recv_length")
+int BPF_PROG(sock_recv, struct sock *sk, int ret, int flags) { return sock_io(sk, ret, flags, DIR_INGRESS); }
 
 static __always_inline int ssl_enter(void *ssl, const void *buf, __u64 ex_bytes, __u8 direction)
 {

@@ -272,15 +272,59 @@ func (s *claudeSession) run(ctx context.Context, endpoint string, interval, phas
 	}
 }
 
+// aiTracesMode is the configuration of one run.
+type aiTracesMode string
+
+const (
+	// aiTracesOn is the embedded default: the connector, its spans to
+	// forward/remote_traces (the remote exporter's persistent traces queue)
+	// and span_metrics.
+	aiTracesOn aiTracesMode = "on"
+	// aiTracesOff is OTEL_AI_COLLECTOR_AI_TRACES=off: no connector.
+	aiTracesOff aiTracesMode = "off"
+	// aiTracesConnector is the connector, with its durable session state,
+	// but its spans go to the nop exporter: on minus connector is what the
+	// durable export of the spans costs.
+	aiTracesConnector aiTracesMode = "connector"
+)
+
+// aiTracesModes in the order of the first round; each round starts one
+// further, so a trend in the machine's load weighs on all alike.
+var aiTracesModes = []aiTracesMode{aiTracesOn, aiTracesOff, aiTracesConnector}
+
+// args are the collector's command-line arguments for the mode. --set adds
+// its layers over the embedded default's own choice of layers, which a
+// --config would replace; so the connector mode differs from on only in the
+// exporters of the connector's pipeline.
+func (m aiTracesMode) args() []string {
+	if m != aiTracesConnector {
+		return nil
+	}
+	return []string{
+		"--set=exporters.nop={}",
+		"--set=service.pipelines.traces/ai_session_traces.exporters=[nop]",
+	}
+}
+
+// env is the mode's OTEL_AI_COLLECTOR_AI_TRACES: the connector runs in every
+// mode but off.
+func (m aiTracesMode) env() string {
+	if m == aiTracesOff {
+		return "off"
+	}
+	return "on"
+}
+
 // aiResult is one configuration's run.
 type aiResult struct {
-	on               bool
+	mode             aiTracesMode
 	events           int64 // acknowledged within the measured window
 	window           time.Duration
 	cpu              time.Duration // collector CPU (user+system) over the window
 	rssEnd, rssPeak  int64
 	anonEnd          int64 // the anonymous part of rssEnd (heap, stacks); the rest is file-backed (binary, mmapped bbolt files)
 	spans, wantSpans int64 // at the remote, after the load
+	connectorSpans   int64 // events the connector made a span of (its own count)
 }
 
 func (r aiResult) cpuPerEvent() float64 { // µs
@@ -288,20 +332,23 @@ func (r aiResult) cpuPerEvent() float64 { // µs
 }
 
 // BenchmarkAISessionTraces measures what the ai_session_traces connector
-// adds to the collector on the remote path: the same binary on its embedded
-// default with remote export to a counting OTLP/HTTP sink on loopback,
-// OTEL_AI_COLLECTOR_AI_TRACES=on vs off, alternated within one run (on, off
-// in odd rounds, off, on in even ones, so a trend in the machine's load
-// weighs on both alike). Each run: a fresh collector, 100 Claude Code
-// sessions at 1,000 events/s in all, each posting its batch every
-// BENCH_AI_TRACES_POST_INTERVAL (1s), BENCH_AI_TRACES_WARMUP (10s) of warm-up,
-// then BENCH_AI_TRACES_DURATION (30s) measured: collector CPU, CPU per
-// event, events/s, RSS at the end and peak. After the load it checks the
-// remote got every log record, and with the connector on every span the
-// acknowledged events must give (children at once, a root per turn ended by
-// the next prompt), none with it off. BENCH_AI_TRACES_ROUNDS (3) rounds;
-// the "median" sub-benchmark reports the medians and the on/off ratios.
-// Run with -benchtime=1x.
+// adds to the collector on the remote path, and how much of it is the
+// durable export of its spans: the same binary on its embedded default with
+// remote export to a counting OTLP/HTTP sink on loopback, in three modes
+// (aiTracesMode): OTEL_AI_COLLECTOR_AI_TRACES=on, off, and "connector" (on,
+// but the spans go to the nop exporter), rotated within one run (on, off,
+// connector; off, connector, on; connector, on, off; ...). Each run: a
+// fresh collector, 100 Claude Code sessions at 1,000 events/s in all, each
+// posting its batch every BENCH_AI_TRACES_POST_INTERVAL (1s),
+// BENCH_AI_TRACES_WARMUP (10s) of warm-up, then BENCH_AI_TRACES_DURATION
+// (30s) measured: collector CPU, CPU per event, events/s, RSS at the end
+// and peak. After the load it checks the remote got every log record; in
+// mode on, every span the acknowledged events must give (children at once,
+// a root per turn ended by the next prompt); none in the others; and in
+// both modes with the connector, its own count of the events it made spans
+// of. BENCH_AI_TRACES_ROUNDS (3) rounds;
+// the "median" sub-benchmark reports each mode's medians and what on and
+// connector add over off. Run with -benchtime=1x.
 func BenchmarkAISessionTraces(b *testing.B) {
 	interval := envDuration(b, "BENCH_AI_TRACES_POST_INTERVAL", time.Second)
 	if interval < aiEventSpacing || interval > 10*time.Second || interval%aiEventSpacing != 0 {
@@ -317,14 +364,11 @@ func BenchmarkAISessionTraces(b *testing.B) {
 	var results []aiResult
 	run := 0
 	for round := 1; round <= rounds; round++ {
-		order := []bool{true, false}
-		if round%2 == 0 {
-			order = []bool{false, true}
-		}
-		for _, on := range order {
+		for i := range aiTracesModes {
+			mode := aiTracesModes[(round-1+i)%len(aiTracesModes)]
 			run++
-			b.Run(fmt.Sprintf("round=%d/ai_traces=%s", round, onOff(on)), func(b *testing.B) {
-				r := runAITraces(b, run, on, interval, warmup, window)
+			b.Run(fmt.Sprintf("round=%d/ai_traces=%s", round, mode), func(b *testing.B) {
+				r := runAITraces(b, run, mode, interval, warmup, window)
 				if b.Failed() {
 					return // not a measurement: the checks after the load failed
 				}
@@ -342,20 +386,18 @@ func BenchmarkAISessionTraces(b *testing.B) {
 	}
 
 	b.Run("median", func(b *testing.B) {
-		var on, off []aiResult
+		byMode := map[aiTracesMode][]aiResult{}
 		for _, r := range results {
-			if r.on {
-				on = append(on, r)
-			} else {
-				off = append(off, r)
+			byMode[r.mode] = append(byMode[r.mode], r)
+		}
+		for _, mode := range aiTracesModes {
+			if len(byMode[mode]) == 0 {
+				b.Skipf("no complete run with ai_traces=%s", mode)
 			}
 		}
-		if len(on) == 0 || len(off) == 0 {
-			b.Skip("no complete pair of runs")
-		}
-		med := func(rs []aiResult, f func(aiResult) float64) float64 {
+		med := func(mode aiTracesMode, f func(aiResult) float64) float64 {
 			var v []float64
-			for _, r := range rs {
+			for _, r := range byMode[mode] {
 				v = append(v, f(r))
 			}
 			return median(v)
@@ -364,24 +406,30 @@ func BenchmarkAISessionTraces(b *testing.B) {
 		rssEnd := func(r aiResult) float64 { return float64(r.rssEnd) / (1 << 20) }
 		rssPeak := func(r aiResult) float64 { return float64(r.rssPeak) / (1 << 20) }
 		anonEnd := func(r aiResult) float64 { return float64(r.anonEnd) / (1 << 20) }
-		b.ReportMetric(med(off, cpuUs), "off-cpu-µs/event")
-		b.ReportMetric(med(on, cpuUs), "on-cpu-µs/event")
-		b.ReportMetric((med(on, cpuUs)/med(off, cpuUs)-1)*100, "added-cpu-%")
-		b.ReportMetric(med(off, rssEnd), "off-rss-end-MiB")
-		b.ReportMetric(med(on, rssEnd), "on-rss-end-MiB")
-		b.ReportMetric(med(on, rssEnd)-med(off, rssEnd), "added-rss-end-MiB")
-		b.ReportMetric(med(off, rssPeak), "off-rss-peak-MiB")
-		b.ReportMetric(med(on, rssPeak), "on-rss-peak-MiB")
-		b.ReportMetric(med(on, rssPeak)-med(off, rssPeak), "added-rss-peak-MiB")
-		b.ReportMetric(med(on, anonEnd)-med(off, anonEnd), "added-rss-anon-end-MiB")
+		for _, mode := range aiTracesModes {
+			b.ReportMetric(med(mode, cpuUs), string(mode)+"-cpu-µs/event")
+			b.ReportMetric(med(mode, rssEnd), string(mode)+"-rss-end-MiB")
+			b.ReportMetric(med(mode, anonEnd), string(mode)+"-rss-anon-end-MiB")
+			b.ReportMetric(med(mode, rssPeak), string(mode)+"-rss-peak-MiB")
+		}
+		// What on and connector add over off; "export" is on minus
+		// connector: the spans' way through forward/remote_traces, the
+		// persistent traces queue and the OTLP export, and span_metrics.
+		offCPU := med(aiTracesOff, cpuUs)
+		onCPU, connectorCPU := med(aiTracesOn, cpuUs), med(aiTracesConnector, cpuUs)
+		b.ReportMetric((onCPU-offCPU)/offCPU*100, "on-added-cpu-%")
+		b.ReportMetric((connectorCPU-offCPU)/offCPU*100, "connector-added-cpu-%")
+		b.ReportMetric((onCPU-connectorCPU)/offCPU*100, "export-added-cpu-%")
+		for _, m := range []struct {
+			name string
+			f    func(aiResult) float64
+		}{{"rss-end", rssEnd}, {"rss-anon-end", anonEnd}, {"rss-peak", rssPeak}} {
+			off, on, connector := med(aiTracesOff, m.f), med(aiTracesOn, m.f), med(aiTracesConnector, m.f)
+			b.ReportMetric(on-off, "on-added-"+m.name+"-MiB")
+			b.ReportMetric(connector-off, "connector-added-"+m.name+"-MiB")
+			b.ReportMetric(on-connector, "export-added-"+m.name+"-MiB")
+		}
 	})
-}
-
-func onOff(on bool) string {
-	if on {
-		return "on"
-	}
-	return "off"
 }
 
 func median(v []float64) float64 {
@@ -392,15 +440,15 @@ func median(v []float64) float64 {
 	return (v[len(v)/2-1] + v[len(v)/2]) / 2
 }
 
-// runAITraces starts a collector with the connector on or off, runs the
-// load and measures it.
-func runAITraces(b *testing.B, run int, on bool, interval, warmup, window time.Duration) aiResult {
+// runAITraces starts a collector in the mode, runs the load and measures
+// it.
+func runAITraces(b *testing.B, run int, mode aiTracesMode, interval, warmup, window time.Duration) aiResult {
 	monitor := harness.NewCountingSink(b)
 	remote := harness.NewCountingSink(b)
-	c := harness.Start(b, binary, harness.Options{Env: map[string]string{
+	c := harness.Start(b, binary, harness.Options{Args: mode.args(), Env: map[string]string{
 		"OTEL_AI_COLLECTOR_MONITOR_ENDPOINT": monitor.URL,
 		"OTEL_AI_COLLECTOR_REMOTE_ENDPOINT":  remote.URL,
-		"OTEL_AI_COLLECTOR_AI_TRACES":        onOff(on),
+		"OTEL_AI_COLLECTOR_AI_TRACES":        mode.env(),
 		// The harness turns host metrics and journald off already;
 		// stated here because the comparison depends on it.
 		"OTEL_AI_COLLECTOR_HOST_METRICS": "off",
@@ -420,7 +468,7 @@ func runAITraces(b *testing.B, run int, on bool, interval, warmup, window time.D
 	}
 
 	time.Sleep(warmup)
-	r := aiResult{on: on}
+	r := aiResult{mode: mode}
 	peak := sample(c.Pid())
 	cpuBefore, err := harness.ProcessCPU(c.Pid())
 	if err != nil {
@@ -447,8 +495,9 @@ func runAITraces(b *testing.B, run int, on bool, interval, warmup, window time.D
 	wg.Wait()
 
 	// The measurement counts only if the collector did its work: every
-	// event acknowledged, every log record at the remote, and with the
-	// connector on every span those events make.
+	// event acknowledged, every log record at the remote, with the
+	// connector every event it makes a span of counted, and on the remote
+	// exactly the spans those events make in mode on, none otherwise.
 	if n := load.refused.Load(); n > 0 {
 		b.Errorf("%d export requests refused or failed", n)
 	}
@@ -459,14 +508,16 @@ func runAITraces(b *testing.B, run int, on bool, interval, warmup, window time.D
 	if got := waitFor(func() int64 { _, _, logs := remote.Counts(); return logs }, sent, time.Minute); got != sent {
 		b.Errorf("remote received %d log records of %d acknowledged", got, sent)
 	}
-	if on {
+	if mode == aiTracesOn {
 		r.wantSpans = load.children.Load() + load.roots.Load()
+	}
+	if mode != aiTracesOff {
 		spans, err := c.Metric("otelcol_connector_ai_session_traces_events_total", `outcome="span"`)
 		if err != nil {
 			b.Fatal(err)
 		}
-		if int64(spans) != load.children.Load() {
-			b.Errorf("connector counted %.0f events as spans, want %d", spans, load.children.Load())
+		if r.connectorSpans = int64(spans); r.connectorSpans != load.children.Load() {
+			b.Errorf("connector counted %d events as spans, want %d", r.connectorSpans, load.children.Load())
 		}
 	}
 	r.spans = waitFor(func() int64 { s, _, _ := remote.Counts(); return s }, r.wantSpans, time.Minute)
@@ -474,9 +525,9 @@ func runAITraces(b *testing.B, run int, on bool, interval, warmup, window time.D
 	if r.spans, _, _ = remote.Counts(); r.spans != r.wantSpans {
 		b.Errorf("remote received %d spans, want %d (children of the acknowledged events plus a root per ended turn)", r.spans, r.wantSpans)
 	}
-	b.Logf("ai_traces=%s: %d events in %v (%.0f/s), collector %.2f CPU s (%.1f µs/event, %.3f cores), RSS %.1f MiB at the end (%.1f MiB anonymous), %.1f MiB peak; remote: %d spans (want %d)",
-		onOff(on), r.events, r.window.Round(time.Millisecond), float64(r.events)/r.window.Seconds(), r.cpu.Seconds(), r.cpuPerEvent(),
-		r.cpu.Seconds()/r.window.Seconds(), float64(r.rssEnd)/(1<<20), float64(r.anonEnd)/(1<<20), float64(r.rssPeak)/(1<<20), r.spans, r.wantSpans)
+	b.Logf("ai_traces=%s: %d events in %v (%.0f/s), collector %.2f CPU s (%.1f µs/event, %.3f cores), RSS %.1f MiB at the end (%.1f MiB anonymous), %.1f MiB peak; connector: %d events made spans; remote: %d spans (want %d)",
+		mode, r.events, r.window.Round(time.Millisecond), float64(r.events)/r.window.Seconds(), r.cpu.Seconds(), r.cpuPerEvent(),
+		r.cpu.Seconds()/r.window.Seconds(), float64(r.rssEnd)/(1<<20), float64(r.anonEnd)/(1<<20), float64(r.rssPeak)/(1<<20), r.connectorSpans, r.spans, r.wantSpans)
 	c.Stop()
 	return r
 }

@@ -30,7 +30,8 @@ ls -l build/otel-ai-collector build/otelcol-previous-setup
 	go test -run '^$' -bench 'ProfileIngest' -benchtime 1x -timeout 10m ./bench/
 	# Delta to cumulative: the process's memory, then the state alone.
 	go test -run '^$' -bench 'DeltaStreams|DeltaState' -benchtime 1x -timeout 10m ./bench/
-	# ai_session_traces on vs off on the remote path, alternated rounds.
+	# ai_session_traces on vs off vs connector only (spans to nop) on the
+	# remote path, rotated rounds.
 	go test -run '^$' -bench 'AISessionTraces' -benchtime 1x -timeout 30m ./bench/
 	# The AI path under other load: embedded default vs stock components,
 	# quiet and beside a CPU burner, alternated rounds.

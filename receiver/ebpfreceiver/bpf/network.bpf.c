@@ -636,7 +636,7 @@ int BPF_PROG(sys_exit, struct pt_regs *regs, long ret)
 
 // Socket I/O as the kernel's sock_sendmsg and sock_recvmsg see it (the
 // sock_send_length and sock_recv_length tracepoints, Linux 6.3+). Unlike the
-// raw syscall tracepoints below they fire only for socket I/O, not for every
+// raw syscall tracepoints above they fire only for socket I/O, not for every
 // syscall of every process, and keep the other syscalls on the kernel's fast
 // path; the socket comes with the event (no descriptor table walk) and the
 // data is in place on both sides (received into, or sent from, the user's

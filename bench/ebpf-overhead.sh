@@ -36,7 +36,6 @@ cat >"$work/config.yaml" <<YAML
 receivers:
   ebpf_network:
     ports: [$port]
-    refresh_interval: 1s
 exporters:
   debug: {verbosity: basic, sampling_initial: 1, sampling_thereafter: 1000}
 service:

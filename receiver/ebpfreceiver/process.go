@@ -101,9 +101,14 @@ func newProcessTable(proc string, s *selector) *processTable {
 // process's executable and unit.
 func (t *processTable) refresh() error {
 	inodes := map[string]uint16{} // socket inode -> listening port
-	for _, name := range []string{"net/tcp", "net/tcp6"} {
-		if err := listeningSockets(filepath.Join(t.proc, name), inodes); err != nil {
-			return err
+	if listeningInodes(inodes) != nil {
+		// No sock_diag here (inet_diag is a module some kernels leave
+		// out): the same from the text tables, at more cost.
+		clear(inodes)
+		for _, name := range []string{"net/tcp", "net/tcp6"} {
+			if err := listeningSockets(filepath.Join(t.proc, name), inodes); err != nil {
+				return err
+			}
 		}
 	}
 	listeners := map[uint16][]process{}

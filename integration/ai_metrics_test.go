@@ -322,9 +322,23 @@ func near(value string, want float64) bool {
 // query selects.
 func lastSample(t *testing.T, prom *harness.Prometheus, query string) time.Time {
 	t.Helper()
-	series, err := prom.Query("timestamp(" + query + ")")
+	return sampleTime(t, prom, "timestamp("+query+")")
+}
+
+// newestSample is the timestamp of the newest sample of the series query
+// selects.
+func newestSample(t *testing.T, prom *harness.Prometheus, query string) time.Time {
+	t.Helper()
+	return sampleTime(t, prom, "max(timestamp("+query+"))")
+}
+
+// sampleTime runs a query giving one series whose value is a sample's
+// timestamp in seconds.
+func sampleTime(t *testing.T, prom *harness.Prometheus, query string) time.Time {
+	t.Helper()
+	series, err := prom.Query(query)
 	if err != nil || len(series) != 1 {
-		t.Fatalf("timestamp(%s): %v %v", query, series, err)
+		t.Fatalf("%s: %v %v", query, series, err)
 	}
 	seconds, err := strconv.ParseFloat(series[0].Value, 64)
 	must(t, err)
@@ -385,7 +399,7 @@ func TestAIMetricsReachPrometheusOTLP(t *testing.T) {
 					tokens[[2]string{"claude-sonnet-4-5", "input"}], prom.Raw(sel+"[10m]", at))
 			}
 			// The docs' per-model per-host per-day queries, on this data.
-			for _, q := range aiCostQueries(t, prom, at) {
+			for _, q := range aiCostQueries(t, prom) {
 				t.Logf("%s", q)
 			}
 
@@ -438,7 +452,7 @@ func TestAIMetricsReachPrometheusOTLP(t *testing.T) {
 
 // aiCostQueries runs the queries of docs/ai-metrics.md at time at and checks
 // them against the data sent: tokens and cost per model per host per day.
-func aiCostQueries(t *testing.T, prom *harness.Prometheus, at time.Time) []string {
+func aiCostQueries(t *testing.T, prom *harness.Prometheus) []string {
 	t.Helper()
 	tokens, cost := totals(claudeRounds)
 	perModel := map[string]float64{}
@@ -447,13 +461,18 @@ func aiCostQueries(t *testing.T, prom *harness.Prometheus, at time.Time) []strin
 	}
 	var out []string
 	for _, q := range []struct {
-		query string
-		want  map[string]float64
+		query, metric string
+		want          map[string]float64
 	}{
-		{aiTokensPerModelPerHostPerDay, perModel},
-		{aiCostPerModelPerHostPerDay, cost},
+		{aiTokensPerModelPerHostPerDay, "claude_code_token_usage_tokens_total", perModel},
+		{aiCostPerModelPerHostPerDay, "claude_code_cost_usage_USD_total", cost},
 	} {
-		series, err := prom.QueryAt(q.query, at)
+		// Each at its own metric's newest sample: the Go SDK stamps each
+		// instrument's points when it collects that instrument, so the
+		// cost points of an export can be a millisecond later than the
+		// token points; evaluated before them, increase() would
+		// extrapolate from the earlier samples.
+		series, err := prom.QueryAt(q.query, newestSample(t, prom, q.metric))
 		if err != nil {
 			t.Errorf("%s: %v", q.query, err)
 			continue
@@ -573,7 +592,7 @@ func TestAIMetricsAcrossCollectorRestart(t *testing.T) {
 			t.Errorf("%s at the last sample = %v (%v), want %v; samples: %s", query, got, err, want, prom.Raw(sel+"[10m]", at))
 		}
 	}
-	for _, q := range aiCostQueries(t, prom, at) {
+	for _, q := range aiCostQueries(t, prom) {
 		t.Logf("after a restart: %s", q)
 	}
 }

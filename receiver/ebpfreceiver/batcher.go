@@ -19,9 +19,13 @@ type spanBatcher struct {
 
 	mu     sync.Mutex
 	traces ptrace.Traces
-	spans  map[string]ptrace.SpanSlice // by resource key
+	spans  map[resourceKey]ptrace.SpanSlice
 	count  int
 }
+
+// resourceKey identifies the resource of a span: the observed process and
+// its local port.
+type resourceKey struct{ pid, port int }
 
 func newSpanBatcher(scope string, maxSpans int, consume func(ptrace.Traces)) *spanBatcher {
 	b := &spanBatcher{scope: scope, maxSpans: maxSpans, consume: consume}
@@ -31,13 +35,13 @@ func newSpanBatcher(scope string, maxSpans int, consume func(ptrace.Traces)) *sp
 
 func (b *spanBatcher) reset() {
 	b.traces = ptrace.NewTraces()
-	b.spans = map[string]ptrace.SpanSlice{}
+	b.spans = map[resourceKey]ptrace.SpanSlice{}
 	b.count = 0
 }
 
 // add appends a span under the resource identified by key, filling the
 // resource the first time the key is seen in this batch.
-func (b *spanBatcher) add(key string, fillResource func(pcommon.Map), fillSpan func(ptrace.Span)) {
+func (b *spanBatcher) add(key resourceKey, fillResource func(pcommon.Map), fillSpan func(ptrace.Span)) {
 	b.mu.Lock()
 	spans, ok := b.spans[key]
 	if !ok {

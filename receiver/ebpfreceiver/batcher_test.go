@@ -11,7 +11,7 @@ func TestSpanBatcherGroupsByResourceAndFlushesWhenFull(t *testing.T) {
 	var batches []ptrace.Traces
 	b := newSpanBatcher("scope", 3, func(td ptrace.Traces) { batches = append(batches, td) })
 	add := func(key, name string) {
-		b.add(key, func(res pcommon.Map) { res.PutStr("service.name", key) }, func(s ptrace.Span) { s.SetName(name) })
+		b.add(resourceKey{pid: int(key[0])}, func(res pcommon.Map) { res.PutStr("service.name", key) }, func(s ptrace.Span) { s.SetName(name) })
 	}
 	add("a", "1")
 	add("b", "2")

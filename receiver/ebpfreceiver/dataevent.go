@@ -19,12 +19,25 @@ const (
 	dirIngress     = 0  // DIR_INGRESS
 )
 
-// decodeDataEvent reads a data event record by hand: binary.Read's
-// reflection and a copy of the whole data array cost more than the rest of
-// an event's path. data aliases raw, which the ring buffer reader reuses
-// for the next record: whatever outlives the event is copied (the
-// assemblers keep strings and copies only).
-func decodeDataEvent(raw []byte) (dataEvent, error) {
+// dataDecoder reads data event records by hand: binary.Read's reflection
+// and a copy of the whole data array cost more than the rest of an event's
+// path. A decoded event's data aliases the record, which the ring buffer
+// reader reuses for the next one: whatever outlives the event is copied
+// (the assemblers keep strings and copies only).
+//
+// The decoder formats each address and process name once, not per event
+// (at thousands of events a second that was a third of the receiver's
+// allocations). It is used by one goroutine, the data ring buffer's reader.
+type dataDecoder struct {
+	addrs map[netip.Addr]string
+	comms map[[16]byte]string
+}
+
+// decoderCacheSize bounds each of a dataDecoder's caches: when full, it
+// starts over (a machine's peers and process names are far fewer).
+const decoderCacheSize = 4096
+
+func (d *dataDecoder) decode(raw []byte) (dataEvent, error) {
 	if len(raw) < dataEventHead {
 		return dataEvent{}, fmt.Errorf("data event of %d bytes, shorter than its %d-byte head", len(raw), dataEventHead)
 	}
@@ -39,8 +52,8 @@ func decodeDataEvent(raw []byte) (dataEvent, error) {
 	if family != familyUnix {
 		tuple = endpoints{
 			ipv6:       family == familyInet6,
-			localAddr:  tupleAddr(family, t[8:24]).String(),
-			remoteAddr: tupleAddr(family, t[24:40]).String(),
+			localAddr:  d.addrString(tupleAddr(family, t[8:24])),
+			remoteAddr: d.addrString(tupleAddr(family, t[24:40])),
 			localPort:  int(ne.Uint16(t[2:])),
 			remotePort: int(ne.Uint16(t[4:])),
 		}
@@ -51,10 +64,34 @@ func decodeDataEvent(raw []byte) (dataEvent, error) {
 		pid:     ne.Uint32(raw[24:]),
 		length:  int64(ne.Uint32(raw[28:])),
 		ingress: raw[36] == dirIngress,
-		comm:    cString(raw[dataEventComm : dataEventComm+16]),
+		comm:    d.commString([16]byte(raw[dataEventComm : dataEventComm+16])),
 		data:    raw[dataEventHead : dataEventHead+captured],
 		tuple:   tuple,
 	}, nil
+}
+
+func (d *dataDecoder) addrString(a netip.Addr) string {
+	if s, ok := d.addrs[a]; ok {
+		return s
+	}
+	if d.addrs == nil || len(d.addrs) >= decoderCacheSize {
+		d.addrs = map[netip.Addr]string{}
+	}
+	s := a.String()
+	d.addrs[a] = s
+	return s
+}
+
+func (d *dataDecoder) commString(comm [16]byte) string {
+	if s, ok := d.comms[comm]; ok {
+		return s
+	}
+	if d.comms == nil || len(d.comms) >= decoderCacheSize {
+		d.comms = map[[16]byte]string{}
+	}
+	s := cString(comm[:])
+	d.comms[comm] = s
+	return s
 }
 
 func tupleAddr(family uint16, raw []byte) netip.Addr {

@@ -5,6 +5,7 @@ package ebpfreceiver
 import (
 	"bytes"
 	"encoding/binary"
+	"net/netip"
 	"testing"
 	"unsafe"
 )
@@ -34,7 +35,8 @@ func TestDecodeDataEventMatchesGeneratedLayout(t *testing.T) {
 		t.Fatal(err)
 	}
 	raw := buf.Bytes()[:dataEventHead+5] // as sent: head and captured bytes only
-	got, err := decodeDataEvent(raw)
+	var d dataDecoder
+	got, err := d.decode(raw)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -43,10 +45,24 @@ func TestDecodeDataEventMatchesGeneratedLayout(t *testing.T) {
 		got.tuple != (endpoints{ipv6: true, localAddr: "::1", remoteAddr: "10.0.0.7", localPort: 8080, remotePort: 40000}) {
 		t.Errorf("decoded %+v", got)
 	}
-	if _, err := decodeDataEvent(raw[:dataEventHead+4]); err == nil {
+	// The strings come from the decoder's caches from now on, which start
+	// over when full: still the event's own.
+	for i := range decoderCacheSize + 2 {
+		binary.NativeEndian.PutUint16(raw[dataEventTuple+8+14:], uint16(i)) // the local address's last bytes
+		raw[dataEventComm+5] = byte('a' + i%26)
+		got, err := d.decode(raw)
+		want := netip.AddrFrom16([16]byte(raw[dataEventTuple+8 : dataEventTuple+24])).Unmap().String()
+		if err != nil || got.tuple.localAddr != want || got.tuple.remoteAddr != "10.0.0.7" || got.comm != "nginx"+string(rune('a'+i%26)) {
+			t.Fatalf("event %d decoded as %+v, want local address %s", i, got, want)
+		}
+	}
+	if len(d.addrs) > decoderCacheSize || len(d.comms) > decoderCacheSize {
+		t.Errorf("caches grew to %d addresses, %d names", len(d.addrs), len(d.comms))
+	}
+	if _, err := d.decode(raw[:dataEventHead+4]); err == nil {
 		t.Error("a record shorter than its captured bytes was accepted")
 	}
-	if _, err := decodeDataEvent(raw[:10]); err == nil {
+	if _, err := d.decode(raw[:10]); err == nil {
 		t.Error("a record shorter than the head was accepted")
 	}
 }

@@ -133,11 +133,12 @@ func (h *messageHead) parseHeaders(rest []byte, offset int) {
 
 // parseTraceparent reads a W3C traceparent header (version 00).
 func parseTraceparent(s string) (traceID [16]byte, parentID [8]byte, ok bool) {
-	parts := strings.Split(s, "-")
-	if len(parts) != 4 || parts[0] != "00" || len(parts[1]) != 32 || len(parts[2]) != 16 || len(parts[3]) != 2 {
+	// version "00": 00-<32 hex trace id>-<16 hex parent id>-<2 hex flags>
+	if len(s) != 55 || s[:3] != "00-" || s[35] != '-' || s[52] != '-' {
 		return traceID, parentID, false
 	}
-	if !decodeHex(traceID[:], parts[1]) || !decodeHex(parentID[:], parts[2]) {
+	var flags [1]byte
+	if !decodeHex(traceID[:], s[3:35]) || !decodeHex(parentID[:], s[36:52]) || !decodeHex(flags[:], s[53:]) {
 		return traceID, parentID, false
 	}
 	return traceID, parentID, traceID != [16]byte{} && parentID != [8]byte{}

@@ -58,11 +58,12 @@ func BenchmarkHTTPRequestPath(b *testing.B) {
 		"traceparent: 00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01\r\nAccept-Encoding: gzip\r\n\r\n")
 	resp := record(b, false, "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nDate: Wed, 02 Dec 2026 05:00:00 GMT\r\n"+
 		"Content-Length: 17\r\n\r\n{\"sessions\": 42}\n")
+	var d dataDecoder
 	b.ReportAllocs()
 	b.ResetTimer()
 	for range b.N {
 		for _, raw := range [][]byte{req, resp} {
-			ev, err := decodeDataEvent(raw)
+			ev, err := d.decode(raw)
 			if err != nil {
 				b.Fatal(err)
 			}
@@ -82,18 +83,19 @@ func BenchmarkHTTPRequestPath(b *testing.B) {
 // blocks each time (literals: valid whatever the dynamic table holds).
 func BenchmarkGRPCCallPath(b *testing.B) {
 	r, sink := benchReceiver(b)
+	var d dataDecoder
 	requests, responses := h2Conversation(b)
 	frames, respFrames := h2Frames(requests[len(h2Preface):]), h2Frames(responses)
 	for _, raw := range [][]byte{record(b, true, string(h2Preface)), record(b, true, string(frames[0])), record(b, false, string(respFrames[0]))} {
-		r.handleData(mustDecode(b, raw)) // preface and SETTINGS
+		r.handleData(mustDecode(b, &d, raw)) // preface and SETTINGS
 	}
 	req := record(b, true, string(withStream(frames[1:4], 7))) // HEADERS, CONTINUATION, DATA
 	resp := record(b, false, string(withStream([][]byte{respFrames[1], respFrames[2][:9+16], respFrames[5]}, 7)))
 	b.ReportAllocs()
 	b.ResetTimer()
 	for range b.N {
-		r.handleData(mustDecode(b, req))
-		r.handleData(mustDecode(b, resp))
+		r.handleData(mustDecode(b, &d, req))
+		r.handleData(mustDecode(b, &d, resp))
 	}
 	b.StopTimer()
 	r.batch.flush()
@@ -103,8 +105,8 @@ func BenchmarkGRPCCallPath(b *testing.B) {
 	_ = r.Shutdown(context.Background())
 }
 
-func mustDecode(tb testing.TB, raw []byte) dataEvent {
-	ev, err := decodeDataEvent(raw)
+func mustDecode(tb testing.TB, d *dataDecoder, raw []byte) dataEvent {
+	ev, err := d.decode(raw)
 	if err != nil {
 		tb.Fatal(err)
 	}

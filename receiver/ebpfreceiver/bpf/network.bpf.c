@@ -458,6 +458,19 @@ static __always_inline struct sock *sock_from_fd(int fd)
 	return sk && stream_sock(sk) ? sk : NULL;
 }
 
+// note_ssl_socket tells whether this thread's I/O is the TLS records of an
+// SSL_read/SSL_write in progress; if so it remembers sk as that SSL
+// object's socket (the plaintext comes from the uretprobe).
+static __always_inline int note_ssl_socket(__u64 pid_tgid, struct sock *sk)
+{
+	struct ssl_call *call = bpf_map_lookup_elem(&ssl_active, &pid_tgid);
+	if (!call)
+		return 0;
+	__u64 sock = (__u64)sk;
+	bpf_map_update_elem(&ssl_socks, &call->ssl, &sock, BPF_ANY);
+	return 1;
+}
+
 static __always_inline int io_syscall(long id)
 {
 	return id == nr_read || id == nr_write || id == nr_recvfrom || id == nr_sendto || id == nr_readv || id == nr_writev ||
@@ -490,14 +503,8 @@ int BPF_PROG(sys_enter, struct pt_regs *regs, long id)
 	struct sock *sk = sock_from_fd((int)BPF_CORE_READ(regs, di));
 	if (!sk)
 		return 0;
-	struct ssl_call *call = bpf_map_lookup_elem(&ssl_active, &pid_tgid);
-	if (call) {
-		// TLS records of an SSL object: remember its socket; the
-		// plaintext comes from the uretprobe.
-		__u64 sock = (__u64)sk;
-		bpf_map_update_elem(&ssl_socks, &call->ssl, &sock, BPF_ANY);
+	if (note_ssl_socket(pid_tgid, sk))
 		return 0;
-	}
 	struct active_io io = {
 		.sock = (__u64)sk,
 		.buf = BPF_CORE_READ(regs, si),
@@ -652,14 +659,8 @@ static __always_inline int sock_io(struct sock *sk, int ret, int flags, __u8 dir
 		return 0;
 	if (!stream_sock(sk))
 		return 0;
-	struct ssl_call *call = bpf_map_lookup_elem(&ssl_active, &pid_tgid);
-	if (call) {
-		// TLS records of an SSL object: remember its socket; the
-		// plaintext comes from the uretprobe.
-		__u64 sock = (__u64)sk;
-		bpf_map_update_elem(&ssl_socks, &call->ssl, &sock, BPF_ANY);
+	if (note_ssl_socket(pid_tgid, sk))
 		return 0;
-	}
 	struct pt_regs *regs = (struct pt_regs *)bpf_task_pt_regs(bpf_get_current_task_btf());
 	long id = BPF_CORE_READ(regs, orig_ax);
 	__u64 buf = BPF_CORE_READ(regs, si), buf_len = ~0ULL, iov = 0;

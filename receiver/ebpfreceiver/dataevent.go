@@ -71,26 +71,24 @@ func (d *dataDecoder) decode(raw []byte) (dataEvent, error) {
 }
 
 func (d *dataDecoder) addrString(a netip.Addr) string {
-	if s, ok := d.addrs[a]; ok {
-		return s
-	}
-	if d.addrs == nil || len(d.addrs) >= decoderCacheSize {
-		d.addrs = map[netip.Addr]string{}
-	}
-	s := a.String()
-	d.addrs[a] = s
-	return s
+	return cachedString(&d.addrs, a, a.String)
 }
 
 func (d *dataDecoder) commString(comm [16]byte) string {
-	if s, ok := d.comms[comm]; ok {
+	return cachedString(&d.comms, comm, func() string { return cString(comm[:]) })
+}
+
+// cachedString is the string cached for key, else format's, then cached;
+// a full cache starts over.
+func cachedString[K comparable](cache *map[K]string, key K, format func() string) string {
+	if s, ok := (*cache)[key]; ok {
 		return s
 	}
-	if d.comms == nil || len(d.comms) >= decoderCacheSize {
-		d.comms = map[[16]byte]string{}
+	if *cache == nil || len(*cache) >= decoderCacheSize {
+		*cache = map[K]string{}
 	}
-	s := cString(comm[:])
-	d.comms[comm] = s
+	s := format()
+	(*cache)[key] = s
 	return s
 }
 

@@ -225,15 +225,36 @@ func (c *Collector) WaitForLog(ctx context.Context, substr string) error {
 	}
 }
 
-// FreePort returns a TCP port on 127.0.0.1 that was free a moment ago.
+// portsHandedOut holds every port FreePort has returned in this test
+// process. The kernel may give the same port to two listen(":0") calls in a
+// row once the first is closed, and two tests' servers on one port fail in
+// ways that look like the component's fault (a CI run saw a test's two
+// servers get the same port).
+var portsHandedOut = struct {
+	sync.Mutex
+	ports map[int]bool
+}{ports: map[int]bool{}}
+
+// FreePort returns a TCP port on 127.0.0.1 that was free a moment ago and
+// that no earlier FreePort call of this test process returned.
 func FreePort(t testing.TB) int {
 	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
+	portsHandedOut.Lock()
+	defer portsHandedOut.Unlock()
+	for range 1000 {
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		port := l.Addr().(*net.TCPAddr).Port
+		l.Close()
+		if !portsHandedOut.ports[port] {
+			portsHandedOut.ports[port] = true
+			return port
+		}
 	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
+	t.Fatal("no port that FreePort had not returned before, in 1000 tries")
+	return 0
 }
 
 // FreeAddr returns "127.0.0.1:port" for a free port.

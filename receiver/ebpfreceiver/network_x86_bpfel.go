@@ -31,7 +31,8 @@ type networkConn struct {
 	Pid         uint32
 	Role        uint8
 	Established uint8
-	Pad         [2]uint8
+	H2          uint8
+	Pad         uint8
 	Tuple       struct {
 		_          structs.HostLayout
 		Family     uint16

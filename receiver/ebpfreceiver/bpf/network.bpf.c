@@ -89,8 +89,9 @@ struct conn {
 	__u64 start_ns;
 	__u32 pid;
 	__u8 role;
-	__u8 established;
-	__u8 pad[2];
+	__u8 established; // the tuple is complete (the client's local port bound)
+	__u8 h2;          // the connection began with the HTTP/2 client preface
+	__u8 pad;
 	struct tuple tuple;
 	char comm[16];
 };
@@ -168,7 +169,9 @@ struct {
 	__type(value, struct data_scratch_value);
 } data_scratch SEC(".maps");
 
-// Sockets whose connection began with the HTTP/2 client preface.
+// Sockets whose connection began with the HTTP/2 client preface, for those
+// not in `conns` (opened before the receiver started) and SSL objects whose
+// socket is not known yet; a tracked connection keeps this in conn.h2.
 struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);
 	__uint(max_entries, 4096);
@@ -548,15 +551,23 @@ static __always_inline void emit_data(__u64 pid_tgid, __u64 sock, int is_sock, _
 	__u64 n = ret;
 	if (n > buf_len)
 		n = buf_len;
+	// A tracked connection carries its endpoints and whether it speaks
+	// HTTP/2: one map lookup instead of a second map's and five reads of
+	// the socket per event.
+	struct conn *c = is_sock ? bpf_map_lookup_elem(&conns, &sock) : NULL;
 	__u64 limit = CAPTURE;
-	int h2 = bpf_map_lookup_elem(&h2_socks, &sock) != NULL;
+	int h2 = c ? c->h2 : bpf_map_lookup_elem(&h2_socks, &sock) != NULL;
 	if (h2) {
 		limit = H2_CAPTURE;
 	} else if (n >= 24) { // a preface, or a request line longer than CAPTURE
 		int start = request_start((void *)buf);
 		if (start == START_H2_PREFACE) {
-			__u8 one = 1;
-			bpf_map_update_elem(&h2_socks, &sock, &one, BPF_ANY);
+			if (c) {
+				c->h2 = 1;
+			} else {
+				__u8 one = 1;
+				bpf_map_update_elem(&h2_socks, &sock, &one, BPF_ANY);
+			}
 			limit = H2_CAPTURE;
 			h2 = 1;
 		} else if (start == START_REQUEST) {
@@ -577,10 +588,13 @@ static __always_inline void emit_data(__u64 pid_tgid, __u64 sock, int is_sock, _
 	e->len = ret;
 	e->direction = direction;
 	bpf_get_current_comm(&e->comm, sizeof(e->comm));
-	__builtin_memset(&e->tuple, 0, sizeof(e->tuple));
-	if (is_sock)
-		read_tuple((struct sock *)sock, &e->tuple);
-	struct conn *c = bpf_map_lookup_elem(&conns, &sock);
+	if (c && c->established) {
+		e->tuple = c->tuple;
+	} else {
+		__builtin_memset(&e->tuple, 0, sizeof(e->tuple));
+		if (is_sock)
+			read_tuple((struct sock *)sock, &e->tuple);
+	}
 	e->role = c ? c->role : 0;
 	e->conn_start = c ? c->start_ns : 0;
 	n = ret;
@@ -657,22 +671,24 @@ static __always_inline int sock_io(struct sock *sk, int ret, int flags, __u8 dir
 	__u64 pid_tgid = bpf_get_current_pid_tgid();
 	if (!selected(pid_tgid >> 32))
 		return 0;
-	if (!stream_sock(sk))
-		return 0;
+	// sk and the task's registers are pointers the verifier knows (BTF
+	// typed): plain loads, not a helper call per field as BPF_CORE_READ.
+	int unix_sock = sk->__sk_common.skc_family == AF_UNIX;
+	if (unix_sock ? sk->sk_type != SOCK_STREAM : sk->sk_protocol != IPPROTO_TCP)
+		return 0; // as stream_sock
 	if (note_ssl_socket(pid_tgid, sk))
 		return 0;
 	struct pt_regs *regs = (struct pt_regs *)bpf_task_pt_regs(bpf_get_current_task_btf());
-	long id = BPF_CORE_READ(regs, orig_ax);
-	__u64 buf = BPF_CORE_READ(regs, si), buf_len = ~0ULL, iov = 0;
+	long id = regs->orig_ax;
+	__u64 buf = regs->si, buf_len = ~0ULL, iov = 0;
 	__u32 iovcnt = 0;
 	if (id == nr_readv || id == nr_writev || id == nr_recvmsg || id == nr_sendmsg) {
-		if (!first_iovec(id == nr_recvmsg || id == nr_sendmsg, buf, BPF_CORE_READ(regs, dx), &buf, &buf_len, &iov, &iovcnt))
+		if (!first_iovec(id == nr_recvmsg || id == nr_sendmsg, buf, regs->dx, &buf, &buf_len, &iov, &iovcnt))
 			return 0;
 	} else if (id != nr_read && id != nr_write && id != nr_recvfrom && id != nr_sendto) {
 		return 0; // sendfile, splice, io_uring, sendmmsg...: no user buffer to read here
 	}
-	emit_data(pid_tgid, (__u64)sk, 1, buf, buf_len, iov, iovcnt, ret, direction,
-		  BPF_CORE_READ(sk, __sk_common.skc_family) == AF_UNIX);
+	emit_data(pid_tgid, (__u64)sk, 1, buf, buf_len, iov, iovcnt, ret, direction, unix_sock);
 	return 0;
 }
 

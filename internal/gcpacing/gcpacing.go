@@ -18,6 +18,7 @@ package gcpacing
 import (
 	"math"
 	"os"
+	"runtime"
 	"runtime/debug"
 	"runtime/metrics"
 	"sync"
@@ -71,6 +72,12 @@ func (p Policy) GOGC(allocRate, base float64) int {
 // GOGC by its Policy: at once when more headroom is needed, after
 // settleTicks ticks in a row that wanted less when less is needed (a
 // collector's load comes in bursts; GOGC should not flap with them).
+//
+// The headroom a GOGC gives grows with the live heap, which can grow
+// faster than a tick (a burst filling queues). So after every collection
+// the controller also checks that its GOGC keeps within the budget for the
+// live heap just measured, and lowers it at once if not: the runtime sets
+// the next cycle's heap goal from that GOGC.
 type Controller struct {
 	policy      Policy
 	tick        time.Duration
@@ -96,8 +103,35 @@ func Start() *Controller {
 func start(policy Policy, tick time.Duration, settleTicks int, set func(int) int) *Controller {
 	c := &Controller{policy: policy, tick: tick, settleTicks: settleTicks, set: set, current: runtimeDefault,
 		stop: make(chan struct{}), done: make(chan struct{})}
+	c.armGCHook()
 	go c.run()
 	return c
+}
+
+// gcSentinel is garbage as soon as it is made; its finalizer runs after the
+// collection that finds it (it holds a pointer, so the tiny allocator does
+// not share its block with other objects).
+type gcSentinel struct{ c *Controller }
+
+func (c *Controller) armGCHook() {
+	runtime.SetFinalizer(&gcSentinel{c}, func(s *gcSentinel) {
+		select {
+		case <-s.c.stop:
+			return
+		default:
+		}
+		s.c.afterGC()
+		s.c.armGCHook()
+	})
+}
+
+// afterGC lowers GOGC at once when the live heap has grown so much that it
+// would allow more than the policy's headroom.
+func (c *Controller) afterGC() {
+	_, base := readRuntime(make([]metrics.Sample, len(sampleNames)))
+	if ceiling := c.policy.GOGC(math.Inf(1), base); c.GOGC() > ceiling {
+		c.apply(ceiling)
+	}
 }
 
 // GOGC is the value the controller last set.
@@ -130,26 +164,30 @@ var sampleNames = []string{
 	"/gc/scan/globals:bytes",
 }
 
-func (c *Controller) run() {
-	defer close(c.done)
-	samples := make([]metrics.Sample, len(sampleNames))
+// readRuntime returns the bytes allocated since the process started and the
+// base the heap goal is proportional to.
+func readRuntime(samples []metrics.Sample) (allocated, base float64) {
 	for i, name := range sampleNames {
 		samples[i].Name = name
 	}
-	read := func() (allocated, base float64) {
-		metrics.Read(samples)
-		for i, s := range samples {
-			if s.Value.Kind() != metrics.KindUint64 {
-				continue // not in this Go version: counts as 0
-			}
-			if i == 0 {
-				allocated = float64(s.Value.Uint64())
-			} else {
-				base += float64(s.Value.Uint64())
-			}
+	metrics.Read(samples)
+	for i, s := range samples {
+		if s.Value.Kind() != metrics.KindUint64 {
+			continue // not in this Go version: counts as 0
 		}
-		return allocated, base
+		if i == 0 {
+			allocated = float64(s.Value.Uint64())
+		} else {
+			base += float64(s.Value.Uint64())
+		}
 	}
+	return allocated, base
+}
+
+func (c *Controller) run() {
+	defer close(c.done)
+	samples := make([]metrics.Sample, len(sampleNames))
+	read := func() (allocated, base float64) { return readRuntime(samples) }
 	ticker := time.NewTicker(c.tick)
 	defer ticker.Stop()
 	lastAllocated, _ := read()

@@ -1,6 +1,7 @@
 package gcpacing
 
 import (
+	"runtime"
 	"sync"
 	"testing"
 	"time"
@@ -87,6 +88,30 @@ func TestControllerRaisesUnderAllocationAndSettlesBack(t *testing.T) {
 	got := r.values()
 	if last := got[len(got)-1]; last != 100 {
 		t.Errorf("last setting %d, want 100", last)
+	}
+}
+
+var held []byte
+
+// The live heap grows between ticks: the next collection brings GOGC down
+// to what the budget allows for it, without waiting for a tick.
+func TestControllerLowersAtOnceWhenTheLiveHeapGrows(t *testing.T) {
+	r := &recorder{}
+	c := start(Default, time.Hour, 1, r.setGCPercent)
+	defer c.Stop()
+	c.apply(800) // as after a burst of allocation on a small heap
+	held = make([]byte, 256<<20)
+	for i := range held {
+		held[i] = 1 // live and resident
+	}
+	defer func() { held = nil }()
+	deadline := time.Now().Add(5 * time.Second)
+	for c.GOGC() != 100 {
+		if time.Now().After(deadline) {
+			t.Fatalf("GOGC %d with a 256 MiB live heap, want 100 (16 MiB headroom at most; settings %v)", c.GOGC(), r.values())
+		}
+		runtime.GC()
+		time.Sleep(10 * time.Millisecond)
 	}
 }
 

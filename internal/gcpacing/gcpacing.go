@@ -187,10 +187,9 @@ func readRuntime(samples []metrics.Sample) (allocated, base float64) {
 func (c *Controller) run() {
 	defer close(c.done)
 	samples := make([]metrics.Sample, len(sampleNames))
-	read := func() (allocated, base float64) { return readRuntime(samples) }
 	ticker := time.NewTicker(c.tick)
 	defer ticker.Stop()
-	lastAllocated, _ := read()
+	lastAllocated, _ := readRuntime(samples)
 	lastTime := time.Now()
 	// While ticks in a row want less: how many, and the most any of them
 	// wanted (what to settle to).
@@ -200,7 +199,7 @@ func (c *Controller) run() {
 		case <-c.stop:
 			return
 		case now := <-ticker.C:
-			allocated, base := read()
+			allocated, base := readRuntime(samples)
 			rate := (allocated - lastAllocated) / now.Sub(lastTime).Seconds()
 			lastAllocated, lastTime = allocated, now
 			want := c.policy.GOGC(rate, base)

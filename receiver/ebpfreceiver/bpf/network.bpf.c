@@ -407,7 +407,8 @@ static __always_inline int selected(__u32 tgid)
 
 // stream_sock tells whether sk is one whose data is followed: TCP, and Unix
 // stream sockets too (local gRPC daemons listen on them; only their HTTP/2
-// is followed, see emit_data).
+// is followed, see emit_data). sock_io makes the same check with plain
+// loads on its BTF-typed sk: a change here belongs there too.
 static __always_inline int stream_sock(struct sock *sk)
 {
 	if (BPF_CORE_READ(sk, __sk_common.skc_family) == AF_UNIX)

@@ -122,3 +122,96 @@ func countSpans(traces []ptrace.Traces, prefix string) (server, client int) {
 	}
 	return server, client
 }
+
+// The BPF programs cache per CPU whether a process is selected. A process
+// whose I/O was seen unselected (so cached as such) and is then selected by
+// user space, as a scan does, is captured from its next request; dropped
+// again, it is not. Without the invalidation after each change, the cached
+// answers would stand.
+func TestSelectionCacheFollowsSelectedPids(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("loading BPF programs needs root")
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	server := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.WriteHeader(http.StatusCreated)
+	})}
+	go func() { _ = server.Serve(ln) }()
+	defer server.Close()
+
+	// Selected by a port nothing listens on: this process is not selected,
+	// and no scan runs during the test to change that.
+	unused, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	unusedPort := unused.Addr().(*net.TCPAddr).Port
+	unused.Close()
+	cfg := createDefaultConfig().(*Config)
+	cfg.Ports = []int{unusedPort}
+	cfg.RefreshInterval = time.Hour
+	sink := new(consumertest.TracesSink)
+	rcv, err := newReceiver(receivertest.NewNopSettings(metadata.Type), cfg, sink)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := rcv.(*ebpfReceiver)
+	if err := r.Start(context.Background(), componenttest.NewNopHost()); err != nil {
+		t.Fatal(err)
+	}
+	defer func() {
+		if err := r.Shutdown(context.Background()); err != nil {
+			t.Error(err)
+		}
+	}()
+
+	client := &http.Client{Transport: &http.Transport{}}
+	defer client.CloseIdleConnections()
+	get := func(phase string, n int) {
+		for i := range n {
+			resp, err := client.Get(fmt.Sprintf("http://%s/%s/%d", ln.Addr(), phase, i))
+			if err != nil {
+				t.Fatal(err)
+			}
+			_, _ = io.Copy(io.Discard, resp.Body)
+			resp.Body.Close()
+		}
+	}
+	waitSpans := func(prefix string, want int) (server int) {
+		deadline := time.Now().Add(5 * time.Second)
+		for time.Now().Before(deadline) {
+			if server, _ = countSpans(sink.AllTraces(), prefix); server >= want && want > 0 {
+				break
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+		return server
+	}
+
+	// Unselected: requests on (most likely) every CPU leave "not selected"
+	// in this process's cache slots.
+	get("before", 50)
+	pid := uint32(os.Getpid())
+	if err := r.objs.SelectedPids.Put(pid, uint64(0)); err != nil {
+		t.Fatal(err)
+	}
+	r.invalidateSelectionCache()
+	get("selected", 20)
+	if got := waitSpans("/selected/", 20); got != 20 {
+		t.Errorf("%d server spans after the process was selected, want 20", got)
+	}
+	if err := r.objs.SelectedPids.Delete(pid); err != nil {
+		t.Fatal(err)
+	}
+	r.invalidateSelectionCache()
+	get("dropped", 20)
+	if got := waitSpans("/dropped/", 0); got != 0 {
+		t.Errorf("%d server spans after the process was dropped, want 0", got)
+	}
+	if got := waitSpans("/before/", 0); got != 0 {
+		t.Errorf("%d server spans before the process was selected, want 0", got)
+	}
+}

@@ -112,41 +112,44 @@ type networkTcpEvent struct {
 //
 // Used for safe lookups in a Collection or CollectionSpec.
 const (
-	networkMapActive            = "active"
-	networkMapConns             = "conns"
-	networkMapCounters          = "counters"
-	networkMapDataEvents        = "data_events"
-	networkMapDataScratch       = "data_scratch"
-	networkMapEvents            = "events"
-	networkMapH2Socks           = "h2_socks"
-	networkMapSelectedComms     = "selected_comms"
-	networkMapSelectedPids      = "selected_pids"
-	networkMapSelectedPorts     = "selected_ports"
-	networkMapSslActive         = "ssl_active"
-	networkMapSslSocks          = "ssl_socks"
-	networkProgInetSockSetState = "inet_sock_set_state"
-	networkProgSchedProcessFork = "sched_process_fork"
-	networkProgSockRecv         = "sock_recv"
-	networkProgSockSend         = "sock_send"
-	networkProgSslRead          = "ssl_read"
-	networkProgSslReadEx        = "ssl_read_ex"
-	networkProgSslReadReturn    = "ssl_read_return"
-	networkProgSslWrite         = "ssl_write"
-	networkProgSslWriteEx       = "ssl_write_ex"
-	networkProgSslWriteReturn   = "ssl_write_return"
-	networkProgSysEnter         = "sys_enter"
-	networkProgSysExit          = "sys_exit"
-	networkVarAnyComms          = "any_comms"
-	networkVarNrRead            = "nr_read"
-	networkVarNrReadv           = "nr_readv"
-	networkVarNrRecvfrom        = "nr_recvfrom"
-	networkVarNrRecvmsg         = "nr_recvmsg"
-	networkVarNrSendmsg         = "nr_sendmsg"
-	networkVarNrSendto          = "nr_sendto"
-	networkVarNrWrite           = "nr_write"
-	networkVarNrWritev          = "nr_writev"
-	networkVarUnusedDataEvent   = "unused_data_event"
-	networkVarUnusedTcpEvent    = "unused_tcp_event"
+	networkMapActive             = "active"
+	networkMapConns              = "conns"
+	networkMapCounters           = "counters"
+	networkMapDataEvents         = "data_events"
+	networkMapDataScratch        = "data_scratch"
+	networkMapEvents             = "events"
+	networkMapH2Socks            = "h2_socks"
+	networkMapSelectedComms      = "selected_comms"
+	networkMapSelectedPids       = "selected_pids"
+	networkMapSelectedPorts      = "selected_ports"
+	networkMapSelectionCache     = "selection_cache"
+	networkMapSslActive          = "ssl_active"
+	networkMapSslSocks           = "ssl_socks"
+	networkProgInetSockSetState  = "inet_sock_set_state"
+	networkProgSchedProcessFork  = "sched_process_fork"
+	networkProgSockRecv          = "sock_recv"
+	networkProgSockSend          = "sock_send"
+	networkProgSslRead           = "ssl_read"
+	networkProgSslReadEx         = "ssl_read_ex"
+	networkProgSslReadReturn     = "ssl_read_return"
+	networkProgSslWrite          = "ssl_write"
+	networkProgSslWriteEx        = "ssl_write_ex"
+	networkProgSslWriteReturn    = "ssl_write_return"
+	networkProgSysEnter          = "sys_enter"
+	networkProgSysExit           = "sys_exit"
+	networkVarAnyComms           = "any_comms"
+	networkVarNrRead             = "nr_read"
+	networkVarNrReadv            = "nr_readv"
+	networkVarNrRecvfrom         = "nr_recvfrom"
+	networkVarNrRecvmsg          = "nr_recvmsg"
+	networkVarNrSendmsg          = "nr_sendmsg"
+	networkVarNrSendto           = "nr_sendto"
+	networkVarNrWrite            = "nr_write"
+	networkVarNrWritev           = "nr_writev"
+	networkVarSelectionGenKernel = "selection_gen_kernel"
+	networkVarSelectionGenUser   = "selection_gen_user"
+	networkVarUnusedDataEvent    = "unused_data_event"
+	networkVarUnusedTcpEvent     = "unused_tcp_event"
 )
 
 // loadNetwork returns the embedded CollectionSpec for network.
@@ -209,35 +212,38 @@ type networkProgramSpecs struct {
 //
 // It can be passed ebpf.CollectionSpec.Assign.
 type networkMapSpecs struct {
-	Active        *ebpf.MapSpec `ebpf:"active"`
-	Conns         *ebpf.MapSpec `ebpf:"conns"`
-	Counters      *ebpf.MapSpec `ebpf:"counters"`
-	DataEvents    *ebpf.MapSpec `ebpf:"data_events"`
-	DataScratch   *ebpf.MapSpec `ebpf:"data_scratch"`
-	Events        *ebpf.MapSpec `ebpf:"events"`
-	H2Socks       *ebpf.MapSpec `ebpf:"h2_socks"`
-	SelectedComms *ebpf.MapSpec `ebpf:"selected_comms"`
-	SelectedPids  *ebpf.MapSpec `ebpf:"selected_pids"`
-	SelectedPorts *ebpf.MapSpec `ebpf:"selected_ports"`
-	SslActive     *ebpf.MapSpec `ebpf:"ssl_active"`
-	SslSocks      *ebpf.MapSpec `ebpf:"ssl_socks"`
+	Active         *ebpf.MapSpec `ebpf:"active"`
+	Conns          *ebpf.MapSpec `ebpf:"conns"`
+	Counters       *ebpf.MapSpec `ebpf:"counters"`
+	DataEvents     *ebpf.MapSpec `ebpf:"data_events"`
+	DataScratch    *ebpf.MapSpec `ebpf:"data_scratch"`
+	Events         *ebpf.MapSpec `ebpf:"events"`
+	H2Socks        *ebpf.MapSpec `ebpf:"h2_socks"`
+	SelectedComms  *ebpf.MapSpec `ebpf:"selected_comms"`
+	SelectedPids   *ebpf.MapSpec `ebpf:"selected_pids"`
+	SelectedPorts  *ebpf.MapSpec `ebpf:"selected_ports"`
+	SelectionCache *ebpf.MapSpec `ebpf:"selection_cache"`
+	SslActive      *ebpf.MapSpec `ebpf:"ssl_active"`
+	SslSocks       *ebpf.MapSpec `ebpf:"ssl_socks"`
 }
 
 // networkVariableSpecs contains global variables before they are loaded into the kernel.
 //
 // It can be passed ebpf.CollectionSpec.Assign.
 type networkVariableSpecs struct {
-	AnyComms        *ebpf.VariableSpec `ebpf:"any_comms"`
-	NrRead          *ebpf.VariableSpec `ebpf:"nr_read"`
-	NrReadv         *ebpf.VariableSpec `ebpf:"nr_readv"`
-	NrRecvfrom      *ebpf.VariableSpec `ebpf:"nr_recvfrom"`
-	NrRecvmsg       *ebpf.VariableSpec `ebpf:"nr_recvmsg"`
-	NrSendmsg       *ebpf.VariableSpec `ebpf:"nr_sendmsg"`
-	NrSendto        *ebpf.VariableSpec `ebpf:"nr_sendto"`
-	NrWrite         *ebpf.VariableSpec `ebpf:"nr_write"`
-	NrWritev        *ebpf.VariableSpec `ebpf:"nr_writev"`
-	UnusedDataEvent *ebpf.VariableSpec `ebpf:"unused_data_event"`
-	UnusedTcpEvent  *ebpf.VariableSpec `ebpf:"unused_tcp_event"`
+	AnyComms           *ebpf.VariableSpec `ebpf:"any_comms"`
+	NrRead             *ebpf.VariableSpec `ebpf:"nr_read"`
+	NrReadv            *ebpf.VariableSpec `ebpf:"nr_readv"`
+	NrRecvfrom         *ebpf.VariableSpec `ebpf:"nr_recvfrom"`
+	NrRecvmsg          *ebpf.VariableSpec `ebpf:"nr_recvmsg"`
+	NrSendmsg          *ebpf.VariableSpec `ebpf:"nr_sendmsg"`
+	NrSendto           *ebpf.VariableSpec `ebpf:"nr_sendto"`
+	NrWrite            *ebpf.VariableSpec `ebpf:"nr_write"`
+	NrWritev           *ebpf.VariableSpec `ebpf:"nr_writev"`
+	SelectionGenKernel *ebpf.VariableSpec `ebpf:"selection_gen_kernel"`
+	SelectionGenUser   *ebpf.VariableSpec `ebpf:"selection_gen_user"`
+	UnusedDataEvent    *ebpf.VariableSpec `ebpf:"unused_data_event"`
+	UnusedTcpEvent     *ebpf.VariableSpec `ebpf:"unused_tcp_event"`
 }
 
 // networkObjects contains all objects after they have been loaded into the kernel.
@@ -260,18 +266,19 @@ func (o *networkObjects) Close() error {
 //
 // It can be passed to loadNetworkObjects or ebpf.CollectionSpec.LoadAndAssign.
 type networkMaps struct {
-	Active        *ebpf.Map `ebpf:"active"`
-	Conns         *ebpf.Map `ebpf:"conns"`
-	Counters      *ebpf.Map `ebpf:"counters"`
-	DataEvents    *ebpf.Map `ebpf:"data_events"`
-	DataScratch   *ebpf.Map `ebpf:"data_scratch"`
-	Events        *ebpf.Map `ebpf:"events"`
-	H2Socks       *ebpf.Map `ebpf:"h2_socks"`
-	SelectedComms *ebpf.Map `ebpf:"selected_comms"`
-	SelectedPids  *ebpf.Map `ebpf:"selected_pids"`
-	SelectedPorts *ebpf.Map `ebpf:"selected_ports"`
-	SslActive     *ebpf.Map `ebpf:"ssl_active"`
-	SslSocks      *ebpf.Map `ebpf:"ssl_socks"`
+	Active         *ebpf.Map `ebpf:"active"`
+	Conns          *ebpf.Map `ebpf:"conns"`
+	Counters       *ebpf.Map `ebpf:"counters"`
+	DataEvents     *ebpf.Map `ebpf:"data_events"`
+	DataScratch    *ebpf.Map `ebpf:"data_scratch"`
+	Events         *ebpf.Map `ebpf:"events"`
+	H2Socks        *ebpf.Map `ebpf:"h2_socks"`
+	SelectedComms  *ebpf.Map `ebpf:"selected_comms"`
+	SelectedPids   *ebpf.Map `ebpf:"selected_pids"`
+	SelectedPorts  *ebpf.Map `ebpf:"selected_ports"`
+	SelectionCache *ebpf.Map `ebpf:"selection_cache"`
+	SslActive      *ebpf.Map `ebpf:"ssl_active"`
+	SslSocks       *ebpf.Map `ebpf:"ssl_socks"`
 }
 
 func (m *networkMaps) Close() error {
@@ -286,6 +293,7 @@ func (m *networkMaps) Close() error {
 		m.SelectedComms,
 		m.SelectedPids,
 		m.SelectedPorts,
+		m.SelectionCache,
 		m.SslActive,
 		m.SslSocks,
 	)
@@ -295,17 +303,19 @@ func (m *networkMaps) Close() error {
 //
 // It can be passed to loadNetworkObjects or ebpf.CollectionSpec.LoadAndAssign.
 type networkVariables struct {
-	AnyComms        *ebpf.Variable `ebpf:"any_comms"`
-	NrRead          *ebpf.Variable `ebpf:"nr_read"`
-	NrReadv         *ebpf.Variable `ebpf:"nr_readv"`
-	NrRecvfrom      *ebpf.Variable `ebpf:"nr_recvfrom"`
-	NrRecvmsg       *ebpf.Variable `ebpf:"nr_recvmsg"`
-	NrSendmsg       *ebpf.Variable `ebpf:"nr_sendmsg"`
-	NrSendto        *ebpf.Variable `ebpf:"nr_sendto"`
-	NrWrite         *ebpf.Variable `ebpf:"nr_write"`
-	NrWritev        *ebpf.Variable `ebpf:"nr_writev"`
-	UnusedDataEvent *ebpf.Variable `ebpf:"unused_data_event"`
-	UnusedTcpEvent  *ebpf.Variable `ebpf:"unused_tcp_event"`
+	AnyComms           *ebpf.Variable `ebpf:"any_comms"`
+	NrRead             *ebpf.Variable `ebpf:"nr_read"`
+	NrReadv            *ebpf.Variable `ebpf:"nr_readv"`
+	NrRecvfrom         *ebpf.Variable `ebpf:"nr_recvfrom"`
+	NrRecvmsg          *ebpf.Variable `ebpf:"nr_recvmsg"`
+	NrSendmsg          *ebpf.Variable `ebpf:"nr_sendmsg"`
+	NrSendto           *ebpf.Variable `ebpf:"nr_sendto"`
+	NrWrite            *ebpf.Variable `ebpf:"nr_write"`
+	NrWritev           *ebpf.Variable `ebpf:"nr_writev"`
+	SelectionGenKernel *ebpf.Variable `ebpf:"selection_gen_kernel"`
+	SelectionGenUser   *ebpf.Variable `ebpf:"selection_gen_user"`
+	UnusedDataEvent    *ebpf.Variable `ebpf:"unused_data_event"`
+	UnusedTcpEvent     *ebpf.Variable `ebpf:"unused_tcp_event"`
 }
 
 // networkPrograms contains all programs after they have been loaded into the kernel.

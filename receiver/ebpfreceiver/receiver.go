@@ -63,6 +63,8 @@ type ebpfReceiver struct {
 	// tlsLibraries are the libssl files whose SSL_read/SSL_write carry uprobes.
 	tlsLibraries map[string]bool
 	warnedDenied bool
+	// selectionGen is the last value written to selection_gen_user.
+	selectionGen uint64
 	// bootWall converts CLOCK_MONOTONIC (bpf_ktime_get_ns) to wall time.
 	bootWall time.Time
 
@@ -220,26 +222,43 @@ func (r *ebpfReceiver) refresh() {
 	}
 	selected := r.table.selectedPIDs()
 	var stale []uint32
+	inKernel := map[uint32]bool{}
 	var pid uint32
 	var since uint64 // 0, or when the kernel selected it (a listen on a selected port)
 	iter := r.objs.SelectedPids.Iterate()
 	for iter.Next(&pid, &since) {
+		inKernel[pid] = true
 		// What the kernel selected after this scan began, the scan may
 		// not have seen yet: the next one decides.
 		if !selected[int(pid)] && since < scanStart {
 			stale = append(stale, pid)
 		}
 	}
+	changed := len(stale) > 0
 	for _, p := range stale {
 		_ = r.objs.SelectedPids.Delete(p)
 	}
 	for p := range selected {
+		changed = changed || !inKernel[uint32(p)]
 		if err := r.objs.SelectedPids.Put(uint32(p), uint64(0)); err != nil {
 			r.set.Logger.Warn("Selecting a process for capture failed", zap.Int("pid", p), zap.Error(err))
 		}
 		if r.cfg.HTTP.Enabled {
 			r.attachTLS(p)
 		}
+	}
+	if changed {
+		r.invalidateSelectionCache()
+	}
+}
+
+// invalidateSelectionCache makes the BPF programs look up selected_pids
+// again, after the changes to it are made (see selection_gen_user).
+func (r *ebpfReceiver) invalidateSelectionCache() {
+	r.selectionGen++
+	if err := r.objs.SelectionGenUser.Set(r.selectionGen); err != nil {
+		r.set.Logger.Error("Updating the process selection in the kernel failed; "+
+			"processes selected or dropped since are captured as before until the next change", zap.Error(err))
 	}
 }
 

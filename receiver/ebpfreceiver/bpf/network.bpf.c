@@ -269,6 +269,71 @@ static __always_inline void count(__u32 which)
 		*value += 1;
 }
 
+// Whether selected_comms has entries (set by user space before loading):
+// without, unselected processes' I/O costs no lookup by the task's name.
+volatile const __u8 any_comms = 0;
+
+// Every process's socket I/O asks whether its process is selected, so the
+// answer from selected_pids is cached per CPU, in a slot by process. A cached
+// answer holds while neither generation below has moved: user space bumps
+// selection_gen_user after it changed selected_pids, the kernel bumps
+// selection_gen_kernel after it selected a process itself. Each is written
+// by one side only (user space writes its own through a memory mapping, with
+// no atomic add to share), and each only grows, so their sum changes with
+// every change. The sum is read before selected_pids: a change made after
+// the read moves it again, and the cached answer is not used.
+volatile __u64 selection_gen_user = 0;
+volatile __u64 selection_gen_kernel = 0;
+
+#define SELECTION_CACHE_SLOTS 64
+
+// A slot is one word, read and written whole: a program can be preempted
+// between two stores and another task's use the same slot. It holds the
+// generation's low 32 bits, then tgid << 1 | selected.
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, SELECTION_CACHE_SLOTS);
+	__type(key, __u32);
+	__type(value, __u64);
+} selection_cache SEC(".maps");
+
+static __always_inline int pid_selected(__u32 tgid)
+{
+	__u64 want = (selection_gen_user + selection_gen_kernel) << 32 | (__u64)tgid << 1;
+	__u32 index = tgid % SELECTION_CACHE_SLOTS;
+	__u64 *slot = bpf_map_lookup_elem(&selection_cache, &index);
+	if (slot) {
+		__u64 cached = *(volatile __u64 *)slot;
+		if ((cached | 1) == (want | 1))
+			return cached & 1;
+	}
+	int found = bpf_map_lookup_elem(&selected_pids, &tgid) != NULL;
+	if (slot)
+		*(volatile __u64 *)slot = want | found;
+	return found;
+}
+
+// select_now selects a process from the kernel, between user space's scans.
+static __always_inline void select_now(__u32 tgid)
+{
+	__u64 now = bpf_ktime_get_ns();
+	if (bpf_map_update_elem(&selected_pids, &tgid, &now, BPF_NOEXIST) == 0)
+		__sync_fetch_and_add(&selection_gen_kernel, 1);
+}
+
+// selected tells whether tgid's I/O is captured: it is in selected_pids, or
+// (uncached: a name changes at exec) the task's name is in selected_comms.
+static __always_inline int selected(__u32 tgid)
+{
+	if (pid_selected(tgid))
+		return 1;
+	if (!any_comms)
+		return 0;
+	char comm[16] = {};
+	bpf_get_current_comm(&comm, sizeof(comm));
+	return bpf_map_lookup_elem(&selected_comms, &comm) != NULL;
+}
+
 static __always_inline void read_tuple(struct sock *sk, struct tuple *t)
 {
 	t->family = BPF_CORE_READ(sk, __sk_common.skc_family);
@@ -314,11 +379,8 @@ int BPF_PROG(inet_sock_set_state, struct sock *sk, int oldstate, int newstate)
 	// is selected, so its first requests are captured.
 	if (newstate == TCP_LISTEN) {
 		__u16 port = BPF_CORE_READ(sk, __sk_common.skc_num);
-		if (bpf_map_lookup_elem(&selected_ports, &port)) {
-			__u32 tgid = bpf_get_current_pid_tgid() >> 32;
-			__u64 now = bpf_ktime_get_ns();
-			bpf_map_update_elem(&selected_pids, &tgid, &now, BPF_NOEXIST);
-		}
+		if (bpf_map_lookup_elem(&selected_ports, &port))
+			select_now(bpf_get_current_pid_tgid() >> 32);
 		return 0;
 	}
 	// Active open: connect() runs in the opening process.
@@ -384,25 +446,8 @@ int BPF_PROG(sched_process_fork, struct task_struct *parent, struct task_struct 
 	__u64 *since = bpf_map_lookup_elem(&selected_pids, &parent_tgid);
 	if (!since || *since == 0)
 		return 0; // not selected, or selected by a scan, which covers children too
-	__u64 now = bpf_ktime_get_ns();
-	bpf_map_update_elem(&selected_pids, &child_tgid, &now, BPF_NOEXIST);
+	select_now(child_tgid);
 	return 0;
-}
-
-// Whether selected_comms has entries (set by user space before loading):
-// without, unselected processes' I/O costs one map lookup, not two and a
-// copy of the task's name.
-volatile const __u8 any_comms = 0;
-
-static __always_inline int selected(__u32 tgid)
-{
-	if (bpf_map_lookup_elem(&selected_pids, &tgid))
-		return 1;
-	if (!any_comms)
-		return 0;
-	char comm[16] = {};
-	bpf_get_current_comm(&comm, sizeof(comm));
-	return bpf_map_lookup_elem(&selected_comms, &comm) != NULL;
 }
 
 // stream_sock tells whether sk is one whose data is followed: TCP, and Unix

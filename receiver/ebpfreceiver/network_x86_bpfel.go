@@ -148,6 +148,7 @@ const (
 	networkVarNrWritev           = "nr_writev"
 	networkVarSelectionGenKernel = "selection_gen_kernel"
 	networkVarSelectionGenUser   = "selection_gen_user"
+	networkVarSslProbes          = "ssl_probes"
 	networkVarUnusedDataEvent    = "unused_data_event"
 	networkVarUnusedTcpEvent     = "unused_tcp_event"
 )
@@ -242,6 +243,7 @@ type networkVariableSpecs struct {
 	NrWritev           *ebpf.VariableSpec `ebpf:"nr_writev"`
 	SelectionGenKernel *ebpf.VariableSpec `ebpf:"selection_gen_kernel"`
 	SelectionGenUser   *ebpf.VariableSpec `ebpf:"selection_gen_user"`
+	SslProbes          *ebpf.VariableSpec `ebpf:"ssl_probes"`
 	UnusedDataEvent    *ebpf.VariableSpec `ebpf:"unused_data_event"`
 	UnusedTcpEvent     *ebpf.VariableSpec `ebpf:"unused_tcp_event"`
 }
@@ -314,6 +316,7 @@ type networkVariables struct {
 	NrWritev           *ebpf.Variable `ebpf:"nr_writev"`
 	SelectionGenKernel *ebpf.Variable `ebpf:"selection_gen_kernel"`
 	SelectionGenUser   *ebpf.Variable `ebpf:"selection_gen_user"`
+	SslProbes          *ebpf.Variable `ebpf:"ssl_probes"`
 	UnusedDataEvent    *ebpf.Variable `ebpf:"unused_data_event"`
 	UnusedTcpEvent     *ebpf.Variable `ebpf:"unused_tcp_event"`
 }

@@ -304,6 +304,12 @@ func (r *ebpfReceiver) attachTLSLibrary(path, openPath string) {
 		r.set.Logger.Warn("TLS plaintext capture unavailable for a library", zap.String("library", path), zap.Error(err))
 		return
 	}
+	// Before the first uprobe: socket I/O looks for an SSL call in
+	// progress only once this is set.
+	if err := r.objs.SslProbes.Set(uint8(1)); err != nil {
+		r.set.Logger.Warn("TLS plaintext capture unavailable: cannot tell the BPF programs", zap.Error(err))
+		return
+	}
 	attached := 0
 	for _, probe := range []struct {
 		symbol         string

@@ -511,11 +511,17 @@ static __always_inline struct sock *sock_from_fd(int fd)
 	return sk && stream_sock(sk) ? sk : NULL;
 }
 
+// Set by user space before it attaches the first SSL uprobe: until then no
+// SSL call is in progress, and socket I/O skips the ssl_active lookup.
+volatile __u8 ssl_probes = 0;
+
 // note_ssl_socket tells whether this thread's I/O is the TLS records of an
 // SSL_read/SSL_write in progress; if so it remembers sk as that SSL
 // object's socket (the plaintext comes from the uretprobe).
 static __always_inline int note_ssl_socket(__u64 pid_tgid, struct sock *sk)
 {
+	if (!ssl_probes)
+		return 0;
 	struct ssl_call *call = bpf_map_lookup_elem(&ssl_active, &pid_tgid);
 	if (!call)
 		return 0;

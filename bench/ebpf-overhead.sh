@@ -61,7 +61,7 @@ YAML
 sed "s/ports: \[$port\]/ports: [1]/" "$work/config.yaml" >"$work/unselected.yaml"
 
 run_wrk() { wrk -t2 -c32 -d"${seconds}s" "http://127.0.0.1:$port/" | awk '/requests in/ {print $1} /Requests\/sec/ {print $2}' | paste -sd' '; }
-run_fixed() { build/bench-httpload -url "http://127.0.0.1:$port/" -rate 10000 -conns 32 -duration "${seconds}s"; }
+run_fixed() { build/bench-httpload -url "http://127.0.0.1:$port/" -rate 10000 -conns 32 -duration "${1:-${seconds}s}"; }
 spans() { curl -s "127.0.0.1:$metrics/metrics" | awk '/^otelcol_exporter_sent_spans(_total)?\{/ {s+=$2} END {print s+0}'; }
 lost() { curl -s "127.0.0.1:$metrics/metrics" | awk '/^otelcol_receiver_ebpf_network_data_lost/ {print $2}'; }
 # CPU time the collector's BPF programs ran, in ns, all CPUs and processes
@@ -81,6 +81,14 @@ start_collector() { # [binary] [config]
 	sleep 3
 }
 stop_collector() { kill $collector; wait $collector 2>/dev/null || true; collector=; }
+# start_mode starts the collector a mode runs (none for detached and burner).
+start_mode() {
+	case $1 in
+	attached) start_collector ;;
+	baseline) start_collector "$baseline" ;;
+	unselected) start_collector "" "$work/unselected.yaml" ;;
+	esac
+}
 
 echo "== fixed rate: 10k requests/s, ${seconds}s per run"
 # col-cpu: the collector's CPU, or the burner's.
@@ -89,9 +97,7 @@ fixed_modes=("${all_modes[@]}")
 [ "${EBPF_OVERHEAD_CONTROLS:-}" = 1 ] && all_modes+=(unselected burner)
 for round in $(seq 1 "$rounds"); do
 	for mode in $(modes_of "$round"); do
-		[ $mode = attached ] && start_collector
-		[ $mode = baseline ] && start_collector "$baseline"
-		[ $mode = unselected ] && start_collector "" "$work/unselected.yaml"
+		start_mode $mode
 		if [ $mode = burner ]; then
 			build/bench-cpuburner -busy "${EBPF_OVERHEAD_BURNER_BUSY:-800us}" &
 			burner=$!
@@ -123,8 +129,8 @@ echo "== saturated: wrk -t2 -c32, ${seconds}s per run"
 printf '%-6s %-9s %12s %12s %10s %10s\n' round mode requests "req/s" spans "data-lost"
 for round in $(seq 1 "$rounds"); do
 	for mode in $(modes_of "$round"); do
-		[ $mode = attached ] && { start_collector; s0=$(spans); }
-		[ $mode = baseline ] && { start_collector "$baseline"; s0=$(spans); }
+		start_mode $mode
+		[ -n "$collector" ] && s0=$(spans)
 		read -r requests rps < <(run_wrk)
 		if [ $mode != detached ]; then
 			sleep 2
@@ -147,11 +153,9 @@ sysctl -qw kernel.bpf_stats_enabled=1
 for round in $(seq 1 "$rounds"); do
 	for mode in $(modes_of "$round"); do
 		[ $mode = detached ] && continue
-		[ $mode = attached ] && start_collector
-		[ $mode = baseline ] && start_collector "$baseline"
-		[ $mode = unselected ] && start_collector "" "$work/unselected.yaml"
+		start_mode $mode
 		b0=$(bpf_ns $collector)
-		read -r sent ok rps p50 p99 < <(build/bench-httpload -url "http://127.0.0.1:$port/" -rate 10000 -conns 32 -duration 5s)
+		read -r sent ok rps p50 p99 < <(run_fixed 5s)
 		b1=$(bpf_ns $collector)
 		stop_collector
 		printf '%-6s %-10s %9s %11s\n' "$round" $mode "$sent" "$(awk -v n=$((b1 - b0)) -v r="$sent" 'BEGIN {printf "%.2f", n/1e3/r}')"

@@ -9,6 +9,9 @@
 # Mimir's /otlp endpoint, which runs the same translation code), built with go
 # install at a pinned release (no binary downloads; Debian's prometheus is
 # 2.x) and installed as /usr/local/bin/prometheus3.
+#
+# And the AI coding CLIs (Claude Code, Codex, Gemini CLI) from npm at pinned
+# versions, into .tools/ai-clis (install_ai_clis below).
 set -euo pipefail
 
 # Prometheus 3.16.0's Go module version; integration/harness.Prometheus3Version.
@@ -32,6 +35,33 @@ prometheus3_current() {
 }
 need_prometheus3=
 prometheus3_current || need_prometheus3=yes
+
+install_ai_clis() {
+	# The AI CLIs the real-CLI tests drive (integration/aicli_*_test.go),
+	# from npm at pinned versions, each in its own prefix under .tools/ai-clis
+	# (integration/harness.AICLIPath). Nothing is fetched when the pinned
+	# version is already there. No model API is ever reached: the tests point
+	# each CLI at a fake server of its vendor's API on loopback.
+	local root
+	root="$(cd "$(dirname "$0")/.." && pwd)/.tools/ai-clis"
+	local spec dir pkg version installed
+	for spec in claude-code=@anthropic-ai/claude-code@2.1.328 codex=@openai/codex@0.169.0 gemini-cli=@google/gemini-cli@0.61.0; do
+		dir="$root/${spec%%=*}"
+		pkg="${spec#*=}"
+		version="${pkg##*@}"
+		pkg="${pkg%@*}"
+		installed=$(node -p "require('$dir/node_modules/$pkg/package.json').version" 2>/dev/null || true)
+		[ "$installed" = "$version" ] && continue
+		command -v npm >/dev/null || {
+			echo "the real-CLI tests need npm (Node.js 20 or newer) to install $pkg@$version" >&2
+			exit 1
+		}
+		echo "installing $pkg@$version into $dir (npm)"
+		mkdir -p "$dir"
+		npm install --prefix "$dir" --no-audit --no-fund --loglevel=error "$pkg@$version"
+	done
+}
+install_ai_clis
 
 [ ${#need[@]} -eq 0 ] && [ -z "$need_prometheus3" ] && exit 0
 

@@ -9,11 +9,13 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"sort"
 	"strings"
 	"testing"
 	"time"
 
 	"go.opentelemetry.io/collector/pdata/pcommon"
+	"go.opentelemetry.io/collector/pdata/plog"
 	"go.opentelemetry.io/collector/pdata/ptrace"
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/log"
@@ -172,6 +174,67 @@ func TestAIServiceListIsConfigurable(t *testing.T) {
 	records := logRecords(sink.Requests())
 	if len(records) != 1 || records[0].service != "my.agent" {
 		t.Errorf("monitor got %v; want only my.agent's record (the list replaces the defaults, '.' is literal)", records)
+	}
+	// claude-code's record looked like an AI CLI's: the list left it out,
+	// which is counted and said once.
+	if err := c.WaitForLog(ctx, "left out of the selected pipelines"); err != nil {
+		t.Errorf("no log line for the AI-looking record the list left out: %v", err)
+	}
+	if n, err := c.Metric("otelcol_connector_ordered_fanout_unselected_resources_total", `signal="logs"`); err != nil || n != 1 {
+		t.Errorf("unselected resources counted %v (%v), want 1 (claude-code; myXagent does not look like an AI CLI)", n, err)
+	}
+	if got := strings.Count(c.Logs(), "left out of the selected pipelines"); got != 1 {
+		t.Errorf("%d log lines about left-out telemetry, want 1", got)
+	}
+}
+
+// Without a list, AI CLIs' telemetry is recognised by what it is: any
+// service.name of theirs (codex exec sends codex_exec, which no list had),
+// or, under any service.name, their scopes and event names. Others' is not.
+func TestAITelemetryRecognised(t *testing.T) {
+	sink := harness.NewSink(t)
+	c := startDefault(t, sink, nil)
+	ctx := withTimeout(t, 30*time.Second)
+
+	send := func(service, scope, eventName, body string) {
+		t.Helper()
+		ld := plog.NewLogs()
+		rl := ld.ResourceLogs().AppendEmpty()
+		rl.Resource().Attributes().PutStr("service.name", service)
+		sl := rl.ScopeLogs().AppendEmpty()
+		sl.Scope().SetName(scope)
+		rec := sl.LogRecords().AppendEmpty()
+		rec.Body().SetStr(body)
+		if eventName != "" {
+			rec.Attributes().PutStr("event.name", eventName)
+		}
+		status, msg, err := harness.PostLogs(c.OTLPHTTPEndpoint, ld)
+		if err != nil || status != http.StatusOK {
+			t.Fatalf("%s: %d %q %v", service, status, msg, err)
+		}
+	}
+	send("codex_exec", "codex_otel.log_only", "codex.user_prompt", "")
+	send("codex-tui", "", "", "plain line")
+	send("my-claude-wrapper", "com.anthropic.claude_code.events", "user_prompt", "claude_code.user_prompt")
+	send("renamed-by-user", "", "gemini_cli.api_request", "")
+	send("my-web-app", "my.scope", "http.request", "GET /")
+	send("codexample", "", "", "codex is mentioned here")
+
+	want := []string{"codex-tui", "codex_exec", "my-claude-wrapper", "renamed-by-user"}
+	if _, err := sink.WaitFor(ctx, func(reqs []harness.Request) bool { return len(logRecords(reqs)) >= len(want) }); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(500 * time.Millisecond)
+	var got []string
+	for _, r := range logRecords(sink.Requests()) {
+		got = append(got, r.service)
+	}
+	sort.Strings(got)
+	if strings.Join(got, ",") != strings.Join(want, ",") {
+		t.Errorf("monitor got records of %v, want %v", got, want)
+	}
+	if strings.Contains(c.Logs(), "left out of the selected pipelines") {
+		t.Error("without a list, nothing is reported as left out")
 	}
 }
 

@@ -219,7 +219,6 @@ in
     OTEL_AI_COLLECTOR_HEALTH_ENDPOINT = "127.0.0.1:${toString cfg.healthCheckPort}";
     OTEL_AI_COLLECTOR_METRICS_PORT = toString cfg.metricsPort;
     OTEL_AI_COLLECTOR_ZPAGES_ENDPOINT = "127.0.0.1:${toString cfg.zpagesPort}";
-    OTEL_AI_COLLECTOR_AI_SERVICES = concatStringsSep "," cfg.aiServices;
     OTEL_AI_COLLECTOR_REMOTE_QUEUE_BYTES = toString cfg.remote.queueSizeBytes;
     OTEL_AI_COLLECTOR_REMOTE_MAX_RETRY_TIME = cfg.remote.maxRetryTime;
     OTEL_AI_COLLECTOR_AI_TRACES = onOff cfg.aiTraces.enable;
@@ -229,6 +228,8 @@ in
     OTEL_AI_COLLECTOR_JOURNALD = onOff cfg.journald.enable;
     OTEL_AI_COLLECTOR_JOURNALD_UNITS = concatStringsSep "," cfg.journald.units;
     OTEL_AI_COLLECTOR_JOURNALD_PRIORITY = cfg.journald.priority;
+  } // optionalAttrs (cfg.aiServices != null) {
+    OTEL_AI_COLLECTOR_AI_SERVICES = concatStringsSep "," cfg.aiServices;
   } // optionalAttrs cfg.ebpf.enable {
     OTEL_AI_COLLECTOR_EBPF_PORTS = concatStringsSep "," (map toString cfg.ebpf.ports);
     OTEL_AI_COLLECTOR_EBPF_UNITS = concatStringsSep "," cfg.ebpf.units;

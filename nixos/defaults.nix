@@ -32,7 +32,9 @@
   grpcPort = 4317;
   healthCheckPort = 13133;
   metricsPort = 8888;
-  aiServices = [ "claude-code" "codex" "codex-cli" "codex_cli_rs" "gemini" "gemini-cli" ];
+  # null: AI CLIs recognised by what they send (service.name pattern, scope
+  # and event names); a list is an exact set of service.name values.
+  aiServices = null;
   remote = {
     # "gateway": one OTLP endpoint for everything (k8sExporterEndpoint when
     # enableK8sExporter is set, else remote.gateway.endpoint); "direct": one

@@ -154,10 +154,10 @@ in
     healthCheckPort = mkOption { type = types.port; default = defaults.healthCheckPort; example = 13134; description = "Health check port on 127.0.0.1."; };
     metricsPort = mkOption { type = types.port; default = defaults.metricsPort; example = 8889; description = "The collector's own Prometheus metrics port on 127.0.0.1."; };
     aiServices = mkOption {
-      type = types.listOf types.str;
+      type = types.nullOr (types.listOf types.str);
       default = defaults.aiServices;
       example = [ "claude-code" "aider" ];
-      description = "Resource service.name values whose telemetry is forwarded to otel-ai-monitor.";
+      description = "Resource service.name values whose telemetry is forwarded to otel-ai-monitor, exactly. null (the default) recognises the AI CLIs by what they send: a service.name like theirs (claude-code, codex_exec, gemini-cli, ...), their scope names or their event and metric names; a list replaces that, and AI-looking telemetry it leaves out is counted and logged once.";
     };
     remote = {
       mode = mkOption {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"regexp"
 	"runtime"
 	"slices"
 	"strings"
@@ -78,7 +79,7 @@ type dataOps[D any] struct {
 	markReadOnly func(D)
 	// selectResources returns a new D holding copies of the resources keep
 	// matches, and whether there was any.
-	selectResources func(D, func(pcommon.Resource) bool) (D, bool)
+	selectResources func(D, func(held) bool) (D, bool)
 }
 
 // fanout calls its targets one after the other, in order, and returns all
@@ -95,11 +96,12 @@ type dataOps[D any] struct {
 type fanout[D any] struct {
 	first, rest []target[D]
 	selected    *resourceMatcher // nil: no selection
+	reporter    *reporter        // for what selected reports; nil when it reports nothing
 	ops         dataOps[D]
 }
 
-func newFanout[D any](targets []target[D], listed int, selected *resourceMatcher, ops dataOps[D]) *fanout[D] {
-	f := &fanout[D]{ops: ops, selected: selected}
+func newFanout[D any](targets []target[D], listed int, selected *resourceMatcher, reporter *reporter, ops dataOps[D]) *fanout[D] {
+	f := &fanout[D]{ops: ops, selected: selected, reporter: reporter}
 	if selected == nil {
 		f.rest = targets
 	} else {
@@ -111,7 +113,7 @@ func newFanout[D any](targets []target[D], listed int, selected *resourceMatcher
 func (f *fanout[D]) consume(ctx context.Context, data D) error {
 	var errs []error
 	if len(f.first) > 0 {
-		if part, found := f.ops.selectResources(data, f.selected.matches); found {
+		if part, found := f.ops.selectResources(data, f.keep); found {
 			errs = f.deliver(ctx, part, f.first, errs)
 			if len(f.rest) > 0 {
 				// What the listed pipelines started in the background
@@ -125,6 +127,16 @@ func (f *fanout[D]) consume(ctx context.Context, data D) error {
 	}
 	errs = f.deliver(ctx, data, f.rest, errs)
 	return errors.Join(errs...)
+}
+
+// keep selects a resource for the listed pipelines, and reports one that
+// the selection leaves out but the report matches.
+func (f *fanout[D]) keep(h held) bool {
+	selected, reported := f.selected.selects(h)
+	if reported && f.reporter != nil {
+		f.reporter.unselected(h.resource())
+	}
+	return selected
 }
 
 // deliver gives data to each of targets in turn, sharing or copying it.
@@ -151,21 +163,131 @@ func (f *fanout[D]) deliver(ctx context.Context, data D, targets []target[D], er
 	return errs
 }
 
-func (m *resourceMatcher) matches(res pcommon.Resource) bool {
-	if !m.include.matches(res) {
-		return false
+// held is one resource of a request with what it holds, as a matcher
+// reads it.
+type held interface {
+	resource() pcommon.Resource
+	// scopeNames and itemNames call yield with each name until it returns
+	// false.
+	scopeNames(yield func(string) bool)
+	itemNames(yield func(string) bool)
+}
+
+// selects reports whether the resource is selected; when it is not but
+// matches the report, reported is true.
+func (m *resourceMatcher) selects(h held) (selected, reported bool) {
+	if m.include.matches(h) && !m.excluded(h.resource()) {
+		return true, false
 	}
+	return false, m.report != nil && m.report.matches(h) && !m.excluded(h.resource())
+}
+
+func (m *resourceMatcher) excluded(res pcommon.Resource) bool {
 	for _, e := range m.exclude {
 		if e.matches(res) {
-			return false
+			return true
 		}
 	}
-	return true
+	return false
+}
+
+// matches tries the cheap ways first: the attribute, the scopes, then the
+// items.
+func (c *contentMatcher) matches(h held) bool {
+	if c.attribute != nil && c.attribute.matches(h.resource()) {
+		return true
+	}
+	return c.scope != nil && anyName(h.scopeNames, c.scope) || c.item != nil && anyName(h.itemNames, c.item)
+}
+
+func anyName(names func(yield func(string) bool), re *regexp.Regexp) bool {
+	found := false
+	names(func(name string) bool {
+		found = name != "" && re.MatchString(name)
+		return !found
+	})
+	return found
 }
 
 func (a attributeMatcher) matches(res pcommon.Resource) bool {
 	v, ok := res.Attributes().Get(a.attribute)
 	return ok && a.regex.MatchString(v.AsString())
+}
+
+// Each signal's resources as held.
+type (
+	heldSpans   ptrace.ResourceSpans
+	heldMetrics pmetric.ResourceMetrics
+	heldLogs    plog.ResourceLogs
+)
+
+func (h heldSpans) resource() pcommon.Resource { return ptrace.ResourceSpans(h).Resource() }
+
+func (h heldSpans) scopeNames(yield func(string) bool) {
+	for _, ss := range ptrace.ResourceSpans(h).ScopeSpans().All() {
+		if !yield(ss.Scope().Name()) {
+			return
+		}
+	}
+}
+
+func (heldSpans) itemNames(func(string) bool) {}
+
+func (h heldMetrics) resource() pcommon.Resource { return pmetric.ResourceMetrics(h).Resource() }
+
+func (h heldMetrics) scopeNames(yield func(string) bool) {
+	for _, sm := range pmetric.ResourceMetrics(h).ScopeMetrics().All() {
+		if !yield(sm.Scope().Name()) {
+			return
+		}
+	}
+}
+
+func (h heldMetrics) itemNames(yield func(string) bool) {
+	for _, sm := range pmetric.ResourceMetrics(h).ScopeMetrics().All() {
+		for _, m := range sm.Metrics().All() {
+			if !yield(m.Name()) {
+				return
+			}
+		}
+	}
+}
+
+func (h heldLogs) resource() pcommon.Resource { return plog.ResourceLogs(h).Resource() }
+
+func (h heldLogs) scopeNames(yield func(string) bool) {
+	for _, sl := range plog.ResourceLogs(h).ScopeLogs().All() {
+		if !yield(sl.Scope().Name()) {
+			return
+		}
+	}
+}
+
+func (h heldLogs) itemNames(yield func(string) bool) {
+	for _, sl := range plog.ResourceLogs(h).ScopeLogs().All() {
+		for _, rec := range sl.LogRecords().All() {
+			if !yield(logEventName(rec)) {
+				return
+			}
+		}
+	}
+}
+
+// logEventName is a record's event name where senders put it: the OTLP
+// field, the event.name attribute (OpenTelemetry's older convention, which
+// most AI CLIs still use), else a string body (Claude Code's
+// "claude_code.api_request").
+func logEventName(rec plog.LogRecord) string {
+	if name := rec.EventName(); name != "" {
+		return name
+	}
+	if v, ok := rec.Attributes().Get("event.name"); ok && v.Type() == pcommon.ValueTypeStr {
+		return v.Str()
+	}
+	if rec.Body().Type() == pcommon.ValueTypeStr {
+		return rec.Body().Str()
+	}
+	return ""
 }
 
 type tracesConnector struct {

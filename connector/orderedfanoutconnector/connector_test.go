@@ -18,6 +18,11 @@ import (
 	"go.opentelemetry.io/collector/pdata/ptrace"
 	"go.opentelemetry.io/collector/pipeline"
 
+	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
+	"go.opentelemetry.io/otel/sdk/metric/metricdata"
+	"go.uber.org/zap"
+	"go.uber.org/zap/zaptest/observer"
+
 	"github.com/otel-ai-collector/otel-ai-collector/connector/orderedfanoutconnector/internal/metadata"
 )
 
@@ -226,10 +231,11 @@ func TestConfig(t *testing.T) {
 		t.Fatal(err)
 	}
 	for name, wantErr := range map[string]string{
-		"ordered_fanout/otlp":  "",
-		"ordered_fanout/empty": "order must list",
-		"ordered_fanout/twice": "twice",
-		"ordered_fanout/bad":   "signal",
+		"ordered_fanout/otlp":    "",
+		"ordered_fanout/content": "",
+		"ordered_fanout/empty":   "order must list",
+		"ordered_fanout/twice":   "twice",
+		"ordered_fanout/bad":     "signal",
 	} {
 		t.Run(name, func(t *testing.T) {
 			sub, err := cm.Sub(name)
@@ -256,26 +262,41 @@ func TestConfig(t *testing.T) {
 		t.Errorf("order %v", got)
 	}
 	var _ component.Config = cfg
+
+	content := NewFactory().CreateDefaultConfig().(*Config)
+	sub, _ = cm.Sub("ordered_fanout/content")
+	if err := sub.Unmarshal(content); err != nil {
+		t.Fatal(err)
+	}
+	if in := content.Select.Include; in.Attribute != "service.name" || in.ScopeName == "" || in.ItemName == "" ||
+		content.Select.ReportUnselected == nil || content.Select.ReportUnselected.ItemName == "" || content.Select.ReportUnselected.Hint != "add it" {
+		t.Errorf("select decoded as %+v, report %+v", in, content.Select.ReportUnselected)
+	}
 }
 
 func aiSelect() *ResourceSelect {
 	return &ResourceSelect{
-		Include: AttributeRegex{Attribute: "service.name", Regex: "^(claude-code|codex)$"},
+		Include: Match{AttributeRegex: AttributeRegex{Attribute: "service.name", Regex: "^(claude-code|codex)$"}},
 		Exclude: []AttributeRegex{{Attribute: "telemetry.sdk.name", Regex: "^otel-ai-collector-ebpf$"}},
 	}
 }
 
 func newSelectingConnector(t *testing.T, recorders ...*recorder) connector.Logs {
 	t.Helper()
+	return newSelectingConnectorWith(t, aiSelect(), connectortest.NewNopSettings(metadata.Type), recorders...)
+}
+
+func newSelectingConnectorWith(t *testing.T, sel *ResourceSelect, set connector.Settings, recorders ...*recorder) connector.Logs {
+	t.Helper()
 	consumers := map[pipeline.ID]consumer.Logs{}
 	for _, r := range recorders {
 		consumers[pid(pipeline.SignalLogs, r.name)] = r
 	}
-	cfg := &Config{Order: []pipeline.ID{pid(pipeline.SignalLogs, "ai")}, Select: aiSelect()}
+	cfg := &Config{Order: []pipeline.ID{pid(pipeline.SignalLogs, "ai")}, Select: sel}
 	if err := cfg.Validate(); err != nil {
 		t.Fatal(err)
 	}
-	c, err := NewFactory().CreateLogsToLogs(context.Background(), connectortest.NewNopSettings(metadata.Type), cfg,
+	c, err := NewFactory().CreateLogsToLogs(context.Background(), set, cfg,
 		connector.NewLogsRouter(consumers))
 	if err != nil {
 		t.Fatal(err)
@@ -340,14 +361,109 @@ func TestSelectConfig(t *testing.T) {
 		sel  ResourceSelect
 		want string
 	}{
-		"no attribute": {ResourceSelect{Include: AttributeRegex{Regex: "x"}}, "select.include: attribute must name"},
-		"bad regex":    {ResourceSelect{Include: AttributeRegex{Attribute: "service.name", Regex: "("}}, `select.include: regex "("`},
-		"bad exclude": {ResourceSelect{Include: AttributeRegex{Attribute: "service.name", Regex: "x"},
+		"nothing":      {ResourceSelect{}, "select.include: give attribute and regex, scope_name or item_name"},
+		"no attribute": {ResourceSelect{Include: Match{AttributeRegex: AttributeRegex{Regex: "x"}}}, "select.include: attribute must name"},
+		"bad regex":    {ResourceSelect{Include: Match{AttributeRegex: AttributeRegex{Attribute: "service.name", Regex: "("}}}, `select.include: regex "("`},
+		"bad scope":    {ResourceSelect{Include: Match{ScopeName: "("}}, `select.include.scope_name: regex "("`},
+		"bad item":     {ResourceSelect{Include: Match{ItemName: "["}}, `select.include.item_name: regex "["`},
+		"bad report":   {ResourceSelect{Include: Match{ItemName: "x"}, ReportUnselected: &Report{Match: Match{ScopeName: "("}}}, "select.report_unselected.scope_name"},
+		"bad exclude": {ResourceSelect{Include: Match{AttributeRegex: AttributeRegex{Attribute: "service.name", Regex: "x"}},
 			Exclude: []AttributeRegex{{Attribute: "a", Regex: "["}}}, "select.exclude[0]"},
 	} {
 		cfg := &Config{Order: []pipeline.ID{pid(pipeline.SignalLogs, "ai")}, Select: &tc.sel}
 		if err := cfg.Validate(); err == nil || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("%s: error %v, want %q", name, err, tc.want)
 		}
+	}
+}
+
+// A resource is also selected by what it holds: a scope or a log event
+// named like an AI CLI's, whatever its service.name.
+func TestSelectByContent(t *testing.T) {
+	recs, _ := newRecorders("ai", "remote")
+	ai := recs[0]
+	sel := &ResourceSelect{
+		Include: Match{
+			AttributeRegex: AttributeRegex{Attribute: "service.name", Regex: "^claude-code$"},
+			ScopeName:      `^com\.anthropic\.claude_code`,
+			ItemName:       `^(codex|gemini_cli)\.`,
+		},
+	}
+	c := newSelectingConnectorWith(t, sel, connectortest.NewNopSettings(metadata.Type), recs...)
+
+	ld := logsFrom("my-web-app") // body "hello": not selected
+	byScope := ld.ResourceLogs().AppendEmpty()
+	byScope.Resource().Attributes().PutStr("service.name", "renamed-claude")
+	byScope.ScopeLogs().AppendEmpty().Scope().SetName("com.anthropic.claude_code.events")
+	byAttr := ld.ResourceLogs().AppendEmpty()
+	byAttr.Resource().Attributes().PutStr("service.name", "codex_exec")
+	rec := byAttr.ScopeLogs().AppendEmpty().LogRecords().AppendEmpty()
+	rec.Attributes().PutStr("event.name", "codex.user_prompt")
+	byField := ld.ResourceLogs().AppendEmpty()
+	byField.Resource().Attributes().PutStr("service.name", "gemini-next")
+	byField.ScopeLogs().AppendEmpty().LogRecords().AppendEmpty().SetEventName("gemini_cli.api_request")
+	byBody := ld.ResourceLogs().AppendEmpty()
+	byBody.Resource().Attributes().PutStr("service.name", "some-wrapper")
+	byBody.ScopeLogs().AppendEmpty().LogRecords().AppendEmpty().Body().SetStr("codex.sse_event")
+
+	if err := c.ConsumeLogs(context.Background(), ld); err != nil {
+		t.Fatal(err)
+	}
+	if got := strings.Join(services(ai.got[0]), ","); got != "renamed-claude,codex_exec,gemini-next,some-wrapper" {
+		t.Errorf("listed pipeline got resources %s, want all but my-web-app", got)
+	}
+}
+
+// A resource that the report matches but the selection leaves out is
+// counted each time and logged once, with the hint.
+func TestReportUnselected(t *testing.T) {
+	recs, _ := newRecorders("ai", "remote")
+	sel := &ResourceSelect{
+		Include:          Match{AttributeRegex: AttributeRegex{Attribute: "service.name", Regex: "^claude-code$"}},
+		ReportUnselected: &Report{Match: Match{ItemName: `^codex\.`}, Hint: "add it to THE_LIST"},
+	}
+	core, logs := observer.New(zap.InfoLevel)
+	set := connectortest.NewNopSettings(metadata.Type)
+	set.Logger = zap.New(core)
+	reader := sdkmetric.NewManualReader()
+	set.MeterProvider = sdkmetric.NewMeterProvider(sdkmetric.WithReader(reader))
+	c := newSelectingConnectorWith(t, sel, set, recs...)
+
+	for range 3 {
+		ld := logsFrom("claude-code")
+		codex := ld.ResourceLogs().AppendEmpty()
+		codex.Resource().Attributes().PutStr("service.name", "codex_exec")
+		codex.ScopeLogs().AppendEmpty().LogRecords().AppendEmpty().Attributes().PutStr("event.name", "codex.api_request")
+		ld.ResourceLogs().AppendEmpty().Resource().Attributes().PutStr("service.name", "my-web-app")
+		if err := c.ConsumeLogs(context.Background(), ld); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if got := strings.Join(services(recs[0].got[0]), ","); got != "claude-code" {
+		t.Errorf("listed pipeline got %s, want claude-code only", got)
+	}
+	warnings := logs.FilterMessageSnippet("select.report_unselected").All()
+	if len(warnings) != 1 {
+		t.Fatalf("%d warnings, want 1", len(warnings))
+	}
+	if f := warnings[0].ContextMap(); f["service.name"] != "codex_exec" || f["hint"] != "add it to THE_LIST" {
+		t.Errorf("warning fields %v", f)
+	}
+	var rm metricdata.ResourceMetrics
+	if err := reader.Collect(context.Background(), &rm); err != nil {
+		t.Fatal(err)
+	}
+	var counted int64
+	for _, sm := range rm.ScopeMetrics {
+		for _, m := range sm.Metrics {
+			if m.Name == "otelcol_connector_ordered_fanout_unselected_resources" {
+				for _, dp := range m.Data.(metricdata.Sum[int64]).DataPoints {
+					counted += dp.Value
+				}
+			}
+		}
+	}
+	if counted != 3 {
+		t.Errorf("counted %d unselected resources, want 3 (my-web-app is not reported)", counted)
 	}
 }

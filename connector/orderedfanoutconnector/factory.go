@@ -10,7 +10,6 @@ import (
 	"go.opentelemetry.io/collector/component"
 	"go.opentelemetry.io/collector/connector"
 	"go.opentelemetry.io/collector/consumer"
-	"go.opentelemetry.io/collector/pdata/pcommon"
 	"go.opentelemetry.io/collector/pdata/plog"
 	"go.opentelemetry.io/collector/pdata/pmetric"
 	"go.opentelemetry.io/collector/pdata/ptrace"
@@ -84,7 +83,7 @@ func buildFanout[D any, C consumerWithCapabilities](set connector.Settings, cfg 
 		return nil, err
 	}
 	if cfg.Select == nil {
-		return newFanout(targets, 0, nil, ops), nil
+		return newFanout(targets, 0, nil, nil, ops), nil
 	}
 	matcher, err := cfg.Select.matcher()
 	if err != nil {
@@ -96,7 +95,13 @@ func buildFanout[D any, C consumerWithCapabilities](set connector.Settings, cfg 
 			listed++
 		}
 	}
-	return newFanout(targets, listed, matcher, ops), nil
+	var rep *reporter
+	if matcher.report != nil {
+		if rep, err = newReporter(set.TelemetrySettings, signal, matcher.hint); err != nil {
+			return nil, err
+		}
+	}
+	return newFanout(targets, listed, matcher, rep, ops), nil
 }
 
 // Each signal's data operations, for the shared fan-out.
@@ -105,9 +110,9 @@ var (
 		clone:        func(d ptrace.Traces) ptrace.Traces { c := ptrace.NewTraces(); d.CopyTo(c); return c },
 		isReadOnly:   ptrace.Traces.IsReadOnly,
 		markReadOnly: ptrace.Traces.MarkReadOnly,
-		selectResources: func(d ptrace.Traces, keep func(pcommon.Resource) bool) (out ptrace.Traces, found bool) {
+		selectResources: func(d ptrace.Traces, keep func(held) bool) (out ptrace.Traces, found bool) {
 			for _, rs := range d.ResourceSpans().All() {
-				if keep(rs.Resource()) {
+				if keep(heldSpans(rs)) {
 					if !found {
 						out, found = ptrace.NewTraces(), true
 					}
@@ -121,9 +126,9 @@ var (
 		clone:        func(d pmetric.Metrics) pmetric.Metrics { c := pmetric.NewMetrics(); d.CopyTo(c); return c },
 		isReadOnly:   pmetric.Metrics.IsReadOnly,
 		markReadOnly: pmetric.Metrics.MarkReadOnly,
-		selectResources: func(d pmetric.Metrics, keep func(pcommon.Resource) bool) (out pmetric.Metrics, found bool) {
+		selectResources: func(d pmetric.Metrics, keep func(held) bool) (out pmetric.Metrics, found bool) {
 			for _, rm := range d.ResourceMetrics().All() {
-				if keep(rm.Resource()) {
+				if keep(heldMetrics(rm)) {
 					if !found {
 						out, found = pmetric.NewMetrics(), true
 					}
@@ -137,9 +142,9 @@ var (
 		clone:        func(d plog.Logs) plog.Logs { c := plog.NewLogs(); d.CopyTo(c); return c },
 		isReadOnly:   plog.Logs.IsReadOnly,
 		markReadOnly: plog.Logs.MarkReadOnly,
-		selectResources: func(d plog.Logs, keep func(pcommon.Resource) bool) (out plog.Logs, found bool) {
+		selectResources: func(d plog.Logs, keep func(held) bool) (out plog.Logs, found bool) {
 			for _, rl := range d.ResourceLogs().All() {
-				if keep(rl.Resource()) {
+				if keep(heldLogs(rl)) {
 					if !found {
 						out, found = plog.NewLogs(), true
 					}

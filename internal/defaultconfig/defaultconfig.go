@@ -28,6 +28,11 @@ const (
 	envHostname        = "OTEL_AI_COLLECTOR_HOSTNAME"
 	envAIServices      = "OTEL_AI_COLLECTOR_AI_SERVICES"
 	envAIServiceRegex  = "OTEL_AI_COLLECTOR_AI_SERVICE_REGEX"
+	envAIScopeRegex    = "OTEL_AI_COLLECTOR_AI_SCOPE_REGEX"
+	envAIEventRegex    = "OTEL_AI_COLLECTOR_AI_EVENT_REGEX"
+	envAIReportService = "OTEL_AI_COLLECTOR_AI_REPORT_SERVICE_REGEX"
+	envAIReportScope   = "OTEL_AI_COLLECTOR_AI_REPORT_SCOPE_REGEX"
+	envAIReportEvent   = "OTEL_AI_COLLECTOR_AI_REPORT_EVENT_REGEX"
 	envEBPFPorts       = "OTEL_AI_COLLECTOR_EBPF_PORTS"
 	envEBPFPortsList   = "OTEL_AI_COLLECTOR_EBPF_PORTS_LIST"
 	envEBPFExecutable  = "OTEL_AI_COLLECTOR_EBPF_EXECUTABLE_REGEX"
@@ -57,10 +62,22 @@ const (
 	envZPagesEndpoint      = "OTEL_AI_COLLECTOR_ZPAGES_ENDPOINT"
 )
 
-// DefaultAIServices are the resource service.name values of AI coding CLIs
-// whose telemetry goes to otel-ai-monitor (README.md says which CLI sets
-// which).
-var DefaultAIServices = []string{"claude-code", "codex", "codex-cli", "codex_cli_rs", "gemini", "gemini-cli"}
+// How the embedded default recognises AI CLIs' telemetry (for
+// otel-ai-monitor) by what it is, not by an exact list of names: the CLIs
+// rename themselves between releases and modes (Codex: codex_cli_rs,
+// codex-tui, codex_exec), and an exact list of service.name values missed
+// every new name (README.md: "Which telemetry goes to otel-ai-monitor").
+// A resource is AI telemetry when its service.name matches AIServicePattern,
+// one of its scopes AIScopePattern, or one of its log events or metrics
+// AIEventPattern.
+const (
+	AIServicePattern = `(?i)^(claude[-_]?code|codex|gemini)([-_.].*)?$`
+	// Claude Code's logs and metrics, Codex's (codex-rs/otel), Gemini CLI's.
+	AIScopePattern = `^(com\.anthropic\.claude_code|codex_otel|gemini-cli)(\.|$)`
+	// The CLIs' event and metric names: claude_code.api_request,
+	// claude_code.token.usage, codex.sse_event, gemini_cli.tool_call.
+	AIEventPattern = `^(claude_code|codex|gemini_cli)\.`
+)
 
 // DefaultJournaldUnits are the units whose journal entries are exported: the
 // collector itself and otel-ai-monitor.
@@ -262,25 +279,43 @@ func usesDefaultConfig(args []string) bool {
 	return len(args) == 0 || strings.HasPrefix(args[0], "-") || args[0] == "validate"
 }
 
-// exportAIServiceRegex turns the comma-separated OTEL_AI_COLLECTOR_AI_SERVICES
-// (default DefaultAIServices) into the anchored regular expression the
-// configuration's AI selection (ordered_fanout/otlp) uses,
-// OTEL_AI_COLLECTOR_AI_SERVICE_REGEX.
+// exportAIServiceRegex sets the AI selection's patterns
+// (ordered_fanout/otlp in config/default.yaml). Unset,
+// OTEL_AI_COLLECTOR_AI_SERVICES leaves the recognition by what the telemetry
+// is (AIServicePattern, AIScopePattern, AIEventPattern). Set, it is an
+// exact list of service.name values that replaces it, and what the patterns
+// would have selected besides is counted and logged once.
 func exportAIServiceRegex() error {
-	names, err := listFromEnv(envAIServices, DefaultAIServices)
-	if err != nil {
-		return err
-	}
-	quoted := make([]string, len(names))
-	for i, name := range names {
-		// Kept out so that the regex stays a plain YAML scalar where the
-		// configuration expands it.
-		if strings.ContainsAny(name, `"\`) {
-			return fmt.Errorf("%s: service name %q may not contain quotes or backslashes", envAIServices, name)
+	include := [3]string{AIServicePattern, AIScopePattern, AIEventPattern}
+	var report [3]string
+	if _, set := os.LookupEnv(envAIServices); set {
+		names, err := listFromEnv(envAIServices, nil)
+		if err != nil {
+			return err
 		}
-		quoted[i] = regexp.QuoteMeta(name)
+		quoted := make([]string, len(names))
+		for i, name := range names {
+			// Kept out so that the regex stays a plain YAML scalar where the
+			// configuration expands it.
+			if strings.ContainsAny(name, `"\`) {
+				return fmt.Errorf("%s: service name %q may not contain quotes or backslashes", envAIServices, name)
+			}
+			quoted[i] = regexp.QuoteMeta(name)
+		}
+		report = include
+		include = [3]string{"^(" + strings.Join(quoted, "|") + ")$", "", ""}
 	}
-	return os.Setenv(envAIServiceRegex, "^("+strings.Join(quoted, "|")+")$")
+	for i, name := range []string{envAIServiceRegex, envAIScopeRegex, envAIEventRegex} {
+		if err := os.Setenv(name, include[i]); err != nil {
+			return err
+		}
+	}
+	for i, name := range []string{envAIReportService, envAIReportScope, envAIReportEvent} {
+		if err := os.Setenv(name, report[i]); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // exportHostname sets OTEL_AI_COLLECTOR_HOSTNAME to the machine's hostname
@@ -353,6 +388,9 @@ func listFromEnv(name string, defaults []string) ([]string, error) {
 		}
 	}
 	if len(items) == 0 {
+		if defaults == nil {
+			return nil, fmt.Errorf("%s is set but lists nothing; unset it for the default", name)
+		}
 		return nil, fmt.Errorf("%s is set but lists nothing; unset it for the defaults (%s)", name, strings.Join(defaults, ","))
 	}
 	return items, nil

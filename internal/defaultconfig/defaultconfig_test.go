@@ -3,6 +3,7 @@ package defaultconfig
 import (
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 )
@@ -210,16 +211,49 @@ func TestAIServiceRegex(t *testing.T) {
 	if _, err := Apply(nil); err != nil {
 		t.Fatal(err)
 	}
-	if got, want := os.Getenv(envAIServiceRegex), "^(claude-code|codex|codex-cli|codex_cli_rs|gemini|gemini-cli)$"; got != want {
-		t.Errorf("default regex %q, want %q", got, want)
+	for name, want := range map[string]string{envAIServiceRegex: AIServicePattern, envAIScopeRegex: AIScopePattern, envAIEventRegex: AIEventPattern,
+		envAIReportService: "", envAIReportScope: "", envAIReportEvent: ""} {
+		if got := os.Getenv(name); got != want {
+			t.Errorf("default %s %q, want %q", name, got, want)
+		}
+	}
+	// The names the CLIs have used, and the next release's, are AI
+	// telemetry; others are not.
+	services := regexp.MustCompile(AIServicePattern)
+	for _, name := range []string{"claude-code", "claude_code", "codex", "codex-cli", "codex_cli_rs", "codex_exec", "codex-tui", "codex_next_mode", "gemini", "gemini-cli", "Gemini-CLI"} {
+		if !services.MatchString(name) {
+			t.Errorf("service.name %q is not recognised as an AI CLI", name)
+		}
+	}
+	for _, name := range []string{"my-web-app", "claude", "codexample", "geminid", "otel-ai-collector"} {
+		if services.MatchString(name) {
+			t.Errorf("service.name %q is taken for an AI CLI", name)
+		}
+	}
+	scopes, events := regexp.MustCompile(AIScopePattern), regexp.MustCompile(AIEventPattern)
+	for _, scope := range []string{"com.anthropic.claude_code.events", "com.anthropic.claude_code", "codex_otel.log_only", "gemini-cli"} {
+		if !scopes.MatchString(scope) {
+			t.Errorf("scope %q is not recognised", scope)
+		}
+	}
+	for _, event := range []string{"claude_code.api_request", "claude_code.token.usage", "codex.sse_event", "gemini_cli.tool_call"} {
+		if !events.MatchString(event) {
+			t.Errorf("event %q is not recognised", event)
+		}
+	}
+	if scopes.MatchString("gemini-client") || events.MatchString("codexample.x") {
+		t.Error("a look-alike scope or event name is recognised")
 	}
 
 	t.Setenv(envAIServices, " claude-code , my.agent ,")
 	if _, err := Apply(nil); err != nil {
 		t.Fatal(err)
 	}
-	if got, want := os.Getenv(envAIServiceRegex), `^(claude-code|my\.agent)$`; got != want {
-		t.Errorf("custom regex %q, want %q", got, want)
+	for name, want := range map[string]string{envAIServiceRegex: `^(claude-code|my\.agent)$`, envAIScopeRegex: "", envAIEventRegex: "",
+		envAIReportService: AIServicePattern, envAIReportScope: AIScopePattern, envAIReportEvent: AIEventPattern} {
+		if got := os.Getenv(name); got != want {
+			t.Errorf("with a list, %s %q, want %q", name, got, want)
+		}
 	}
 
 	t.Setenv(envAIServices, " , ")

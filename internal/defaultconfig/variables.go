@@ -50,8 +50,8 @@ type Variable struct {
 var Variables = []Variable{
 	{Name: envMonitorEndpoint, Default: "`http://127.0.0.1:4320`", kind: kindURL, Example: "http://127.0.0.1:4320",
 		Description: "OTLP/HTTP base URL of otel-ai-monitor. AI-session telemetry is sent there as JSON, uncompressed."},
-	{Name: envAIServices, Default: "`" + strings.Join(DefaultAIServices, ",") + "`", kind: kindList, Example: "claude-code,codex",
-		Description: "Comma-separated resource `service.name` values whose telemetry goes to otel-ai-monitor. Replaces the defaults."},
+	{Name: envAIServices, Default: "unset: AI CLIs recognised by what they send", kind: kindList, Example: "claude-code,codex",
+		Description: "Comma-separated resource `service.name` values whose telemetry goes to otel-ai-monitor, exactly. Replaces the recognition of AI CLIs by their service names, scopes and event names (README.md, \"Which telemetry goes to otel-ai-monitor\"); AI-looking telemetry it leaves out is counted and logged once."},
 	{Name: envRemoteEndpoint, Default: "unset (remote export off)", kind: kindURL, Example: "https://gateway.example:4318",
 		Description: "OTLP/HTTP base URL of the remote gateway collector. Setting it turns on the remote path ([`config/remote-gateway.yaml`](config/remote-gateway.yaml)). Layers of your own may read it as a gRPC `host:port`."},
 	{Name: envRemoteQueueBytes, Default: "`104857600` (100 MiB)", kind: kindCount, Example: "104857600",

@@ -63,6 +63,12 @@ func (am attrMap) copyTo(m pcommon.Map) {
 	}
 }
 
+func (am attrMap) toMap() pcommon.Map {
+	m := pcommon.NewMap()
+	am.copyTo(m)
+	return m
+}
+
 // size is roughly how many bytes the map holds.
 func (am attrMap) size() int {
 	b, _ := json.Marshal(am)

@@ -16,6 +16,11 @@ type cliProfile struct {
 	// toolWaitInDuration: a tool result's duration includes the time the
 	// user took to approve it; a user's decision bounds the span's start.
 	toolWaitInDuration bool
+	// failedCallIsFinal: the CLI reports a failed model call only once it
+	// gave up retrying it (Claude Code), so the turn no longer waits for
+	// the model; otherwise each failed attempt is reported and another
+	// follows.
+	failedCallIsFinal bool
 	// parse sets the event's kind and fields from its attributes. It
 	// returns a reason when the event is malformed and cannot become a span.
 	parse func(e *event, a attrs) (malformed string)

@@ -46,6 +46,9 @@ func parseCodex(e *event, a attrs) string {
 		e.errorText = errText
 		e.errorType = nonEmpty(status, "_OTHER")
 		e.identity = a.str("attempt")
+		if n, ok, _ := a.int("attempt"); ok {
+			e.attempts = n + 1 // numbered from 0
+		}
 	case "codex.sse_event":
 		errText := a.str("error.message")
 		_, hasTokens, _ := a.float("input_token_count")

@@ -2,6 +2,7 @@ package aisessiontracesconnector
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"sort"
@@ -156,7 +157,7 @@ func (c *aiConnector) expire() {
 	var removed []string
 	for key, s := range c.sessions {
 		idle := time.Duration(now - s.LastSeen)
-		if s.openTurn() != nil && idle >= c.cfg.TurnIdleTimeout {
+		if open := s.openTurn(); open != nil && idle >= c.idleTimeout(open) {
 			s.closeOpen("idle", c.closeTurn)
 			changed = append(changed, s)
 		} else if s.openTurn() == nil && idle >= sessionRetention {
@@ -169,6 +170,17 @@ func (c *aiConnector) expire() {
 			c.logger.Warn("Could not store AI session state; open turns may be lost if the collector stops now", zap.Error(err))
 		}
 	}
+}
+
+// idleTimeout is how long a turn may go quiet before it ends: longer while
+// the CLI owes a model call, which it may be retrying silently (Claude
+// Code's default policy: 11 attempts over 4 minutes, no event until the
+// last fails).
+func (c *aiConnector) idleTimeout(t *turnState) time.Duration {
+	if t.AwaitingModel {
+		return max(c.cfg.ModelCallTimeout, c.cfg.TurnIdleTimeout)
+	}
+	return c.cfg.TurnIdleTimeout
 }
 
 // flushPending emits the roots of closed turns that are still waiting.
@@ -198,6 +210,16 @@ func (c *aiConnector) flushPending(ctx context.Context) {
 // closeTurn ends a turn; its root joins the pending ones, emitted with the
 // next batch of spans.
 func (c *aiConnector) closeTurn(s *sessionState, t *turnState, reason string) {
+	if f := t.Failing; f != nil {
+		// The retry sequence ended in failure: its error span is
+		// emitted with the root.
+		t.ModelCalls++
+		t.Errors++
+		t.LastFailed = true
+		t.LastError = f.ErrorType
+		t.addModel(f.Model)
+		t.extend(timeOf(f.Start), timeOf(f.End))
+	}
 	t.Open = false
 	t.Closed = reason
 	root := &pendingRoot{CLI: s.CLI, SessionID: s.ID, Resource: s.Resource, Turn: *t}
@@ -218,6 +240,9 @@ func (c *aiConnector) appendRoots(td ptrace.Traces) {
 		ss.Scope().SetName(metadata.ScopeName)
 		s := &sessionState{CLI: r.CLI, ID: r.SessionID}
 		fillRoot(ss.Spans().AppendEmpty(), s, &r.Turn, cli)
+		if f := r.Turn.Failing; f != nil {
+			fillFailedCall(ss.Spans().AppendEmpty(), s, &r.Turn, cli, f)
+		}
 	}
 }
 
@@ -228,6 +253,9 @@ func (c *aiConnector) rootsEmitted() []*pendingRoot {
 	for _, r := range c.pending {
 		c.tel.turnClosed(r.Turn.Closed)
 		c.tel.span("turn")
+		if r.Turn.Failing != nil {
+			c.tel.span("chat")
+		}
 		if r.stored {
 			stored = append(stored, r)
 		}
@@ -268,6 +296,7 @@ func (c *aiConnector) ConsumeLogs(ctx context.Context, ld plog.Logs) error {
 
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	undo := c.snapshot(batch)
 	td := ptrace.NewTraces()
 	changed := make([]*sessionState, 0, len(batch))
 	var removed []string
@@ -300,6 +329,11 @@ func (c *aiConnector) ConsumeLogs(ctx context.Context, ld plog.Logs) error {
 			c.tel.span(kind)
 		}
 		emitted = c.rootsEmitted()
+	} else {
+		// Nothing was emitted and the sender will send the batch again:
+		// the sessions go back to what they were, so the retry makes
+		// the spans anew (they were marked as emitted).
+		changed = undo()
 	}
 	if storeErr := c.store.save(ctx, changed, removed, c.pending, emitted); storeErr != nil {
 		c.logger.Warn("Could not store AI session state; asking the sender to retry", zap.Error(storeErr))
@@ -308,6 +342,45 @@ func (c *aiConnector) ConsumeLogs(ctx context.Context, ld plog.Logs) error {
 		}
 	}
 	return err
+}
+
+// snapshot keeps the state of a batch's sessions before it is applied, and
+// returns the function that restores it. That function returns the
+// sessions to store: the restored ones, whose stored state is unchanged,
+// are not among them.
+func (c *aiConnector) snapshot(batch []*batchSession) (undo func() []*sessionState) {
+	saved := make(map[string][]byte, len(batch))
+	for _, b := range batch {
+		key := sessionKey(b.cli.name, b.id)
+		if s := c.sessions[key]; s != nil {
+			saved[key], _ = json.Marshal(s)
+		} else {
+			saved[key] = nil
+		}
+	}
+	pendingBefore := len(c.pending)
+	return func() []*sessionState {
+		for key, raw := range saved {
+			if raw == nil {
+				delete(c.sessions, key)
+				continue
+			}
+			s := &sessionState{}
+			if json.Unmarshal(raw, s) == nil {
+				c.sessions[key] = s
+			}
+		}
+		// Roots closed by this batch are closed again by its retry,
+		// except those of sessions it evicted.
+		kept := c.pending[:pendingBefore]
+		for _, r := range c.pending[pendingBefore:] {
+			if _, restored := saved[sessionKey(r.CLI, r.SessionID)]; !restored {
+				kept = append(kept, r)
+			}
+		}
+		c.pending = kept
+		return nil
+	}
 }
 
 // collect reads the AI CLI events of a batch, grouped by session and sorted
@@ -366,7 +439,7 @@ func readEvent(cli *cliProfile, name string, rec plog.LogRecord, resource pcommo
 	if e.time.IsZero() {
 		return nil, "no_timestamp"
 	}
-	e.native = !rec.TraceID().IsEmpty()
+	e.native = !rec.TraceID().IsEmpty() && !rec.SpanID().IsEmpty()
 	a := attrs{rec.Attributes()}
 	e.sessionID = a.str(cli.sessionKeys...)
 	if e.sessionID == "" {
@@ -413,11 +486,18 @@ func (c *aiConnector) evictOldest() string {
 	return oldestKey
 }
 
-// outputResource is the resource of a session's spans: the CLI's own, with
-// the canonical service.name and the sender's value kept beside it.
+// commandLine are resource attributes that hold a process's command line:
+// Gemini CLI's holds the whole prompt (gemini -p "..."), which would ride
+// on every synthesized span. They stay on the CLI's own records and spans.
+var commandLine = map[string]bool{"process.command_args": true, "process.command_line": true, "process.command": true}
+
+// outputResource is the resource of a session's spans: the CLI's own
+// without its command line, with the canonical service.name and the
+// sender's value kept beside it.
 func outputResource(res pcommon.Resource, cli *cliProfile) attrMap {
 	m := pcommon.NewMap()
 	res.Attributes().CopyTo(m)
+	m.RemoveIf(func(k string, _ pcommon.Value) bool { return commandLine[k] })
 	if original, ok := m.Get("service.name"); ok && original.AsString() != cli.name {
 		m.PutStr(attrOriginalServiceName, original.AsString())
 	}
@@ -429,22 +509,17 @@ func outputResource(res pcommon.Resource, cli *cliProfile) attrMap {
 // makes one. It returns the span's kind for the counters.
 func (c *aiConnector) apply(s *sessionState, e *event, ss ptrace.ScopeSpans) string {
 	ctx := context.Background()
-	if e.native && !s.Native {
-		// The CLI traces this session itself: its spans are passed on
-		// as they are, and a synthesized tree would be a second copy.
-		s.Native = true
-		s.closeOpen("native", c.closeTurn)
-	}
-	if s.Native {
-		c.tel.event(ctx, e.cli.name, "native")
-		return ""
-	}
 	switch e.kind {
 	case kindPrompt:
 		s.Ended = false
-		if _, known := s.onPrompt(e, c.closeTurn); known {
+		t, known := s.onPrompt(e, c.closeTurn)
+		c.linkNative(t, e)
+		if known {
 			c.tel.event(ctx, e.cli.name, "repeated")
 		} else {
+			// A command to the CLI (/exit, /clear) owes no model call.
+			t.Command = e.command
+			t.AwaitingModel = !e.command
 			c.tel.event(ctx, e.cli.name, "turn_start")
 		}
 		return ""
@@ -459,11 +534,27 @@ func (c *aiConnector) apply(s *sessionState, e *event, ss ptrace.ScopeSpans) str
 		return ""
 	case kindModelRequest:
 		t := s.turnFor(e, c.closeTurn)
+		c.linkNative(t, e)
 		t.CallStart = e.start().UnixNano()
+		t.AwaitingModel = true
 		c.tel.event(ctx, e.cli.name, "request")
+		return ""
+	case kindRetriesExhausted:
+		// The whole retry sequence of the call whose last attempt the
+		// turn holds as failing (Claude Code: api_error, then this).
+		t := s.turnFor(e, c.closeTurn)
+		c.linkNative(t, e)
+		id := spanIDKey(childSpanID(turnTraceID(s.CLI, s.ID, t.Key), eventIdentity(e)))
+		if !t.seen(id) && !e.sideCall {
+			t.fail(e)
+			t.markSeen(id)
+			t.AwaitingModel = false
+		}
+		c.tel.event(ctx, e.cli.name, "retries_exhausted")
 		return ""
 	case kindToolDecision:
 		t := s.turnFor(e, c.closeTurn)
+		c.linkNative(t, e)
 		if e.decision != "reject" {
 			t.keepDecision(pendingDecision{CallID: e.callID, Tool: e.toolName, Decision: e.decision, Source: e.source, Time: e.time.UnixNano()})
 			c.tel.event(ctx, e.cli.name, "decision")
@@ -479,14 +570,36 @@ func (c *aiConnector) apply(s *sessionState, e *event, ss ptrace.ScopeSpans) str
 		}
 	}
 	t := s.turnFor(e, c.closeTurn)
+	c.linkNative(t, e)
+	spanID := childSpanID(turnTraceID(s.CLI, s.ID, t.Key), eventIdentity(e))
+	if t.seen(spanIDKey(spanID)) {
+		// A sender's retry: the span was emitted and counted already.
+		c.tel.event(ctx, e.cli.name, "repeated")
+		return ""
+	}
 	var decision *pendingDecision
+	var failed *failingCall
 	switch e.kind {
 	case kindModelCall:
 		if e.closesCall && t.CallStart != 0 && t.CallStart <= e.time.UnixNano() {
 			e.duration = e.time.Sub(timeOf(t.CallStart))
 		}
+		if e.sideCall {
+			break // not the turn's own call: its sequence and wait are unchanged
+		}
 		t.CallStart = 0
+		t.AwaitingModel = e.failed && !e.cli.failedCallIsFinal
+		if e.failed {
+			// One span for the whole retry sequence: held until a
+			// later attempt succeeds or the turn ends.
+			t.fail(e)
+			t.markSeen(spanIDKey(spanID))
+			c.tel.event(ctx, e.cli.name, "failed_attempt")
+			return ""
+		}
+		failed, t.Failing = t.Failing, nil
 	case kindToolResult:
+		t.AwaitingModel = true
 		if t.wasRejected(e.callID) {
 			c.tel.event(ctx, e.cli.name, "rejected_result")
 			return ""
@@ -504,33 +617,71 @@ func (c *aiConnector) apply(s *sessionState, e *event, ss ptrace.ScopeSpans) str
 	}
 	span := ss.Spans().AppendEmpty()
 	fillChild(span, s, t, e, decision)
-	t.extend(e.start(), e.time)
-	kind := "tool"
-	t.count(spanIDKey(span.SpanID()), func() {
-		switch e.kind {
-		case kindModelCall:
-			t.ModelCalls++
-			t.Usage.add(e.usage)
-			t.addModel(e.model)
-			t.LastFailed = e.failed
-			if e.failed {
-				t.Errors++
-				t.LastError = e.errorType
-			}
-		case kindToolResult:
-			t.ToolCalls++
-			if e.failed {
-				t.Errors++
-			}
-		case kindToolDecision:
-			t.Rejected++
+	if failed != nil {
+		// The call succeeded after failed attempts: its span covers them.
+		span.Attributes().PutInt(attrAttempts, int64(failed.Attempts+1))
+		if begin := pcommon.Timestamp(failed.Start); begin < span.StartTimestamp() {
+			span.SetStartTimestamp(begin)
 		}
-	})
-	if e.kind == kindModelCall {
-		kind = "chat"
+	}
+	t.markSeen(spanIDKey(spanID))
+	t.extend(e.start(), e.time)
+	c.countChild(t, e)
+	if !t.Open {
+		c.lateChild(s, t, e, span)
 	}
 	c.tel.event(ctx, e.cli.name, "span")
-	return kind
+	if e.kind == kindModelCall {
+		return "chat"
+	}
+	return "tool"
+}
+
+// countChild adds a child's figures to its turn's totals.
+func (c *aiConnector) countChild(t *turnState, e *event) {
+	switch {
+	case e.kind == kindModelCall && e.sideCall:
+		t.SideCalls++
+	case e.kind == kindModelCall:
+		t.ModelCalls++
+		t.Usage.add(e.usage)
+		t.addModel(e.model)
+		t.LastFailed = false
+	case e.kind == kindToolResult:
+		t.ToolCalls++
+		if e.failed {
+			t.Errors++
+		}
+	case e.kind == kindToolDecision:
+		t.Rejected++
+	}
+}
+
+// lateChild handles a child of a closed turn. While the turn's root waits
+// to be emitted it takes the child's range and figures; once emitted, the
+// child is marked and counted: it is outside its root's range, and never
+// silently.
+func (c *aiConnector) lateChild(s *sessionState, t *turnState, e *event, span ptrace.Span) {
+	for _, r := range c.pending {
+		if r.CLI == s.CLI && r.SessionID == s.ID && r.Turn.Key == t.Key {
+			failing := r.Turn.Failing
+			r.Turn = *t
+			r.Turn.Seen, r.Turn.Decisions, r.Turn.Failing = nil, nil, failing
+			r.stored = false // rewritten with the next save
+			return
+		}
+	}
+	t.LateSpans++
+	span.Attributes().PutBool(attrAfterRoot, true)
+	c.tel.lateSpan(e.cli.name)
+}
+
+// linkNative remembers the CLI's own span an event's record belongs to,
+// for the turn's root to link to.
+func (c *aiConnector) linkNative(t *turnState, e *event) {
+	if e.native {
+		t.link(e.record.TraceID(), e.record.SpanID())
+	}
 }
 
 var errNoStorage = errors.New("not a storage extension")

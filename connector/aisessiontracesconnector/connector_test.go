@@ -43,8 +43,9 @@ func claudeExpected(t *testing.T) []aitracetest.Turn {
 	return aitracetest.LoadExpected(t, "testdata/claude-code/expected.json")
 }
 
-// A sender that retries a batch (its first answer was lost) gets the same
-// spans again, with the same ids, and the turn totals count each event once.
+// A sender that retries a batch (its first answer was lost) makes no second
+// copy of any span: nothing downstream (the traces, the span metrics derived
+// from them) counts it twice, and the turn totals count each event once.
 func TestRetriedBatchYieldsTheSameSpans(t *testing.T) {
 	once := newHarness(t, defaultTestConfig(), nil)
 	once.consume(loadFixture(t, "testdata/claude-code/session.json"))
@@ -73,14 +74,42 @@ func TestRetriedBatchYieldsTheSameSpans(t *testing.T) {
 			t.Errorf("span %s of the single send is missing from the retried one", id)
 		}
 	}
-	// Children are emitted again (the first copy may not have been
-	// stored), roots once: the prompt is recognized.
-	if got := spanCount(twice.sink.AllTraces()); got != 2*16+4 {
-		t.Errorf("%d spans emitted with retries, want %d", got, 2*16+4)
+	if got := spanCount(twice.sink.AllTraces()); got != 16+4 {
+		t.Errorf("%d spans emitted with retries, want %d: each once", got, 16+4)
 	}
 	aitracetest.Check(t, aitracetest.Spans(twice.sink.AllTraces()), "claude-code", claudeSession, claudeExpected(t))
-	if got := twice.counter("otelcol_connector_ai_session_traces_events", "outcome", "repeated"); got != 4 {
-		t.Errorf("%d repeated prompts counted, want 4", got)
+	if got := twice.counter("otelcol_connector_ai_session_traces_events", "outcome", "repeated"); got != 4+16 {
+		t.Errorf("%d repeated events counted, want 20 (4 prompts, 16 children)", got)
+	}
+}
+
+// A batch the traces pipeline refuses (its queue is full) is sent again by
+// the sender: the spans are made again then, none lost and none twice.
+func TestRefusedBatchIsMadeAgainOnRetry(t *testing.T) {
+	h := newHarness(t, defaultTestConfig(), nil)
+	batches := oneRecordBatches(loadFixture(t, "testdata/claude-code/session.json"))
+	refusing := &refusingSink{}
+	h.c.next = refusing
+	// The first half of the session is refused wherever it makes spans
+	// (a prompt or a decision alone makes none, and is acknowledged).
+	half := len(batches) / 2
+	refused := 0
+	for _, b := range batches[:half] {
+		if err := h.c.ConsumeLogs(context.Background(), b); err != nil {
+			refused++
+		}
+	}
+	if refused < 3 {
+		t.Fatalf("%d batches refused, want several", refused)
+	}
+	h.c.next = h.sink
+	for _, b := range batches {
+		h.consume(b)
+	}
+	h.idle()
+	aitracetest.Check(t, aitracetest.Spans(h.sink.AllTraces()), "claude-code", claudeSession, claudeExpected(t))
+	if got := spanCount(h.sink.AllTraces()); got != 16+4 {
+		t.Errorf("%d spans emitted, want 20: each once", got)
 	}
 }
 

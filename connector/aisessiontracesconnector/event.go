@@ -14,14 +14,15 @@ import (
 type kind int
 
 const (
-	kindIgnored      kind = iota // an event that is not a span (configuration, metrics-like, streaming chunks)
-	kindPrompt                   // the user submitted a prompt: a turn starts
-	kindModelRequest             // a model call's request was answered; the call ends with a later event
-	kindModelCall                // a model call ended (successfully or not)
-	kindToolResult               // a tool ran
-	kindToolDecision             // a tool call was accepted or rejected
-	kindTurnEnd                  // the CLI says the turn is over
-	kindSessionEnd               // the CLI ended the session
+	kindIgnored          kind = iota // an event that is not a span (configuration, metrics-like, streaming chunks)
+	kindPrompt                       // the user submitted a prompt: a turn starts
+	kindModelRequest                 // a model call's request was answered; the call ends with a later event
+	kindModelCall                    // a model call ended (successfully or not)
+	kindToolResult                   // a tool ran
+	kindToolDecision                 // a tool call was accepted or rejected
+	kindRetriesExhausted             // the CLI gave up retrying a model call: the whole sequence's figures
+	kindTurnEnd                      // the CLI says the turn is over
+	kindSessionEnd                   // the CLI ended the session
 )
 
 // event is one AI CLI log event, normalized across CLIs. Only what the CLI
@@ -49,6 +50,10 @@ type event struct {
 	sequence   int64 // the CLI's per-session sequence number, if any
 	native     bool  // the record carries a trace context: the CLI traces itself
 	closesCall bool  // ends the model call a kindModelRequest started: the span starts there
+	sideCall   bool  // a model call outside the turn's main thread (purpose says which)
+	purpose    string
+	attempts   int64 // attempts of a model call, where the CLI reports them
+	command    bool  // the prompt is a command to the CLI (a slash command), not to the model
 }
 
 // usage is token and cost accounting, as reported by the CLI.
@@ -177,15 +182,23 @@ func (a attrs) boolean(keys ...string) (b, ok bool) {
 		if !present {
 			continue
 		}
-		if v.Type() == pcommon.ValueTypeBool {
-			return v.Bool(), true
+		if b, ok := a.valueBool(v); ok {
+			return b, true
 		}
-		switch strings.ToLower(strings.TrimSpace(v.AsString())) {
-		case "true", "1", "yes":
-			return true, true
-		case "false", "0", "no":
-			return false, true
-		}
+	}
+	return false, false
+}
+
+// valueBool reads a bool sent as a bool or a string.
+func (attrs) valueBool(v pcommon.Value) (b, ok bool) {
+	if v.Type() == pcommon.ValueTypeBool {
+		return v.Bool(), true
+	}
+	switch strings.ToLower(strings.TrimSpace(v.AsString())) {
+	case "true", "1", "yes":
+		return true, true
+	case "false", "0", "no":
+		return false, true
 	}
 	return false, false
 }

@@ -25,7 +25,7 @@ func NewFactory() connector.Factory {
 }
 
 func createDefaultConfig() component.Config {
-	return &Config{TurnIdleTimeout: 30 * time.Second, MaxSessions: 1000}
+	return &Config{TurnIdleTimeout: 30 * time.Second, ModelCallTimeout: 10 * time.Minute, MaxSessions: 1000}
 }
 
 func createLogsToTraces(_ context.Context, set connector.Settings, cfg component.Config, next consumer.Traces) (connector.Logs, error) {

@@ -44,14 +44,44 @@ func TestCodexSession(t *testing.T) {
 }
 
 // Gemini CLI exports spans of its own whenever telemetry is on, and its log
-// records carry their trace context: the connector passes those spans on
-// and synthesizes nothing for the session.
-func TestGeminiCLINativeSpans(t *testing.T) {
+// records carry their trace context; its spans are no turn tree (in -p mode
+// each model call is a trace of its own, tools under another root). The
+// connector makes the same turn trees as without them, and each turn's
+// root links to the CLI's own spans of that turn: one tree per turn, the
+// CLI's spans a click away.
+func TestGeminiCLINativeSpansLinked(t *testing.T) {
+	ld := loadFixture(t, "testdata/gemini-cli/session.json")
 	h := newHarness(t, defaultTestConfig(), nil)
-	h.consume(loadFixture(t, "testdata/gemini-cli/session.json"))
+	h.consume(ld)
 	h.idle()
-	if n := spanCount(h.sink.AllTraces()); n != 0 {
-		t.Fatalf("synthesized %d spans for a session the CLI traces itself:\n%s", n, aitracetest.Dump(aitracetest.Spans(h.sink.AllTraces())))
+	spans := aitracetest.Spans(h.sink.AllTraces())
+	aitracetest.Check(t, spans, "gemini-cli", geminiSession, aitracetest.LoadExpected(t, "testdata/gemini-cli/expected.json"))
+
+	native := map[pcommon.SpanID]bool{}
+	for _, rl := range ld.ResourceLogs().All() {
+		for _, sl := range rl.ScopeLogs().All() {
+			for _, rec := range sl.LogRecords().All() {
+				native[rec.SpanID()] = true
+			}
+		}
+	}
+	links := 0
+	for _, s := range spans {
+		if !s.Span.ParentSpanID().IsEmpty() {
+			continue
+		}
+		if s.Span.Links().Len() == 0 {
+			t.Errorf("root of turn %d links to none of the CLI's spans", attrInt(s.Span.Attributes(), attrTurnNumber))
+		}
+		for _, l := range s.Span.Links().All() {
+			links++
+			if !native[l.SpanID()] {
+				t.Errorf("root links to span %s, which no record of the session names", l.SpanID())
+			}
+		}
+	}
+	if links == 0 {
+		t.Error("no links")
 	}
 }
 

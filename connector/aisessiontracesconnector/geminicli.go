@@ -15,6 +15,14 @@ var geminiCLI = &cliProfile{
 	parse:       parseGeminiCLI,
 }
 
+// geminiRole reads which of Gemini CLI's model calls this is: the turn's
+// own ("main") or one of its helpers, such as the router that picks the
+// model for the turn ("utility_router"), which is not the turn's work.
+func geminiRole(e *event, a attrs) {
+	e.purpose = a.str("role")
+	e.sideCall = e.purpose != "" && e.purpose != "main"
+}
+
 func parseGeminiCLI(e *event, a attrs) string {
 	e.promptID = a.str("prompt_id")
 	switch e.name {
@@ -23,6 +31,7 @@ func parseGeminiCLI(e *event, a attrs) string {
 	case "gemini_cli.api_response":
 		e.kind = kindModelCall
 		e.model = a.str("model")
+		geminiRole(e, a)
 		if status := a.str("status_code"); status != "" && status[0] != '2' {
 			e.failed = true
 			e.errorType = status
@@ -37,6 +46,7 @@ func parseGeminiCLI(e *event, a attrs) string {
 	case "gemini_cli.api_error":
 		e.kind = kindModelCall
 		e.model = a.str("model")
+		geminiRole(e, a)
 		e.failed = true
 		e.errorText = a.str("error", "error.message")
 		e.errorType = nonEmpty(a.str("status_code"), nonEmpty(a.str("error_type", "error.type"), "_OTHER"))
@@ -48,6 +58,14 @@ func parseGeminiCLI(e *event, a attrs) string {
 			// Cancelled by the user: it never ran.
 			e.kind = kindToolDecision
 			e.source = "user"
+			return ""
+		}
+		if e.decision == "" && a.str("error_type", "error.type") == "policy_violation" {
+			// Denied by a policy rule (0.61.0: no decision,
+			// success=false, error_type=policy_violation): it never ran.
+			e.kind = kindToolDecision
+			e.decision = "reject"
+			e.source = "policy"
 			return ""
 		}
 		e.kind = kindToolResult

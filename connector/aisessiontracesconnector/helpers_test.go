@@ -2,6 +2,7 @@ package aisessiontracesconnector
 
 import (
 	"context"
+	"errors"
 
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/sdk/metric/metricdata"
@@ -90,9 +91,10 @@ func (h *harness) consume(ld plog.Logs) {
 	}
 }
 
-// idle moves the clock past the idle timeout and runs the idle check.
+// idle moves the clock past the idle timeouts (a turn that waits for a
+// model call's answer ends later) and runs the idle check.
 func (h *harness) idle() {
-	h.clock.Advance(h.c.cfg.TurnIdleTimeout + time.Second)
+	h.clock.Advance(max(h.c.cfg.TurnIdleTimeout, h.c.cfg.ModelCallTimeout) + time.Second)
 	h.c.expire()
 	h.c.flushPending(context.Background())
 }
@@ -157,4 +159,11 @@ func (h *harness) counter(name string, kv ...string) int64 {
 		}
 	}
 	return total
+}
+
+// refusingSink refuses every batch, as a full traces queue does.
+type refusingSink struct{ consumertest.TracesSink }
+
+func (*refusingSink) ConsumeTraces(context.Context, ptrace.Traces) error {
+	return errors.New("sending queue is full")
 }

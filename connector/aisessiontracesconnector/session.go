@@ -6,6 +6,8 @@ import (
 	"sort"
 	"strconv"
 	"time"
+
+	"go.opentelemetry.io/collector/pdata/pcommon"
 )
 
 // How much history a session keeps: the turns before the open one are
@@ -28,7 +30,6 @@ type sessionState struct {
 	Turns    []*turnState `json:"turns"`     // oldest first; only the last may be open
 	Turned   int          `json:"turned"`    // turns started so far (numbers the next one)
 	Ended    bool         `json:"ended"`     // the CLI reported the session's end
-	Native   bool         `json:"native"`    // the CLI traces this session itself
 }
 
 // turnState is one turn of a session: from a user prompt to the next one,
@@ -56,6 +57,78 @@ type turnState struct {
 	Closed        string            `json:"closed,omitempty"`         // why the turn ended
 	CallStart     int64             `json:"call_start,omitempty"`     // unix ns: a model call under way began (Codex)
 	RejectedCalls []string          `json:"rejected_calls,omitempty"` // tool calls rejected: their results are not spans
+	// AwaitingModel: the CLI owes a model call (after the prompt, a tool
+	// result or a request seen): a turn that goes quiet now is waiting
+	// for the model, possibly retrying it silently, not over.
+	AwaitingModel bool `json:"awaiting_model,omitempty"`
+	// Failing is a model call whose attempts failed so far: one span for
+	// the whole retry sequence, emitted when a later attempt succeeds (as
+	// that call's span) or when the turn ends (as an error span).
+	Failing    *failingCall `json:"failing,omitempty"`
+	SideCalls  int          `json:"side_calls,omitempty"`  // model calls outside the turn's main thread (Claude Code's title generation, ...)
+	Links      []spanLink   `json:"links,omitempty"`       // the CLI's own spans for this turn
+	LateSpans  int          `json:"late_spans,omitempty"`  // children that arrived after the root was emitted
+	Command    bool         `json:"command,omitempty"`     // the prompt was a slash command
+	PromptTime int64        `json:"prompt_time,omitempty"` // unix ns of the prompt event, 0 while implicit
+}
+
+// failingCall is a model call's failed attempts so far.
+type failingCall struct {
+	Identity  string  `json:"identity"` // the first attempt's event identity: the span's id
+	Start     int64   `json:"start"`
+	End       int64   `json:"end"`
+	Attempts  int     `json:"attempts"`
+	Model     string  `json:"model,omitempty"`
+	ErrorType string  `json:"error_type,omitempty"`
+	ErrorText string  `json:"error_text,omitempty"`
+	Attrs     attrMap `json:"attrs,omitempty"` // the last attempt's event attributes
+	EventName string  `json:"event_name"`
+}
+
+// fail adds a failed attempt, or the CLI's account of the whole retry
+// sequence, to the turn's failing model call. e.attempts, where the CLI
+// numbers its attempts, is how many there were up to this event.
+func (t *turnState) fail(e *event) {
+	f := t.Failing
+	if f == nil {
+		f = &failingCall{Identity: eventIdentity(e), Start: e.start().UnixNano(), EventName: e.name}
+		t.Failing = f
+	}
+	if e.attempts > 0 {
+		f.Attempts = max(f.Attempts, int(e.attempts))
+	} else {
+		f.Attempts++
+	}
+	f.End = max(f.End, e.time.UnixNano())
+	f.Start = min(f.Start, e.start().UnixNano())
+	f.Model = nonEmpty(e.model, f.Model)
+	f.ErrorText = nonEmpty(e.errorText, f.ErrorText)
+	if e.kind == kindModelCall || f.Attrs == nil {
+		// The attempt's own record describes the call best.
+		f.EventName = e.name
+		f.ErrorType = nonEmpty(e.errorType, nonEmpty(f.ErrorType, "_OTHER"))
+		f.Attrs = newAttrMap(e.record.Attributes())
+	}
+}
+
+// spanLink is a span of the CLI's own, linked from the turn's root.
+type spanLink struct {
+	TraceID pcommon.TraceID `json:"t"`
+	SpanID  pcommon.SpanID  `json:"s"`
+}
+
+const linksPerTurn = 32
+
+func (t *turnState) link(trace pcommon.TraceID, span pcommon.SpanID) {
+	if trace.IsEmpty() || len(t.Links) >= linksPerTurn {
+		return
+	}
+	for _, l := range t.Links {
+		if l.TraceID == trace && l.SpanID == span {
+			return
+		}
+	}
+	t.Links = append(t.Links, spanLink{TraceID: trace, SpanID: span})
 }
 
 // spanIDSet is the span ids a turn has counted, stored as bytes (8 a span
@@ -110,18 +183,22 @@ func (t *turnState) extend(start, end time.Time) {
 	}
 }
 
-// count adds a child span's figures to the turn once per span id, so a
-// sender's retry of the same events does not double the totals.
-func (t *turnState) count(spanID uint64, apply func()) {
+// seen reports whether the turn already emitted (and counted) the span:
+// a sender's retry of the same events makes no second copy and does not
+// double the totals.
+func (t *turnState) seen(spanID uint64) bool {
 	for _, seen := range t.Seen {
 		if seen == spanID {
-			return
+			return true
 		}
 	}
+	return false
+}
+
+func (t *turnState) markSeen(spanID uint64) {
 	if len(t.Seen) < seenSpansPerTurn {
 		t.Seen = append(t.Seen, spanID)
 	}
-	apply()
 }
 
 func (t *turnState) addModel(model string) {
@@ -182,9 +259,10 @@ func (t *turnState) keepDecision(d pendingDecision) {
 
 // forgetDetails drops what only an open turn needs once its root is
 // emitted: a closed turn is kept to place late events and retries, for which
-// its key, number and times suffice. It keeps the stored session small.
+// its key, number, times and the span ids it emitted suffice. It keeps the
+// stored session small.
 func (t *turnState) forgetDetails() {
-	t.Prompt, t.Seen, t.Decisions, t.Models = nil, nil, nil, nil
+	t.Prompt, t.Decisions, t.Models, t.Links, t.Failing = nil, nil, nil, nil, nil
 }
 
 // openTurn is the session's open turn, if any.
@@ -195,11 +273,16 @@ func (s *sessionState) openTurn() *turnState {
 	return nil
 }
 
+// promptKey identifies a prompt event: by its time, and the CLI's prompt id
+// where it has one. The id alone is not enough: Gemini CLI in -p mode sends
+// its session id as the prompt id of every turn. A sender's retry repeats
+// both, so it is still recognised.
 func promptKey(e *event) string {
+	key := "t:" + strconv.FormatInt(e.time.UnixNano(), 10)
 	if e.promptID != "" {
-		return "p:" + e.promptID
+		key = "p:" + e.promptID + "\x00" + key
 	}
-	return "t:" + strconv.FormatInt(e.time.UnixNano(), 10)
+	return key
 }
 
 func (s *sessionState) findTurn(key string) *turnState {
@@ -220,9 +303,11 @@ func (s *sessionState) onPrompt(e *event, closeTurn closer) (*turnState, bool) {
 	key := promptKey(e)
 	at := e.time.UnixNano()
 	if t := s.findTurn(key); t != nil {
-		if t.Implicit { // its children came first (they carry the prompt id)
-			s.adopt(t, e, key)
-		}
+		return t, true
+	}
+	// Children that carry the prompt id came first and opened the turn.
+	if t := s.implicitTurn(e.promptID); t != nil && e.promptID != "" {
+		s.adopt(t, e, key)
 		return t, true
 	}
 	// Children without a prompt id that arrived before their prompt opened
@@ -232,7 +317,7 @@ func (s *sessionState) onPrompt(e *event, closeTurn closer) (*turnState, bool) {
 		return open, true
 	}
 	s.Turned++
-	t := &turnState{Key: key, PromptKey: key, Number: s.Turned, Start: at, End: at, Open: true, PromptID: e.promptID}
+	t := &turnState{Key: key, PromptKey: key, Number: s.Turned, Start: at, End: at, Open: true, PromptID: e.promptID, PromptTime: at, AwaitingModel: true}
 	t.Prompt = promptAttributes(e)
 	if open := s.openTurn(); open != nil {
 		if open.Start <= at {
@@ -248,8 +333,20 @@ func (s *sessionState) onPrompt(e *event, closeTurn closer) (*turnState, bool) {
 	return t, false
 }
 
+// implicitTurn is the turn that children with this prompt id opened before
+// their prompt arrived.
+func (s *sessionState) implicitTurn(promptID string) *turnState {
+	for i := len(s.Turns) - 1; i >= 0; i-- {
+		if t := s.Turns[i]; t.Implicit && t.PromptID == promptID {
+			return t
+		}
+	}
+	return nil
+}
+
 func (s *sessionState) adopt(t *turnState, e *event, key string) {
 	t.PromptKey = key
+	t.PromptTime = e.time.UnixNano()
 	t.Implicit = false
 	t.PromptID = e.promptID
 	if at := e.time.UnixNano(); at < t.Start {
@@ -263,10 +360,24 @@ func (s *sessionState) adopt(t *turnState, e *event, key string) {
 // collector started mid-session, or it has not arrived yet).
 func (s *sessionState) turnFor(e *event, closeTurn closer) *turnState {
 	if e.promptID != "" {
-		if t := s.findTurn("p:" + e.promptID); t != nil {
-			return t
+		// The latest turn of this prompt id that began before the event
+		// ended (one id may span several turns: Gemini CLI), else the
+		// earliest of them.
+		var earliest *turnState
+		for i := len(s.Turns) - 1; i >= 0; i-- {
+			t := s.Turns[i]
+			if t.PromptID != e.promptID {
+				continue
+			}
+			if t.Start <= e.time.UnixNano() {
+				return t
+			}
+			earliest = t
 		}
-		return s.openImplicit(e, "p:"+e.promptID, closeTurn)
+		if earliest != nil {
+			return earliest
+		}
+		return s.openImplicit(e, "p:"+e.promptID+"\x00i:"+strconv.FormatInt(e.start().UnixNano(), 10), closeTurn)
 	}
 	at := e.time.UnixNano()
 	for i := len(s.Turns) - 1; i >= 0; i-- {

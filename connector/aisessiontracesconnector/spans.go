@@ -61,6 +61,8 @@ var sessionWide = map[string]bool{
 	"session.id": true, "conversation.id": true, "event.name": true, "event.timestamp": true, "event.sequence": true,
 	"user.id": true, "user.email": true, "user.account_uuid": true, "user.account_id": true, "organization.id": true,
 	"terminal.type": true, "app.version": true, "originator": true, "auth_mode": true, "slug": true,
+	// Claude Code 2.1.3xx: the API provider and base URL, on every event.
+	"anthropic.provider": true, "anthropic.custom_base_url": true,
 }
 
 // Attribute keys. GenAI semantic conventions where they define one; the
@@ -93,6 +95,12 @@ const (
 	attrDecision        = "ai_session.tool.decision"
 	attrDecisionSource  = "ai_session.tool.decision.source"
 	attrEventName       = "ai_session.event.name"
+	attrAttempts        = "ai_session.model_call.attempts"
+	attrCallPurpose     = "ai_session.call.purpose"
+	attrSideCalls       = "ai_session.side_calls"
+	attrAfterRoot       = "ai_session.after_root"
+	attrLateSpans       = "ai_session.late_spans"
+	attrTurnCommand     = "ai_session.turn.command"
 )
 
 func putUsage(m pcommon.Map, u usage) {
@@ -135,7 +143,7 @@ func fillChild(span ptrace.Span, s *sessionState, t *turnState, e *event, d *pen
 	attrs.EnsureCapacity(e.record.Attributes().Len() + 12)
 	for k, v := range e.record.Attributes().All() {
 		if !sessionWide[k] {
-			v.CopyTo(attrs.PutEmpty(k))
+			putTyped(attrs, k, v)
 		}
 	}
 	attrs.PutStr(attrEventName, e.name)
@@ -154,6 +162,12 @@ func fillChild(span ptrace.Span, s *sessionState, t *turnState, e *event, d *pen
 		attrs.PutStr(attrOpenInference, "LLM")
 		if e.model != "" {
 			attrs.PutStr(attrRequestModel, e.model)
+		}
+		if e.sideCall {
+			attrs.PutStr(attrCallPurpose, e.purpose)
+		}
+		if e.attempts > 0 {
+			attrs.PutInt(attrAttempts, e.attempts)
 		}
 		u := e.usage
 		if e.cli.cacheOutsideInput && u.HasTokens {
@@ -207,7 +221,9 @@ func fillRoot(span ptrace.Span, s *sessionState, t *turnState, cli *cliProfile) 
 	span.SetEndTimestamp(pcommon.NewTimestampFromTime(t.endTime()))
 
 	attrs := span.Attributes()
-	t.Prompt.copyTo(attrs)
+	for k, v := range t.Prompt.toMap().All() {
+		putTyped(attrs, k, v)
+	}
 	attrs.PutStr(attrOperation, "invoke_agent")
 	attrs.PutStr(attrOpenInference, "AGENT")
 	attrs.PutStr(attrAgentName, cli.name)
@@ -236,11 +252,61 @@ func fillRoot(span ptrace.Span, s *sessionState, t *turnState, cli *cliProfile) 
 	attrs.PutInt(attrToolCalls, int64(t.ToolCalls))
 	attrs.PutInt(attrErrors, int64(t.Errors))
 	attrs.PutInt(attrRejected, int64(t.Rejected))
+	if t.SideCalls > 0 {
+		attrs.PutInt(attrSideCalls, int64(t.SideCalls))
+	}
+	if t.LateSpans > 0 {
+		attrs.PutInt(attrLateSpans, int64(t.LateSpans))
+	}
+	if t.Command {
+		attrs.PutBool(attrTurnCommand, true)
+	}
+	for _, l := range t.Links {
+		link := span.Links().AppendEmpty()
+		link.SetTraceID(l.TraceID)
+		link.SetSpanID(l.SpanID)
+	}
 	if t.LastFailed {
 		span.Status().SetCode(ptrace.StatusCodeError)
 		span.Status().SetMessage("the turn's last model call failed")
 		attrs.PutStr(attrErrorType, nonEmpty(t.LastError, "_OTHER"))
 	}
+}
+
+// fillFailedCall writes the error span of a model call whose every attempt
+// failed: from the first attempt's start to the last one's end, with the
+// number of attempts.
+func fillFailedCall(span ptrace.Span, s *sessionState, t *turnState, cli *cliProfile, f *failingCall) {
+	trace := turnTraceID(s.CLI, s.ID, t.Key)
+	span.SetTraceID(trace)
+	span.SetParentSpanID(rootSpanID(trace))
+	span.SetSpanID(childSpanID(trace, f.Identity))
+	span.SetStartTimestamp(pcommon.Timestamp(f.Start))
+	span.SetEndTimestamp(pcommon.Timestamp(f.End))
+	span.SetName("chat " + nonEmpty(f.Model, "unknown"))
+	span.SetKind(ptrace.SpanKindClient)
+	attrs := span.Attributes()
+	for k, v := range f.Attrs.toMap().All() {
+		if !sessionWide[k] {
+			putTyped(attrs, k, v)
+		}
+	}
+	attrs.PutStr(attrEventName, f.EventName)
+	attrs.PutStr(attrConversationID, s.ID)
+	attrs.PutStr(attrSessionID, s.ID)
+	attrs.PutInt(attrTurnNumber, int64(t.Number))
+	if cli.provider != "" {
+		attrs.PutStr(attrProvider, cli.provider)
+	}
+	attrs.PutStr(attrOperation, "chat")
+	attrs.PutStr(attrOpenInference, "LLM")
+	if f.Model != "" {
+		attrs.PutStr(attrRequestModel, f.Model)
+	}
+	attrs.PutInt(attrAttempts, int64(f.Attempts))
+	span.Status().SetCode(ptrace.StatusCodeError)
+	span.Status().SetMessage(f.ErrorText)
+	attrs.PutStr(attrErrorType, f.ErrorType)
 }
 
 func nonEmpty(s, fallback string) string {

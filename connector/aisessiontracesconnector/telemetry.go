@@ -19,6 +19,7 @@ type telemetry struct {
 	spans    metric.Int64Counter
 	turns    metric.Int64Counter
 	evictedN metric.Int64Counter
+	late     metric.Int64Counter
 
 	attrSets sync.Map // attribute.Distinct -> metric.AddOption
 }
@@ -47,7 +48,16 @@ func newTelemetry(set component.TelemetrySettings) (*telemetry, error) {
 		metric.WithUnit("{session}")); err != nil {
 		return nil, err
 	}
+	if t.late, err = meter.Int64Counter("otelcol_connector_ai_session_traces_late_spans",
+		metric.WithDescription("Child spans that arrived after their turn's root was emitted, by CLI: outside the root's time range, marked ai_session.after_root=true. [ai_session_traces connector]"),
+		metric.WithUnit("{span}")); err != nil {
+		return nil, err
+	}
 	return t, nil
+}
+
+func (t *telemetry) lateSpan(cli string) {
+	t.late.Add(context.Background(), 1, t.attributes(attribute.String("cli", cli)))
 }
 
 func (t *telemetry) observeSessions(count func() int64) {

@@ -303,30 +303,26 @@ func checkMonitorGotRawEvents(t *testing.T, sink *harness.Sink, fixture plog.Log
 }
 
 // Gemini CLI's records as it sends them carry the trace context of its own
-// spans: the collector passes its spans on and adds no tree of its own,
-// while the log events still reach the remote.
-func TestAISessionTracesNativeSpansNotDuplicated(t *testing.T) {
+// spans, which are no turn tree (in -p mode each model call is a trace of
+// its own). The collector makes one tree per turn all the same, whose root
+// links to the CLI's spans: the same trees as without trace context, never
+// a half tree beside the CLI's own.
+func TestAISessionTracesLinkTheCLIsOwnSpans(t *testing.T) {
 	sink := harness.NewSink(t)
 	backend := harness.StartBackend(t, binary)
 	c := startAITraces(t, sink, backend, "")
 	fixture := loadFixture(t, "gemini-cli")
 	postBatches(t, c.OTLPHTTPEndpoint, cliBatches(fixture, 5*time.Second, false), true)
-	deadline := time.Now().Add(30 * time.Second)
-	for remoteLogRecords(backend) < fixture.LogRecordCount() {
-		if time.Now().After(deadline) {
-			t.Fatalf("the remote got %d of %d log records", remoteLogRecords(backend), fixture.LogRecordCount())
+	want := aitracetest.LoadExpected(t, fixturePath("gemini-cli", "expected.json"))
+	spans := waitForTurns(t, backend, len(want), expectedSpanCount(want), 60*time.Second)
+	aitracetest.Check(t, spans, "gemini-cli", "3f6b2c1e-8d4a-4e7b-9c15-2a7e6d0b94f3", want)
+	for _, s := range spans {
+		if s.Span.ParentSpanID().IsEmpty() && s.Span.Links().Len() == 0 {
+			t.Errorf("the root of turn %s links to none of the CLI's own spans", attr(s.Span.Attributes(), "ai_session.turn.number"))
 		}
-		time.Sleep(250 * time.Millisecond)
 	}
-	time.Sleep(5 * time.Second) // past the idle timeout and a queue flush
-	if n := len(aitracetest.Spans(synthesized(backend.Traces()))); n != 0 {
-		t.Errorf("%d spans synthesized for a session the CLI traces itself", n)
-	}
-	native, err := c.Metric("otelcol_connector_ai_session_traces_events_total", `outcome="native"`)
-	// Every event that would have made a turn or a span is counted as
-	// native instead.
-	if err != nil || native != 18 {
-		t.Errorf("native events counted: %v (%v), want 18 (3 prompts, 9 model calls, 6 tool calls)", native, err)
+	if remoteLogRecords(backend) < fixture.LogRecordCount() {
+		t.Errorf("the remote got %d of %d log records", remoteLogRecords(backend), fixture.LogRecordCount())
 	}
 }
 

@@ -21,6 +21,9 @@ type cliProfile struct {
 	// the model; otherwise each failed attempt is reported and another
 	// follows.
 	failedCallIsFinal bool
+	// reviewerSource is the decision source that names an automatic
+	// reviewer running as a session of its own (Codex).
+	reviewerSource string
 	// parse sets the event's kind and fields from its attributes. It
 	// returns a reason when the event is malformed and cannot become a span.
 	parse func(e *event, a attrs) (malformed string)

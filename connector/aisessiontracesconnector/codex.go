@@ -13,7 +13,9 @@ var codex = &cliProfile{
 	provider:    "openai",
 	prefix:      "codex.",
 	sessionKeys: []string{"conversation.id"},
-	parse:       parseCodex,
+	// codex-rs 0.169: the guardian reviewer's verdict, source AutomatedReviewer.
+	reviewerSource: "automatedreviewer",
+	parse:          parseCodex,
 	// tool_result's duration_ms covers the whole dispatch, including the
 	// approval prompt.
 	toolWaitInDuration: true,

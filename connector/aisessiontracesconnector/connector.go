@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"reflect"
 	"sort"
 	"sync"
 	"time"
@@ -42,6 +43,7 @@ type aiConnector struct {
 	store    *stateStore
 
 	lastFlushWarning time.Time
+	alsoChanged      []*sessionState // sessions a batch changed besides its own (a reviewer linked)
 
 	stop chan struct{}
 	done chan struct{}
@@ -301,6 +303,15 @@ func (c *aiConnector) ConsumeLogs(ctx context.Context, ld plog.Logs) error {
 	changed := make([]*sessionState, 0, len(batch))
 	var removed []string
 	var childSpans []string
+	// Events are applied in the order they happened across the batch's
+	// sessions, not session after session: one session's event may concern
+	// another (Codex's reviewer decides a call of the session it reviews).
+	type sessionEvent struct {
+		s  *sessionState
+		ss ptrace.ScopeSpans
+		e  *event
+	}
+	var events []sessionEvent
 	for _, b := range batch {
 		s, evicted := c.session(b)
 		removed = append(removed, evicted...)
@@ -310,11 +321,17 @@ func (c *aiConnector) ConsumeLogs(ctx context.Context, ld plog.Logs) error {
 		ss := rs.ScopeSpans().AppendEmpty()
 		ss.Scope().SetName(metadata.ScopeName)
 		for _, e := range b.events {
-			if kind := c.apply(s, e, ss); kind != "" {
-				childSpans = append(childSpans, kind)
-			}
+			events = append(events, sessionEvent{s, ss, e})
 		}
 	}
+	sort.SliceStable(events, func(i, j int) bool { return events[i].e.time.Before(events[j].e.time) })
+	for _, se := range events {
+		if kind := c.apply(se.s, se.e, se.ss); kind != "" {
+			childSpans = append(childSpans, kind)
+		}
+	}
+	changed = append(changed, c.alsoChanged...)
+	c.alsoChanged = c.alsoChanged[:0]
 	// Sessions whose events made no span this time (a prompt alone).
 	td.ResourceSpans().RemoveIf(func(rs ptrace.ResourceSpans) bool { return rs.ScopeSpans().At(0).Spans().Len() == 0 })
 	c.appendRoots(td)
@@ -555,6 +572,9 @@ func (c *aiConnector) apply(s *sessionState, e *event, ss ptrace.ScopeSpans) str
 	case kindToolDecision:
 		t := s.turnFor(e, c.closeTurn)
 		c.linkNative(t, e)
+		if e.cli.reviewerSource != "" && e.source == e.cli.reviewerSource {
+			c.linkReviewer(s, t, e)
+		}
 		if e.decision != "reject" {
 			t.keepDecision(pendingDecision{CallID: e.callID, Tool: e.toolName, Decision: e.decision, Source: e.source, Time: e.time.UnixNano()})
 			c.tel.event(ctx, e.cli.name, "decision")
@@ -674,6 +694,29 @@ func (c *aiConnector) lateChild(s *sessionState, t *turnState, e *event, span pt
 	t.LateSpans++
 	span.Attributes().PutBool(attrAfterRoot, true)
 	c.tel.lateSpan(e.cli.name)
+}
+
+// linkReviewer joins the session of Codex's automatic approval reviewer to
+// the turn whose tool call it decided. The reviewer runs as a session of its
+// own (its own conversation.id), and nothing in its events names the session
+// it reviews: it is the one-turn session of the same CLI process (the same
+// resource) that began during the turn, before the decision. Its turn is
+// marked ai_session.reviewer_of and the two roots link to each other.
+func (c *aiConnector) linkReviewer(s *sessionState, t *turnState, e *event) {
+	for _, r := range c.sessions {
+		rt := r.openTurn()
+		if r == s || r.CLI != s.CLI || r.Turned != 1 || rt == nil || rt.ReviewerOf != "" ||
+			rt.Start < t.Start || rt.Start > e.time.UnixNano() || !reflect.DeepEqual(r.Resource, s.Resource) {
+			continue
+		}
+		rt.ReviewerOf = s.ID
+		parent := turnTraceID(s.CLI, s.ID, t.Key)
+		rt.link(parent, rootSpanID(parent))
+		reviewer := turnTraceID(r.CLI, r.ID, rt.Key)
+		t.link(reviewer, rootSpanID(reviewer))
+		c.alsoChanged = append(c.alsoChanged, r)
+		return
+	}
 }
 
 // linkNative remembers the CLI's own span an event's record belongs to,

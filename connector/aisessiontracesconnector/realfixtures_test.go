@@ -222,3 +222,41 @@ func countEvents(ld plog.Logs, name string) int {
 	}
 	return n
 }
+
+// Codex's automatic approval reviewer is a session of its own; its turn is
+// marked as the reviewer of the session whose tool call it decided, and the
+// two roots link to each other.
+func TestCodexReviewerJoinsTheReviewedTurn(t *testing.T) {
+	h := newHarness(t, defaultTestConfig(), nil)
+	h.consume(loadFixture(t, "testdata/codex/real/rejected_by_reviewer.logs.json"))
+	h.idle()
+	var reviewers, others []ptrace.Span
+	for _, s := range aitracetest.Spans(h.sink.AllTraces()) {
+		if !s.Span.ParentSpanID().IsEmpty() {
+			continue
+		}
+		if attrStr(s.Span.Attributes(), attrReviewerOf) != "" {
+			reviewers = append(reviewers, s.Span)
+		} else {
+			others = append(others, s.Span)
+		}
+	}
+	if len(reviewers) != 1 || len(others) != 1 {
+		t.Fatalf("want a reviewer turn and a reviewed one:\n%s", aitracetest.Dump(aitracetest.Spans(h.sink.AllTraces())))
+	}
+	reviewer, reviewed := reviewers[0], others[0]
+	if got, want := attrStr(reviewer.Attributes(), attrReviewerOf), attrStr(reviewed.Attributes(), attrSessionID); got != want {
+		t.Errorf("reviewer_of %q, want the reviewed session %q", got, want)
+	}
+	linked := func(from, to ptrace.Span) bool {
+		for _, l := range from.Links().All() {
+			if l.SpanID() == to.SpanID() {
+				return true
+			}
+		}
+		return false
+	}
+	if !linked(reviewer, reviewed) || !linked(reviewed, reviewer) {
+		t.Error("the two roots do not link to each other")
+	}
+}

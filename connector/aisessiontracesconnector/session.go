@@ -70,6 +70,7 @@ type turnState struct {
 	LateSpans  int          `json:"late_spans,omitempty"`  // children that arrived after the root was emitted
 	Command    bool         `json:"command,omitempty"`     // the prompt was a slash command
 	PromptTime int64        `json:"prompt_time,omitempty"` // unix ns of the prompt event, 0 while implicit
+	ReviewerOf string       `json:"reviewer_of,omitempty"` // the session whose tool call this turn reviewed (Codex's approval reviewer)
 }
 
 // failingCall is a model call's failed attempts so far.

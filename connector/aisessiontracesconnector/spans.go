@@ -101,6 +101,7 @@ const (
 	attrAfterRoot       = "ai_session.after_root"
 	attrLateSpans       = "ai_session.late_spans"
 	attrTurnCommand     = "ai_session.turn.command"
+	attrReviewerOf      = "ai_session.turn.reviewer_of"
 )
 
 func putUsage(m pcommon.Map, u usage) {
@@ -260,6 +261,9 @@ func fillRoot(span ptrace.Span, s *sessionState, t *turnState, cli *cliProfile) 
 	}
 	if t.Command {
 		attrs.PutBool(attrTurnCommand, true)
+	}
+	if t.ReviewerOf != "" {
+		attrs.PutStr(attrReviewerOf, t.ReviewerOf)
 	}
 	for _, l := range t.Links {
 		link := span.Links().AppendEmpty()

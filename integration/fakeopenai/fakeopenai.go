@@ -20,10 +20,13 @@
 //   - codex-rs/codex-api/src/endpoint/responses.rs and
 //     codex-rs/core/src/model_provider_info.rs: with a custom provider
 //     (wire_api = "responses") Codex POSTs to <base_url>/responses with
-//     "Authorization: Bearer $<env_key>", "stream": true; a non-2xx status is
-//     retried up to request_max_retries times (default 4) with exponential
-//     backoff, the error body being OpenAI's {"error": {"message", "type",
-//     "code"}} JSON.
+//     "Authorization: Bearer $<env_key>", "stream": true. to_api_provider
+//     there sets the retry policy: request_max_retries (default 4) more
+//     requests after a 5xx or a transport error, 200 ms base delay, doubling;
+//     retry_429 false (a 429 is not retried); the turn then reconnects up to
+//     stream_max_retries (default 5) times, each with its own request
+//     retries. The error body is OpenAI's {"error": {"message", "type",
+//     "param", "code"}} JSON.
 //   - codex-rs/protocol/src/models.rs (ResponseItem): function_call items
 //     are {"type":"function_call","name","arguments" (a JSON string),
 //     "call_id"}; Codex answers them in the next request with a
@@ -76,6 +79,8 @@ type Answer struct {
 	// Sticky keeps this answer at the head of the queue: every later
 	// request gets it too (a model that keeps failing).
 	Sticky bool
+	// Delay is how long the fake waits before answering (a slow server).
+	Delay time.Duration
 }
 
 // Request is one HTTP request the fake received, whatever its path.
@@ -247,6 +252,9 @@ func (s *Server) handle(w http.ResponseWriter, r *http.Request) {
 		// that the CLI stops rather than waits.
 		s.t.Errorf("fake OpenAI server: %s request %d (%.80q) with no answer queued", call.Purpose, n, call.UserText)
 		answer = Answer{Status: http.StatusInternalServerError}
+	}
+	if answer.Delay > 0 {
+		time.Sleep(answer.Delay)
 	}
 	if answer.Status != 0 && answer.Status != http.StatusOK {
 		call.Status = answer.Status

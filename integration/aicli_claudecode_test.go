@@ -12,15 +12,18 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"sort"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"go.opentelemetry.io/collector/pdata/pcommon"
 	"go.opentelemetry.io/collector/pdata/plog"
 	"go.opentelemetry.io/collector/pdata/pmetric"
 	"go.opentelemetry.io/collector/pdata/ptrace"
 
+	"github.com/otel-ai-collector/otel-ai-collector/connector/aisessiontracesconnector/aitracetest"
 	"github.com/otel-ai-collector/otel-ai-collector/integration/fakeanthropic"
 	"github.com/otel-ai-collector/otel-ai-collector/integration/harness"
 )
@@ -160,6 +163,9 @@ type ccScenario struct {
 	answers   []fakeanthropic.Answer
 	runs      []ccRun
 	timeout   time.Duration
+	// tools are the outcomes of the tool calls the fake asks for, in
+	// order: "ok", "error" (ran and failed) or "reject" (denied by config).
+	tools []string
 }
 
 // ccEnv is the CLI's environment: isolated home, the fake API, telemetry
@@ -360,7 +366,8 @@ func ccScenarios() []ccScenario {
 				fakeanthropic.ToolUse("Bash", map[string]any{"command": "echo hi", "description": "Print hi"}, u(120, 31, 2000, 500)),
 				fakeanthropic.Text("It printed hi.", u(150, 7, 2500, 40)),
 			},
-			runs: []ccRun{p("Run echo hi.", "--allowedTools", "Bash(echo hi)")},
+			runs:  []ccRun{p("Run echo hi.", "--allowedTools", "Bash(echo hi)")},
+			tools: []string{"ok"},
 		},
 		{
 			name: "tool_fail", protocol: "http/json",
@@ -369,7 +376,8 @@ func ccScenarios() []ccScenario {
 				fakeanthropic.ToolUse("Read", map[string]any{"file_path": "/nonexistent/missing.txt"}, u(102, 22, 1100, 30)),
 				fakeanthropic.Text("Both failed.", u(103, 5, 1200, 20)),
 			},
-			runs: []ccRun{p("Run false, then read the missing file.", "--allowedTools", "Bash(false)", "Read")},
+			runs:  []ccRun{p("Run false, then read the missing file.", "--allowedTools", "Bash(false)", "Read")},
+			tools: []string{"error", "error"},
 		},
 		{
 			name: "tool_denied", protocol: "http/protobuf",
@@ -377,7 +385,8 @@ func ccScenarios() []ccScenario {
 				fakeanthropic.ToolUse("Bash", map[string]any{"command": "rm -rf ./data", "description": "Remove data"}, u(111, 23, 900, 100)),
 				fakeanthropic.Text("I may not remove it.", u(112, 6, 1000, 10)),
 			},
-			runs: []ccRun{p("Remove the data directory.", "--disallowedTools", "Bash(rm:*)")},
+			runs:  []ccRun{p("Remove the data directory.", "--disallowedTools", "Bash(rm:*)")},
+			tools: []string{"reject"},
 		},
 		{
 			name: "multi_turn", protocol: "http/json",
@@ -392,6 +401,7 @@ func ccScenarios() []ccScenario {
 				p("Second question.", "--resume", "{session}", "--allowedTools", "Bash(echo second)"),
 				p("Third question.", "--continue"),
 			},
+			tools: []string{"ok"},
 		},
 		{
 			// The beta span exporter on: the CLI traces the session itself
@@ -401,7 +411,15 @@ func ccScenarios() []ccScenario {
 				fakeanthropic.ToolUse("Bash", map[string]any{"command": "echo traced", "description": "Print"}, u(401, 41, 4000, 400)),
 				fakeanthropic.Text("Traced.", u(402, 42, 4100, 41)),
 			},
-			runs: []ccRun{p("Run echo traced.", "--allowedTools", "Bash(echo traced)")},
+			runs:  []ccRun{p("Run echo traced.", "--allowedTools", "Bash(echo traced)")},
+			tools: []string{"ok"},
+		},
+		{
+			// The beta spans of a model call that fails (529, the CLI's
+			// overload policy: 3 attempts).
+			name: "beta_retry_529", protocol: "http/protobuf", beta: true,
+			answers: []fakeanthropic.Answer{fakeanthropic.Failing(529)},
+			runs:    []ccRun{p("Say hello.")},
 		},
 		{
 			name: "interactive", protocol: "http/json", sideCalls: true,
@@ -489,14 +507,18 @@ func recordCCFixtures(t *testing.T, name string, s *ccSession) {
 	must(t, os.MkdirAll(filepath.Dir(ccFixturePath(name, "logs")), 0o755))
 	logs := plog.NewLogs()
 	for _, ld := range s.tee.Logs() {
-		ld.ResourceLogs().MoveAndAppendTo(logs.ResourceLogs())
+		for _, rl := range ld.ResourceLogs().All() {
+			rl.CopyTo(logs.ResourceLogs().AppendEmpty())
+		}
 	}
 	raw, err := (&plog.JSONMarshaler{}).MarshalLogs(logs)
 	must(t, err)
 	must(t, os.WriteFile(ccFixturePath(name, "logs"), indentJSON(raw), 0o644))
 	traces := ptrace.NewTraces()
 	for _, td := range s.tee.Traces() {
-		td.ResourceSpans().MoveAndAppendTo(traces.ResourceSpans())
+		for _, rs := range td.ResourceSpans().All() {
+			rs.CopyTo(traces.ResourceSpans().AppendEmpty())
+		}
 	}
 	raw, err = (&ptrace.JSONMarshaler{}).MarshalTraces(traces)
 	must(t, err)
@@ -516,5 +538,338 @@ func indentJSON(raw []byte) []byte {
 	return out.Bytes()
 }
 
+// ccQuerySource is the query_source Claude Code reports for the side calls
+// the fake tells apart (fakeanthropic's Purpose).
+var ccQuerySource = map[string]string{"title": "generate_session_title"}
+
+// ccTurn is one user prompt's model calls in the fake's log.
+type ccTurn struct {
+	text   string
+	ok     []harness.ModelCall // main calls answered 2xx
+	failed []harness.ModelCall // main calls answered with an error (one failed sequence)
+	side   []harness.ModelCall
+}
+
+// ccTurns groups the fake's log by the user text the requests end with:
+// a turn's calls all carry its prompt; side calls go to the turn they
+// happened in (the last main turn seen, else the next).
+func ccTurns(calls []harness.ModelCall) []*ccTurn {
+	var turns []*ccTurn
+	var pending []harness.ModelCall
+	for _, c := range calls {
+		if c.Purpose != "main" {
+			if len(turns) == 0 {
+				pending = append(pending, c)
+			} else {
+				turns[len(turns)-1].side = append(turns[len(turns)-1].side, c)
+			}
+			continue
+		}
+		if len(turns) == 0 || turns[len(turns)-1].text != c.UserText {
+			turns = append(turns, &ccTurn{text: c.UserText, side: pending})
+			pending = nil
+		}
+		turn := turns[len(turns)-1]
+		if c.Status/100 == 2 {
+			turn.ok = append(turn.ok, c)
+		} else {
+			turn.failed = append(turn.failed, c)
+		}
+	}
+	return turns
+}
+
 func checkCCScenario(t *testing.T, sc ccScenario, s *ccSession) {
+	t.Helper()
+	sentLogs := s.tee.Logs()
+	checkCCRecordsArrived(t, s, sentLogs)
+	if sc.beta {
+		checkCCNative(t, s)
+		return
+	}
+	turns := ccTurns(s.fake.Log.Calls())
+	spans := aitracetest.Spans(synthesized(s.backend.Traces()))
+	t.Logf("synthesized spans at the remote:\n%s", aitracetest.Dump(spans))
+
+	var roots []aitracetest.Span
+	children := map[pcommon.TraceID][]aitracetest.Span{}
+	for _, sp := range spans {
+		if sp.Span.ParentSpanID().IsEmpty() {
+			roots = append(roots, sp)
+		} else {
+			children[sp.Span.TraceID()] = append(children[sp.Span.TraceID()], sp)
+		}
+	}
+	// One root per user prompt (/exit is none), in order.
+	if len(roots) != len(turns) {
+		t.Errorf("%d roots (invoke_agent) at the remote, want %d: one per user prompt the fake saw %q", len(roots), len(turns), ccTurnTexts(turns))
+	}
+	var toolSpans []aitracetest.Span
+	for i, turn := range turns {
+		if i >= len(roots) {
+			break
+		}
+		root := roots[i].Span
+		label := fmt.Sprintf("turn %d (%q)", i+1, turn.text)
+		if root.Name() != "invoke_agent claude-code" {
+			t.Errorf("%s: root %q, want invoke_agent claude-code", label, root.Name())
+		}
+		var chats, sides []aitracetest.Span
+		for _, c := range children[root.TraceID()] {
+			switch {
+			case strings.HasPrefix(c.Span.Name(), "chat "):
+				if _, ok := c.Span.Attributes().Get("ai_session.call.purpose"); ok && spanAttr(c.Span, "ai_session.call.purpose") != "main" {
+					sides = append(sides, c)
+				} else {
+					chats = append(chats, c)
+				}
+			case strings.HasPrefix(c.Span.Name(), "execute_tool "):
+				toolSpans = append(toolSpans, c)
+			}
+		}
+		// The answered main calls, each with its exact tokens, then the
+		// failed sequence as one error span.
+		var okChats, errChats []aitracetest.Span
+		for _, c := range chats {
+			if c.Span.Status().Code() == ptrace.StatusCodeError {
+				errChats = append(errChats, c)
+			} else {
+				okChats = append(okChats, c)
+			}
+		}
+		if len(okChats) != len(turn.ok) {
+			t.Errorf("%s: %d answered chat spans, want %d (the fake answered %d main calls)", label, len(okChats), len(turn.ok), len(turn.ok))
+		}
+		var wantIn, wantOut int64
+		for j, call := range turn.ok {
+			in := call.InputTokens + call.CacheReadTokens + call.CacheCreationTokens
+			wantIn += in
+			wantOut += call.OutputTokens
+			if j >= len(okChats) {
+				continue
+			}
+			c := okChats[j].Span
+			if c.Name() != "chat "+call.Model {
+				t.Errorf("%s: chat span %d is %q, want chat %s", label, j+1, c.Name(), call.Model)
+			}
+			checkIntAttr(t, label+" "+c.Name(), c, "gen_ai.usage.input_tokens", in)
+			checkIntAttr(t, label+" "+c.Name(), c, "gen_ai.usage.output_tokens", call.OutputTokens)
+			checkIntAttr(t, label+" "+c.Name(), c, "gen_ai.usage.cache_read.input_tokens", call.CacheReadTokens)
+			checkIntAttr(t, label+" "+c.Name(), c, "gen_ai.usage.cache_creation.input_tokens", call.CacheCreationTokens)
+		}
+		wantFailed := 0
+		if len(turn.failed) > 0 {
+			wantFailed = 1
+		}
+		if len(errChats) != wantFailed {
+			t.Errorf("%s: %d failed chat spans, want %d (the fake failed %d requests in a row)", label, len(errChats), wantFailed, len(turn.failed))
+		}
+		if wantFailed == 1 && len(errChats) == 1 {
+			c := errChats[0].Span
+			first, last := turn.failed[0], turn.failed[len(turn.failed)-1]
+			checkIntAttr(t, label+" failed "+c.Name(), c, "ai_session.model_call.attempts", int64(len(turn.failed)))
+			start, end := c.StartTimestamp().AsTime(), c.EndTimestamp().AsTime()
+			if start.After(first.Time) || start.Before(first.Time.Add(-5*time.Second)) {
+				t.Errorf("%s: the failed chat span starts at %s, want at the first attempt (the fake got it at %s; its last at %s)", label, start.Format(time.StampMilli), first.Time.Format(time.StampMilli), last.Time.Format(time.StampMilli))
+			}
+			if end.Before(last.Time) {
+				t.Errorf("%s: the failed chat span ends at %s, before the last attempt (%s)", label, end.Format(time.StampMilli), last.Time.Format(time.StampMilli))
+			}
+			if root.StartTimestamp() > c.StartTimestamp() || root.EndTimestamp() < c.EndTimestamp() {
+				t.Errorf("%s: the root (%s to %s) does not cover the failed chat span (%s to %s)", label,
+					root.StartTimestamp().AsTime().Format(time.StampMilli), root.EndTimestamp().AsTime().Format(time.StampMilli),
+					start.Format(time.StampMilli), end.Format(time.StampMilli))
+			}
+			checkIntAttr(t, label+" root", root, "ai_session.errors", 1)
+		}
+		// Side calls: chat spans marked with their query_source, not
+		// counted in the turn's model calls and tokens.
+		if len(sides) != len(turn.side) {
+			t.Errorf("%s: %d side-call chat spans (ai_session.call.purpose set), want %d (the fake answered %d side calls: %s)", label, len(sides), len(turn.side), len(turn.side), ccPurposes(turn.side))
+		}
+		for j, call := range turn.side {
+			if j >= len(sides) {
+				continue
+			}
+			c := sides[j].Span
+			if got, want := spanAttr(c, "ai_session.call.purpose"), ccQuerySource[call.Purpose]; got != want {
+				t.Errorf("%s: side call %s has ai_session.call.purpose %q, want %q", label, c.Name(), got, want)
+			}
+			checkIntAttr(t, label+" side "+c.Name(), c, "gen_ai.usage.input_tokens", call.InputTokens+call.CacheReadTokens+call.CacheCreationTokens)
+		}
+		checkIntAttr(t, label+" root", root, "ai_session.model_calls", int64(len(turn.ok)+wantFailed))
+		checkIntAttr(t, label+" root", root, "gen_ai.usage.input_tokens", wantIn)
+		checkIntAttr(t, label+" root", root, "gen_ai.usage.output_tokens", wantOut)
+	}
+	checkCCTools(t, sc, s.fake.Log.Calls(), toolSpans)
+	checkCCResend(t, s, spans)
+}
+
+func ccTurnTexts(turns []*ccTurn) []string {
+	var out []string
+	for _, turn := range turns {
+		out = append(out, turn.text)
+	}
+	return out
+}
+
+func ccPurposes(calls []harness.ModelCall) string {
+	var out []string
+	for _, c := range calls {
+		out = append(out, c.Model+"/"+c.Purpose)
+	}
+	return strings.Join(out, ", ")
+}
+
+func spanAttr(s ptrace.Span, key string) string { return attr(s.Attributes(), key) }
+
+func checkIntAttr(t *testing.T, label string, s ptrace.Span, key string, want int64) {
+	t.Helper()
+	v, ok := s.Attributes().Get(key)
+	switch {
+	case !ok && want == 0 && strings.HasPrefix(key, "gen_ai.usage."):
+		// A zero count may be left out.
+	case !ok:
+		t.Errorf("%s: no %s, want %d", label, key, want)
+	case v.Type() != pcommon.ValueTypeInt:
+		t.Errorf("%s: %s is %s %q, want the int %d", label, key, v.Type(), v.AsString(), want)
+	case v.Int() != want:
+		t.Errorf("%s: %s = %d, want %d", label, key, v.Int(), want)
+	}
+}
+
+// checkCCTools: one execute_tool span per tool call the fake asked for,
+// with the decision and status of its outcome.
+func checkCCTools(t *testing.T, sc ccScenario, calls []harness.ModelCall, spans []aitracetest.Span) {
+	t.Helper()
+	var asked []string
+	for _, c := range calls {
+		asked = append(asked, c.ToolCalls...)
+	}
+	if len(asked) != len(sc.tools) {
+		t.Fatalf("the fake asked for %d tool calls (%v), the scenario expects %d", len(asked), asked, len(sc.tools))
+	}
+	if len(spans) != len(asked) {
+		t.Errorf("%d execute_tool spans at the remote, want %d (the fake asked for %v)", len(spans), len(asked), asked)
+	}
+	for i, tool := range asked {
+		if i >= len(spans) {
+			break
+		}
+		s := spans[i].Span
+		label := fmt.Sprintf("tool call %d (%s, %s)", i+1, tool, sc.tools[i])
+		if s.Name() != "execute_tool "+tool {
+			t.Errorf("%s: span %q", label, s.Name())
+		}
+		wantDecision, wantErr := "accept", sc.tools[i] != "ok"
+		if sc.tools[i] == "reject" {
+			wantDecision = "reject"
+		}
+		if got := spanAttr(s, "ai_session.tool.decision"); got != wantDecision {
+			t.Errorf("%s: ai_session.tool.decision %q, want %q", label, got, wantDecision)
+		}
+		if got := s.Status().Code() == ptrace.StatusCodeError; got != wantErr {
+			t.Errorf("%s: error status %v, want %v (status %s %q)", label, got, wantErr, s.Status().Code(), s.Status().Message())
+		}
+	}
+}
+
+// checkCCRecordsArrived: every log record the CLI sent reached
+// otel-ai-monitor and the remote, unchanged.
+func checkCCRecordsArrived(t *testing.T, s *ccSession, sent []plog.Logs) {
+	t.Helper()
+	key := func(r plog.LogRecord) string {
+		return fmt.Sprintf("%d|%s|%d|%s", recordTime(r), r.Body().AsString(), r.Attributes().Len(), attr(r.Attributes(), "event.sequence"))
+	}
+	keys := func(batches []plog.Logs) []string {
+		var out []string
+		for _, ld := range batches {
+			for _, rl := range ld.ResourceLogs().All() {
+				for _, sl := range rl.ScopeLogs().All() {
+					for _, r := range sl.LogRecords().All() {
+						out = append(out, key(r))
+					}
+				}
+			}
+		}
+		sort.Strings(out)
+		return out
+	}
+	want := keys(sent)
+	if len(want) == 0 {
+		t.Fatalf("the CLI sent no log records")
+	}
+	var monitor []plog.Logs
+	for _, r := range s.sink.Requests() {
+		if r.Path == "/v1/logs" {
+			monitor = append(monitor, r.Logs)
+		}
+	}
+	if got := keys(monitor); fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Errorf("otel-ai-monitor received %d log records, want the %d the CLI sent, unchanged", len(got), len(want))
+	}
+	if got := keys(s.backend.Logs()); fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Errorf("the remote received %d log records, want the %d the CLI sent, unchanged", len(got), len(want))
+	}
+}
+
+// checkCCNative: with its beta tracing on, the CLI's records carry its
+// trace context; its own spans reach the remote and nothing is
+// synthesized.
+func checkCCNative(t *testing.T, s *ccSession) {
+	t.Helper()
+	sentSpans := map[pcommon.SpanID]string{}
+	for _, td := range s.tee.Traces() {
+		for _, sp := range aitracetest.Spans([]ptrace.Traces{td}) {
+			sentSpans[sp.Span.SpanID()] = sp.Span.Name()
+		}
+	}
+	if len(sentSpans) == 0 {
+		t.Errorf("the CLI sent no spans with CLAUDE_CODE_ENHANCED_TELEMETRY_BETA=1")
+	}
+	got := map[pcommon.SpanID]bool{}
+	for _, sp := range aitracetest.Spans(s.backend.Traces()) {
+		got[sp.Span.SpanID()] = true
+	}
+	for id, name := range sentSpans {
+		if !got[id] {
+			t.Errorf("the CLI's span %s (%s) did not reach the remote", name, id)
+		}
+	}
+	if n := len(aitracetest.Spans(synthesized(s.backend.Traces()))); n != 0 {
+		t.Errorf("%d spans synthesized for a session the CLI traces itself", n)
+	}
+}
+
+// checkCCResend posts every request the CLI made again, as it made it (a
+// sender's retry): no new span id, no second root.
+func checkCCResend(t *testing.T, s *ccSession, before []aitracetest.Span) {
+	t.Helper()
+	s.tee.mu.Lock()
+	raw := append([]teeRequest(nil), s.tee.raw...)
+	s.tee.mu.Unlock()
+	for _, r := range raw {
+		if r.path != "/v1/logs" {
+			continue
+		}
+		resp, err := http.Post(s.c.OTLPHTTPEndpoint+r.path, r.contentType, bytes.NewReader(r.body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode/100 != 2 {
+			t.Errorf("re-send: %d", resp.StatusCode)
+		}
+	}
+	time.Sleep(5 * time.Second) // the idle timeout, a queue flush
+	ids := spanIDs(before)
+	after := aitracetest.Spans(synthesized(s.backend.Traces()))
+	for _, sp := range after {
+		if !ids[sp.Span.SpanID()] {
+			t.Errorf("the re-send created span %s %s", sp.Span.Name(), sp.Span.SpanID())
+		}
+	}
+	if a, b := rootCount(synthesized(s.backend.Traces())), len(before); a > 0 && len(after) != b {
+		t.Errorf("after the re-send the remote holds %d distinct spans, want %d", len(after), b)
+	}
 }

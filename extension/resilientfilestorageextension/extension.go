@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime/debug"
+	"strconv"
 	"strings"
 	"time"
 
@@ -111,15 +112,15 @@ func (r *resilientStorage) GetClient(ctx context.Context, kind component.Kind, i
 	if info.IsDir() {
 		what = "a directory"
 	}
-	// One error, naming the file, the copy, and what was lost. How many
-	// items the file held is not knowable: bbolt could not read it.
-	r.logger.Error("Damaged state file moved aside; started with a fresh one. What it held is lost to this collector "+
-		"(how many items is unknown: the file could not be read); the copy is kept for inspection and can be deleted",
+	// One error, naming the file, the copy, and what was lost.
+	r.logger.Error("Damaged state file moved aside; started with a fresh one. What it held is lost to this collector; "+
+		"the copy is kept for inspection and can be deleted",
 		zap.String("file", path),
 		zap.String("moved_to", aside),
 		zap.String("component", kindName(kind)+" "+id.String()),
 		zap.String("client", name),
 		zap.String("was", what),
+		zap.String("lost", r.held(aside, kind)),
 		zap.NamedError("open_error", openErr))
 	r.damaged.Add(ctx, 1, metric.WithAttributes(
 		attribute.String("file", filepath.Base(path)),
@@ -168,6 +169,46 @@ func (r *resilientStorage) check(path string) (err error) {
 		}
 		return nil
 	})
+}
+
+// held says what a file moved aside held, as far as bbolt can still read
+// it: a damaged file whose pages are readable in part (truncated, or
+// inconsistent) still has its keys; one whose meta pages are gone does not.
+// An exporter's persistent queue stores each queued request (a batch of
+// records, as the queue wrote it) under its index, a number; its other keys
+// are the queue's own metadata.
+func (r *resilientStorage) held(path string, kind component.Kind) (lost string) {
+	const unknown = "unknown: bbolt cannot read the file"
+	defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
+	defer func() {
+		if p := recover(); p != nil {
+			lost = unknown
+		}
+	}()
+	db, err := bbolt.Open(path, 0o600, &bbolt.Options{ReadOnly: true, Timeout: r.timeout})
+	if err != nil {
+		return unknown
+	}
+	defer db.Close()
+	keys, requests := 0, 0
+	err = db.View(func(tx *bbolt.Tx) error {
+		return tx.ForEach(func(_ []byte, b *bbolt.Bucket) error {
+			return b.ForEach(func(k, _ []byte) error {
+				keys++
+				if _, err := strconv.ParseUint(string(k), 10, 64); err == nil {
+					requests++
+				}
+				return nil
+			})
+		})
+	})
+	switch {
+	case err != nil:
+		return unknown
+	case kind == component.KindExporter:
+		return fmt.Sprintf("%d queued requests (batches of records)", requests)
+	}
+	return fmt.Sprintf("%d stored keys", keys)
 }
 
 // open is file_storage's GetClient, with a panic (bbolt panics on some

@@ -109,7 +109,7 @@ func TestDamagedFileMovedAside(t *testing.T) {
 				t.Fatal(err)
 			}
 		},
-		"directory":    func(path string) { _ = os.MkdirAll(filepath.Join(path, "x"), 0o700) },
+		"directory": func(path string) { _ = os.MkdirAll(filepath.Join(path, "x"), 0o700) },
 		"short file": func(path string) {
 			_ = os.WriteFile(path, []byte("not a bbolt file"), 0o600)
 		},
@@ -136,7 +136,8 @@ func TestDamagedFileMovedAside(t *testing.T) {
 				t.Fatalf("%d error lines, want 1; all: %v", len(entries), s.logs.All())
 			}
 			fields := entries[0].ContextMap()
-			if entries[0].Level != zap.ErrorLevel || fields["file"] != path || fields["moved_to"] != aside[0] {
+			t.Logf("lost: %v (open error: %v)", fields["lost"], fields["open_error"])
+			if entries[0].Level != zap.ErrorLevel || fields["file"] != path || fields["moved_to"] != aside[0] || fields["lost"] == "" {
 				t.Errorf("log line %v %v", entries[0].Level, fields)
 			}
 			m, err := s.tel.GetMetric("otelcol_extension_resilient_file_storage_damaged_files")
@@ -167,5 +168,30 @@ func TestLockedFileIsNotMovedAside(t *testing.T) {
 	}
 	if aside, _ := filepath.Glob(path + AsideMarker + "*"); len(aside) != 0 {
 		t.Errorf("a locked file was moved aside: %v", aside)
+	}
+}
+
+// What a file held is counted when bbolt can still read its keys: an
+// exporter queue's requests are stored under their index.
+func TestHeldCountsQueuedRequests(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "queue")
+	db, err := bbolt.Open(path, 0o600, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_ = db.Update(func(tx *bbolt.Tx) error {
+		b, _ := tx.CreateBucketIfNotExists([]byte("default"))
+		for _, k := range []string{"qmv0", "0", "1", "2"} {
+			_ = b.Put([]byte(k), []byte("v"))
+		}
+		return nil
+	})
+	db.Close()
+	r := &resilientStorage{timeout: time.Second}
+	if got := r.held(path, component.KindExporter); got != "3 queued requests (batches of records)" {
+		t.Errorf("exporter queue: %q", got)
+	}
+	if got := r.held(path, component.KindReceiver); got != "4 stored keys" {
+		t.Errorf("receiver: %q", got)
 	}
 }

@@ -24,10 +24,13 @@
 //     "UNAVAILABLE"), which gemini-cli packages/core/src/utils/googleErrors.ts
 //     and googleQuotaErrors.ts classify for retries.
 //
-// Main-loop calls (streamGenerateContent) take the scripted answers in
-// order; the CLI's side calls (generateContent with a JSON schema: its
-// model router's classifier, next-speaker and loop checks) get a minimal
-// answer valid for the schema they ask for. Every request is recorded in a
+// Main-loop calls (streamGenerateContent; the CLI logs them with
+// role=main) take the scripted answers in order; the CLI's side calls
+// (generateContent with a JSON schema: its model router's classifier, role
+// utility_router, and the next-speaker and loop checks) get a minimal answer
+// valid for the schema they ask for. Only those three methods were seen
+// from 0.61.0 in -p mode (countTokens is served for completeness; no
+// embeddings call was made). Every request is recorded in a
 // harness.ModelLog, and its raw form in Raw.
 package fakegemini
 
@@ -175,9 +178,12 @@ func (r *request) system() string {
 	return b.String()
 }
 
-// purpose tells a side call's reason from its system instruction or
-// prompt, as gemini-cli 0.61.0 words them (packages/core/src/routing/
-// strategies/classifierStrategy.ts, utils/nextSpeakerChecker.ts,
+// purpose tells a side call's reason from the JSON schema it asks for, else
+// its system instruction or prompt, as gemini-cli 0.61.0 words them
+// (packages/core/src/routing/strategies/numericalClassifierStrategy.ts:
+// complexity_score, the default "auto" model's router, seen before every
+// turn; routing/strategies/classifierStrategy.ts: model_choice;
+// utils/nextSpeakerChecker.ts: next_speaker;
 // services/loopDetectionService.ts).
 func purpose(r *request) string {
 	schema := strings.ToLower(string(r.GenerationConfig.ResponseJSONSchema) + string(r.GenerationConfig.ResponseSchema))

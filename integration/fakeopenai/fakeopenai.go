@@ -2,11 +2,12 @@
 // driving the real Codex CLI in the integration tests.
 //
 // It speaks the wire format Codex parses, as read from openai/codex
-// codex-rs (checked against the behaviour of codex-cli 0.169.0, the version
-// scripts/install-test-deps.sh installs):
+// codex-rs (the files at the commits named below; checked against the
+// behaviour of codex-cli 0.169.0, the version scripts/install-test-deps.sh
+// installs):
 //
-//   - codex-rs/codex-api/src/sse/responses.rs (process_sse): the stream is
-//     text/event-stream, each event "event: <type>\ndata: <json>\n\n" whose
+//   - codex-rs/codex-api/src/sse/responses.rs (commit 0a7fb0d7,
+//     process_sse): the stream is text/event-stream, each event "event: <type>\ndata: <json>\n\n" whose
 //     JSON has "type"; Codex acts on response.created (needs a "response"
 //     object), response.output_item.added / response.output_item.done
 //     (an "item" that deserializes as a codex_protocol ResponseItem:
@@ -18,8 +19,8 @@
 //     answer is only taken once the stream ends after response.completed;
 //     a stream that ends without it is an error Codex retries.
 //   - codex-rs/codex-api/src/endpoint/responses.rs and
-//     codex-rs/core/src/model_provider_info.rs: with a custom provider
-//     (wire_api = "responses") Codex POSTs to <base_url>/responses with
+//     codex-rs/core/src/model_provider_info.rs (commit 001cb8e2): with a
+//     custom provider (wire_api = "responses") Codex POSTs to <base_url>/responses with
 //     "Authorization: Bearer $<env_key>", "stream": true. to_api_provider
 //     there sets the retry policy: request_max_retries (default 4) more
 //     requests after a 5xx or a transport error, 200 ms base delay, doubling;
@@ -31,6 +32,11 @@
 //     are {"type":"function_call","name","arguments" (a JSON string),
 //     "call_id"}; Codex answers them in the next request with a
 //     function_call_output item of the same call_id.
+//
+// Observed with 0.169.0 in `codex exec`: besides POST <base_url>/responses,
+// Codex only POSTs <base_url>/analytics/codex/turn-costs once per turn (the
+// fake answers 404, which Codex ignores); it asks for no model list. The
+// shell tool it offers with gpt-5.5 is "exec_command" (unified exec).
 //
 // No code of Codex is copied here: the server is written from the formats
 // those files parse.

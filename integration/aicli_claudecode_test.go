@@ -370,6 +370,16 @@ func ccScenarios() []ccScenario {
 			tools: []string{"ok"},
 		},
 		{
+			// The same over OTLP/gRPC.
+			name: "tool_ok_grpc", protocol: "grpc",
+			answers: []fakeanthropic.Answer{
+				fakeanthropic.ToolUse("Bash", map[string]any{"command": "echo grpc", "description": "Print grpc"}, u(130, 32, 2100, 510)),
+				fakeanthropic.Text("It printed grpc.", u(160, 8, 2600, 45)),
+			},
+			runs:  []ccRun{p("Run echo grpc.", "--allowedTools", "Bash(echo grpc)")},
+			tools: []string{"ok"},
+		},
+		{
 			name: "tool_fail", protocol: "http/json",
 			answers: []fakeanthropic.Answer{
 				fakeanthropic.ToolUse("Bash", map[string]any{"command": "false", "description": "Fail"}, u(101, 21, 1000, 300)),
@@ -448,6 +458,22 @@ type ccSession struct {
 	sink    *harness.Sink
 	backend *harness.Backend
 	c       *harness.Collector
+	grpc    bool // the CLI exported over gRPC, past the tee
+}
+
+// sentLogs are the log requests the CLI made: the tee's, or with gRPC
+// those the monitor received.
+func (s *ccSession) sentLogs() []plog.Logs {
+	if !s.grpc {
+		return s.tee.Logs()
+	}
+	var out []plog.Logs
+	for _, r := range s.sink.Requests() {
+		if r.Path == "/v1/logs" {
+			out = append(out, r.Logs)
+		}
+	}
+	return out
 }
 
 func runCCScenario(t *testing.T, cli string, sc ccScenario) {
@@ -464,7 +490,14 @@ func runCCScenario(t *testing.T, cli string, sc ccScenario) {
 	work := t.TempDir()
 	key := "sk-ant-api03-fake-key-for-tests-0000000000000000"
 	home := ccHome(t, work, key)
-	env := ccEnv(t, home, s.fake.URL, s.tee.URL, sc)
+	endpoint := s.tee.URL
+	if sc.protocol == "grpc" {
+		// No tee for gRPC: what the monitor received stands for what the
+		// CLI sent.
+		endpoint = "http://" + s.c.OTLPGRPCEndpoint
+		s.grpc = true
+	}
+	env := ccEnv(t, home, s.fake.URL, endpoint, sc)
 	session := ""
 	for _, run := range sc.runs {
 		for i, a := range run.args {
@@ -476,8 +509,11 @@ func runCCScenario(t *testing.T, cli string, sc ccScenario) {
 		}
 	}
 	// Every record sent reaches the remote.
+	if s.grpc {
+		time.Sleep(3 * time.Second) // the monitor's batch
+	}
 	sent := 0
-	for _, ld := range s.tee.Logs() {
+	for _, ld := range s.sentLogs() {
 		sent += ld.LogRecordCount()
 	}
 	deadline := time.Now().Add(30 * time.Second)
@@ -490,7 +526,7 @@ func runCCScenario(t *testing.T, cli string, sc ccScenario) {
 	for _, c := range calls {
 		t.Logf("  %s %s status=%d purpose=%s usage=%d/%d/%d/%d tools=%v text=%q", c.Time.Format("15:04:05.000"), c.Model, c.Status, c.Purpose, c.InputTokens, c.OutputTokens, c.CacheReadTokens, c.CacheCreationTokens, c.ToolCalls, c.UserText)
 	}
-	if os.Getenv("AICLI_RECORD") != "" {
+	if os.Getenv("AICLI_RECORD") != "" && !s.grpc {
 		recordCCFixtures(t, sc.name, s)
 	}
 	checkCCScenario(t, sc, s)
@@ -581,8 +617,7 @@ func ccTurns(calls []harness.ModelCall) []*ccTurn {
 
 func checkCCScenario(t *testing.T, sc ccScenario, s *ccSession) {
 	t.Helper()
-	sentLogs := s.tee.Logs()
-	checkCCRecordsArrived(t, s, sentLogs)
+	checkCCRecordsArrived(t, s, s.sentLogs())
 	if sc.beta {
 		checkCCNative(t, s)
 		return
@@ -848,6 +883,13 @@ func checkCCResend(t *testing.T, s *ccSession, before []aitracetest.Span) {
 	s.tee.mu.Lock()
 	raw := append([]teeRequest(nil), s.tee.raw...)
 	s.tee.mu.Unlock()
+	if s.grpc {
+		for _, ld := range s.sentLogs() {
+			if code, body, err := harness.PostLogs(s.c.OTLPHTTPEndpoint, ld); err != nil || code/100 != 2 {
+				t.Errorf("re-send: %d %s %v", code, body, err)
+			}
+		}
+	}
 	for _, r := range raw {
 		if r.path != "/v1/logs" {
 			continue

@@ -157,6 +157,18 @@ var codexScenarios = []codexScenario{
 		failedCalls: 1,
 	},
 	{
+		// A model call that fails twice with HTTP 500 and then succeeds
+		// (Codex's request retries): one model call, three attempts.
+		name: "model_retry_recovered",
+		runs: []codexRun{
+			{prompt: "hello again", main: []fakeopenai.Answer{
+				{Status: http.StatusInternalServerError},
+				{Status: http.StatusInternalServerError},
+				{Text: "Hi again.", Usage: codexUsage(700, 0, 3, 0)},
+			}},
+		},
+	},
+	{
 		// A model call that keeps failing with HTTP 429 (rate limited).
 		// Codex does not retry a 429 (retry_429 is false) and exits 1
 		// without flushing its logs; the fake answers after 1.5 s so
@@ -766,6 +778,26 @@ func codexCheckSpans(t *testing.T, sc codexScenario, session string, wantRoots i
 	if fmt.Sprint(got) != fmt.Sprint(want) {
 		t.Errorf("chat spans' tokens {input output cache_read reasoning} %v, want the fake's answered calls %v", got, want)
 	}
+	// A call answered after failed attempts is still one call: its span
+	// says how many requests it took.
+	var wantAttempts []int64
+	failedBefore := map[string]int64{}
+	for _, c := range calls {
+		if c.Status != http.StatusOK {
+			failedBefore[c.Purpose]++
+			continue
+		}
+		wantAttempts = append(wantAttempts, failedBefore[c.Purpose]+1)
+		failedBefore[c.Purpose] = 0
+	}
+	for i := range min(len(chats), len(wantAttempts)) {
+		if wantAttempts[i] == 1 {
+			continue
+		}
+		if n, ok := codexInt(chats[i].Span.Attributes(), "ai_session.model_call.attempts"); n != wantAttempts[i] {
+			t.Errorf("chat span %d (answered after %d failed requests): ai_session.model_call.attempts %d (set %v), want %d", i, wantAttempts[i]-1, n, ok, wantAttempts[i])
+		}
+	}
 
 	// One tool span per tool call asked for, with its decision and status.
 	var asked []string
@@ -817,7 +849,7 @@ func codexCheckSpans(t *testing.T, sc codexScenario, session string, wantRoots i
 		t.Errorf("%d failed chat spans, want %d (one per retry sequence; the fake answered %d failed requests, the CLI reported %d)", len(failedChats), wantFailed, fakeFailed, sentFailed)
 	}
 	for i, s := range failedChats {
-		if i > 0 {
+		if i > 0 || wantFailed == 0 {
 			break // one report is enough: they share the cause
 		}
 		attempts, ok := codexInt(s.Span.Attributes(), "ai_session.model_call.attempts")

@@ -270,6 +270,9 @@ func codexRunScenario(t *testing.T, cli string, sc codexScenario) {
 
 	// The synthesized traces, against the fake's log.
 	mainCalls := codexCallsFor(calls, "main")
+	// Known upstream: `codex exec` exits 1 on failure without flushing its
+	// log exporter, so the last records of a failed run may never arrive.
+	// The expectations follow what the CLI sent.
 	wantRoots := codexSentEvents(sent, threadID, "codex.user_prompt")
 	if wantRoots != len(sc.runs) {
 		t.Logf("the CLI sent %d user_prompt records for %d runs: a run that fails exits without flushing its logs", wantRoots, len(sc.runs))
@@ -285,7 +288,7 @@ func codexRunScenario(t *testing.T, cli string, sc codexScenario) {
 			t.Fatalf("re-send %d: %d %s %v", i, code, body, err)
 		}
 	}
-	time.Sleep(5 * time.Second) // idle timeout, queue flush
+	time.Sleep(7 * time.Second) // past the idle timeout (5 s) and a queue flush
 	after := aitracetest.Spans(synthesized(backend.Traces()))
 	for _, s := range after {
 		if !before[s.Span.SpanID()] {

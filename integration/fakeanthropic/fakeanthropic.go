@@ -4,27 +4,39 @@
 // server-sent events, or as one JSON message when stream is false) and
 // POST /v1/messages/count_tokens; anything else gets the API's 404 error.
 //
-// The wire format follows the Anthropic TypeScript SDK, @anthropic-ai/sdk
-// 0.116.0 (github.com/anthropics/anthropic-sdk-typescript at commit
-// 00da52f8f1413b6928548c30d769f562f0f6be23), src/resources/messages/messages.ts:
-// RawMessageStreamEvent = RawMessageStartEvent ("message_start", message:
-// Message with empty content and Usage), RawContentBlockStartEvent
-// ("content_block_start", index, content_block: TextBlock | ToolUseBlock
-// with empty input), RawContentBlockDeltaEvent ("content_block_delta",
-// index, delta: TextDelta "text_delta" | InputJSONDelta "input_json_delta"
-// with partial_json), RawContentBlockStopEvent, RawMessageDeltaEvent
-// ("message_delta", delta: stop_reason/stop_sequence, usage:
-// MessageDeltaUsage, cumulative) and RawMessageStopEvent; Usage carries
-// input_tokens, output_tokens, cache_creation_input_tokens,
-// cache_read_input_tokens (and cache_creation, service_tier);
-// MessageTokensCount is {input_tokens}. Error bodies are the API's
-// ErrorResponse of src/resources/shared.ts: {"type":"error","error":{"type":
-// "overloaded_error"|"api_error"|..., "message"}, "request_id"}, with the
-// request id also in the request-id header, as src/core/error.ts reads it.
+// The wire format follows the Anthropic TypeScript SDK
+// (github.com/anthropics/anthropic-sdk-typescript; Claude Code 2.1.328
+// bundles @anthropic-ai/sdk 0.128.0, its requests say so in
+// X-Stainless-Package-Version), read at these stored versions:
+//
+//   - src/resources/messages/messages.ts (0.116.0, commit 00da52f8f141):
+//     RawMessageStreamEvent = RawMessageStartEvent ("message_start",
+//     message: a Message with empty content, stop_reason null and its
+//     Usage), RawContentBlockStartEvent ("content_block_start", index,
+//     content_block: TextBlock or ToolUseBlock with empty input),
+//     RawContentBlockDeltaEvent ("content_block_delta", index, delta:
+//     TextDelta "text_delta" or InputJSONDelta "input_json_delta" with
+//     partial_json), RawContentBlockStopEvent, RawMessageDeltaEvent
+//     ("message_delta", delta: stop_reason and stop_sequence, usage:
+//     MessageDeltaUsage, cumulative) and RawMessageStopEvent. Usage:
+//     input_tokens, output_tokens, cache_creation_input_tokens,
+//     cache_read_input_tokens, cache_creation {ephemeral_5m_input_tokens,
+//     ephemeral_1h_input_tokens}, server_tool_use, service_tier.
+//     MessageTokensCount (count_tokens): {input_tokens}.
+//   - src/core/streaming.ts (commit 0357f812dab2): the SSE framing
+//     ("event: <type>" and "data: <json>" lines, a blank line between
+//     events); "ping" events are skipped.
+//   - src/resources/shared.ts (commit 135f71e92976): ErrorResponse
+//     {"type": "error", "error": {"type", "message"}, "request_id"} with
+//     the ErrorType values (invalid_request_error, authentication_error,
+//     permission_error, not_found_error, rate_limit_error, api_error,
+//     overloaded_error, ...).
+//   - src/core/error.ts (commit 257bc1f56bb3): the request id is read
+//     from the request-id response header, error.type from the body.
 //
 // Each test scripts the main calls as a queue of answers; the side calls
-// Claude Code makes on its own (session titles, topic detection: see
-// Purpose) are answered without taking from the queue. Every request is
+// Claude Code makes on its own (the session title: see purpose) are
+// answered without taking from the queue. Every request is
 // recorded in a harness.ModelLog, the tests' oracle.
 package fakeanthropic
 
@@ -185,20 +197,18 @@ func (r *request) systemText() string {
 	return strings.Join(out, "\n")
 }
 
-// Purpose tells a main call from Claude Code's side calls by the request
-// (Claude Code 2.1.328): the turn's own calls offer the CLI's tools, side
-// calls offer none and say in their system prompt what they are for.
+// purpose tells a main call from Claude Code's side calls by the request,
+// as Claude Code 2.1.328 sends them: the turn's own calls offer the CLI's
+// tools; the session-title call (query_source generate_session_title,
+// interactive mode) offers none, its system prompt says "You are naming a
+// coding session" and its output_config asks for JSON with a title.
+// Other tool-less calls are "side".
 func (r *request) purpose() string {
-	sys := r.systemText()
 	switch {
 	case len(r.Tools) > 0:
 		return "main"
-	case strings.Contains(sys, "title"):
+	case strings.Contains(r.systemText(), "naming a coding session"):
 		return "title"
-	case strings.Contains(sys, "topic"):
-		return "topic"
-	case len(r.Messages) == 1 && r.lastUserText() == "quota":
-		return "quota"
 	}
 	return "side"
 }
@@ -219,8 +229,6 @@ func (s *Server) handle(w http.ResponseWriter, r *http.Request) {
 	case r.Method == http.MethodPost && r.URL.Path == "/v1/messages":
 		s.messages(w, body, requestID)
 	case r.Method == http.MethodPost && r.URL.Path == "/v1/messages/count_tokens":
-		var req request
-		_ = json.Unmarshal(body, &req)
 		writeJSON(w, http.StatusOK, map[string]any{"input_tokens": len(body) / 4})
 	default:
 		s.t.Logf("fakeanthropic: %s %s answered 404", r.Method, r.URL.Path)
@@ -266,11 +274,8 @@ func (s *Server) messages(w http.ResponseWriter, body []byte, requestID string) 
 // sideAnswer answers Claude Code's own side calls: a title as the JSON it
 // asks for, else a short text.
 func sideAnswer(purpose string) Answer {
-	switch purpose {
-	case "title":
+	if purpose == "title" {
 		return Text(`{"title": "Fake session title"}`, Usage{Input: 40, Output: 8})
-	case "topic":
-		return Text(`{"isNewTopic": false, "title": null}`, Usage{Input: 30, Output: 9})
 	}
 	return Text("ok", Usage{Input: 5, Output: 1})
 }

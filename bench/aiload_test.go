@@ -249,12 +249,12 @@ func envInt(b *testing.B, name string, def int) int {
 func startWithPprof(b *testing.B, d distribution, monitorURL, remoteURL string) (*harness.Collector, string) {
 	addr := harness.FreeAddr(b)
 	args := []string{}
-	extensions := "[health_check, file_storage/queue, pprof]"
+	extensions := "[health_check, resilient_file_storage/queue, pprof]"
 	if d.config == "" {
 		for _, layer := range []string{"default.yaml", "remote.yaml", "ai-traces.yaml", "remote-gateway.yaml"} {
 			args = append(args, "--config=embedded:"+layer)
 		}
-		extensions = "[health_check, zpages, file_storage/queue, pprof]"
+		extensions = "[health_check, zpages, resilient_file_storage/queue, pprof]"
 	}
 	args = append(args,
 		"--config=yaml:extensions::pprof::endpoint: "+addr,

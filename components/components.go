@@ -20,6 +20,7 @@ import (
 	besteffortconnector "github.com/otel-ai-collector/otel-ai-collector/connector/besteffortconnector"
 	orderedfanoutconnector "github.com/otel-ai-collector/otel-ai-collector/connector/orderedfanoutconnector"
 	lokipartialsuccessextension "github.com/otel-ai-collector/otel-ai-collector/extension/lokipartialsuccessextension"
+	resilientfilestorageextension "github.com/otel-ai-collector/otel-ai-collector/extension/resilientfilestorageextension"
 	profileforwardingprocessor "github.com/otel-ai-collector/otel-ai-collector/processor/profileforwardingprocessor"
 	ebpfreceiver "github.com/otel-ai-collector/otel-ai-collector/receiver/ebpfreceiver"
 	pyroscopereceiver "github.com/otel-ai-collector/otel-ai-collector/receiver/pyroscopereceiver"
@@ -70,17 +71,19 @@ func Components() (otelcol.Factories, error) {
 		pprofextension.NewFactory(),
 		bearertokenauthextension.NewFactory(),
 		lokipartialsuccessextension.NewFactory(),
+		resilientfilestorageextension.NewFactory(),
 	)
 	if err != nil {
 		return otelcol.Factories{}, err
 	}
 	factories.ExtensionModules = makeModulesMap(factories.Extensions, map[component.Type]string{
-		filestorage.NewFactory().Type():                 "github.com/open-telemetry/opentelemetry-collector-contrib/extension/storage/filestorage v0.158.0",
-		healthcheckextension.NewFactory().Type():        "github.com/open-telemetry/opentelemetry-collector-contrib/extension/healthcheckextension v0.158.0",
-		zpagesextension.NewFactory().Type():             "go.opentelemetry.io/collector/extension/zpagesextension v0.158.0",
-		pprofextension.NewFactory().Type():              "github.com/open-telemetry/opentelemetry-collector-contrib/extension/pprofextension v0.157.0",
-		bearertokenauthextension.NewFactory().Type():    "github.com/open-telemetry/opentelemetry-collector-contrib/extension/bearertokenauthextension v0.158.0",
-		lokipartialsuccessextension.NewFactory().Type(): "github.com/otel-ai-collector/otel-ai-collector v0.0.0",
+		filestorage.NewFactory().Type():                   "github.com/open-telemetry/opentelemetry-collector-contrib/extension/storage/filestorage v0.158.0",
+		healthcheckextension.NewFactory().Type():          "github.com/open-telemetry/opentelemetry-collector-contrib/extension/healthcheckextension v0.158.0",
+		zpagesextension.NewFactory().Type():               "go.opentelemetry.io/collector/extension/zpagesextension v0.158.0",
+		pprofextension.NewFactory().Type():                "github.com/open-telemetry/opentelemetry-collector-contrib/extension/pprofextension v0.157.0",
+		bearertokenauthextension.NewFactory().Type():      "github.com/open-telemetry/opentelemetry-collector-contrib/extension/bearertokenauthextension v0.158.0",
+		lokipartialsuccessextension.NewFactory().Type():   "github.com/otel-ai-collector/otel-ai-collector v0.0.0",
+		resilientfilestorageextension.NewFactory().Type(): "github.com/otel-ai-collector/otel-ai-collector v0.0.0",
 	})
 
 	factories.Receivers, err = otelcol.MakeFactoryMap[receiver.Factory](

@@ -173,7 +173,7 @@ exporters:
     metrics_endpoint: %s
     sending_queue:
       enabled: true
-      storage: file_storage/queue
+      storage: resilient_file_storage/queue
       sizer: bytes
       queue_size: 104857600
       num_consumers: %d
@@ -191,7 +191,7 @@ exporters:
     endpoint: %s
     sending_queue:
       enabled: true
-      storage: file_storage/queue
+      storage: resilient_file_storage/queue
       sizer: bytes
       queue_size: 104857600
       num_consumers: 2

@@ -28,7 +28,7 @@ exporters:
     middlewares: [{ id: loki_partial_success }]
     sending_queue:
       enabled: true
-      storage: file_storage/queue
+      storage: resilient_file_storage/queue
       sizer: bytes
       queue_size: 104857600
       num_consumers: 2
@@ -37,7 +37,7 @@ exporters:
     retry_on_failure: { enabled: true, initial_interval: 5s, max_interval: 60s, max_elapsed_time: 24h }
   nop: {}
 service:
-  extensions: [health_check, zpages, file_storage/queue, loki_partial_success]
+  extensions: [health_check, zpages, resilient_file_storage/queue, loki_partial_success]
   pipelines:
     traces/export: { receivers: [forward/remote_traces], exporters: [nop] }
     metrics/export: { receivers: [forward/remote_metrics], exporters: [nop] }

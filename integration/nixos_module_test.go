@@ -307,7 +307,7 @@ func TestNixModuleRealLibPreviousOptions(t *testing.T) {
 			expect(t, "encoding", get(e.Settings, "exporters", "otlp_http/remote", "encoding"), "json")
 		},
 		"enableZPages": func(t *testing.T, e moduleEval) {
-			expect(t, "extensions", get(e.Settings, "service", "extensions"), []any{"health_check", "file_storage/queue"})
+			expect(t, "extensions", get(e.Settings, "service", "extensions"), []any{"health_check", "resilient_file_storage/queue"})
 		},
 		"zpagesPort": func(t *testing.T, e moduleEval) {
 			expect(t, "zpages", e.Unit.Environment["OTEL_AI_COLLECTOR_ZPAGES_ENDPOINT"], "127.0.0.1:15679")
@@ -389,7 +389,7 @@ func TestNixModuleRealLibFeatures(t *testing.T) {
 		args := e.validate(t)
 		expect(t, "value replaced", get(e.Settings, "exporters", "otlp_http/remote", "timeout"), "30s")
 		expect(t, "sibling kept", get(e.Settings, "exporters", "otlp_http/remote", "encoding"), "json")
-		expect(t, "list replaced", get(e.Settings, "service", "extensions"), []any{"health_check", "file_storage/queue"})
+		expect(t, "list replaced", get(e.Settings, "service", "extensions"), []any{"health_check", "resilient_file_storage/queue"})
 		expect(t, "mkForce-d subtree", get(e.Settings, "exporters", "file", "rotation"), map[string]any{"max_megabytes": float64(500)})
 		// The unit runs the file written from exactly these settings.
 		data, err := os.ReadFile(strings.TrimPrefix(args[len(args)-1], "--config=file:"))

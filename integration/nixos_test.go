@@ -172,12 +172,12 @@ func TestNixOSModuleConfigurations(t *testing.T) {
 		expect(t, "remote endpoint", e.Environment["OTEL_AI_COLLECTOR_REMOTE_ENDPOINT"], "http://otel-gateway.example:4318")
 		expect(t, "layers", e.Layers, remoteLayers)
 		expect(t, "remote exporter endpoint", get(e.Overlay, "exporters", "otlp_http/remote", "endpoint"), "http://otel-gateway.example:4318")
-		expect(t, "remote queue storage", get(e.Overlay, "exporters", "otlp_http/remote", "sending_queue", "storage"), "file_storage/queue")
+		expect(t, "remote queue storage", get(e.Overlay, "exporters", "otlp_http/remote", "sending_queue", "storage"), "resilient_file_storage/queue")
 		expect(t, "remote queue bytes", get(e.Overlay, "exporters", "otlp_http/remote", "sending_queue", "queue_size"), float64(104857600))
 		expect(t, "file exporter path", get(e.Overlay, "exporters", "file", "path"), "/var/lib/opentelemetry-collector/traces.json")
 		expect(t, "file pipeline", get(e.Overlay, "service", "pipelines", "traces/file", "exporters"), []any{"file"})
 		expect(t, "debug pipeline", get(e.Overlay, "service", "pipelines", "logs/debug", "exporters"), []any{"debug"})
-		expect(t, "extensions", get(e.Overlay, "service", "extensions"), []any{"health_check", "zpages", "file_storage/queue"})
+		expect(t, "extensions", get(e.Overlay, "service", "extensions"), []any{"health_check", "zpages", "resilient_file_storage/queue"})
 		expect(t, "old directory created by systemd, not only made writable", len(e.ReadWritePaths), 0)
 		expect(t, "old directory as a state directory", e.FileDirectories, map[string]string{"StateDirectory": "opentelemetry-collector"})
 		expect(t, "file pipelines", get(e.Overlay, "service", "pipelines", "logs/file", "exporters"), []any{"file"})
@@ -204,7 +204,7 @@ func TestNixOSModuleConfigurations(t *testing.T) {
 		expect(t, "token file via credentials", get(e.Overlay, "extensions", "bearertokenauth/remote", "filename"),
 			"/run/credentials/otel-ai-collector.service/remote-token")
 		expect(t, "LoadCredential", e.Credentials, []string{"remote-token:/run/secrets/lgtm-token", "remote-tls-cert:/etc/otel/client.pem", "remote-tls-key:/etc/otel/client-key.pem"})
-		expect(t, "extensions", get(e.Overlay, "service", "extensions"), []any{"health_check", "zpages", "file_storage/queue", "bearertokenauth/remote"})
+		expect(t, "extensions", get(e.Overlay, "service", "extensions"), []any{"health_check", "zpages", "resilient_file_storage/queue", "bearertokenauth/remote"})
 	})
 
 	t.Run("direct to Tempo, Mimir and Loki", func(t *testing.T) {
@@ -218,7 +218,7 @@ func TestNixOSModuleConfigurations(t *testing.T) {
 		expect(t, "mimir auth", get(e.Overlay, "exporters", "otlp_http/mimir", "auth", "authenticator"), "bearertokenauth/mimir")
 		expect(t, "loki tenant", get(e.Overlay, "exporters", "otlp_http/loki", "headers", "X-Scope-OrgID"), "ws")
 		expect(t, "loki partial success", get(e.Overlay, "exporters", "otlp_http/loki", "middlewares"), []any{map[string]any{"id": "loki_partial_success"}})
-		expect(t, "extensions", get(e.Overlay, "service", "extensions"), []any{"health_check", "zpages", "file_storage/queue", "bearertokenauth/mimir", "loki_partial_success"})
+		expect(t, "extensions", get(e.Overlay, "service", "extensions"), []any{"health_check", "zpages", "resilient_file_storage/queue", "bearertokenauth/mimir", "loki_partial_success"})
 		expect(t, "LoadCredential", e.Credentials, []string{"mimir-token:/run/secrets/mimir"})
 		expect(t, "layers", e.Layers, remoteLayers)
 	})
@@ -261,7 +261,7 @@ func TestNixOSModuleConfigurations(t *testing.T) {
 		expect(t, "token file via credentials", get(e.Overlay, "extensions", "bearertokenauth/pyroscope", "filename"),
 			"/run/credentials/otel-ai-collector.service/pyroscope-token")
 		expect(t, "LoadCredential", e.Credentials, []string{"pyroscope-token:/run/secrets/pyroscope-token"})
-		expect(t, "extensions", get(e.Overlay, "service", "extensions"), []any{"health_check", "zpages", "file_storage/queue", "bearertokenauth/pyroscope"})
+		expect(t, "extensions", get(e.Overlay, "service", "extensions"), []any{"health_check", "zpages", "resilient_file_storage/queue", "bearertokenauth/pyroscope"})
 		expect(t, "no capabilities", len(e.Capabilities), 0)
 	})
 

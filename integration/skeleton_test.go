@@ -467,7 +467,7 @@ func TestComponentsListsTheDistribution(t *testing.T) {
 		// exporters
 		"otlp_grpc", "otlp_http", "debug", "file",
 		// extensions
-		"file_storage", "health_check", "zpages", "pprof", "bearertokenauth", "loki_partial_success",
+		"file_storage", "resilient_file_storage", "health_check", "zpages", "pprof", "bearertokenauth", "loki_partial_success",
 	} {
 		if !strings.Contains(string(out), "- name: "+name+"\n") {
 			t.Errorf("components does not list %q", name)

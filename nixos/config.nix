@@ -55,7 +55,7 @@ let
   # One persistent queue per exporter and signal, in the state directory.
   queue = {
     enabled = true;
-    storage = "file_storage/queue";
+    storage = "resilient_file_storage/queue";
     sizer = "bytes";
     queue_size = cfg.remote.queueSizeBytes;
     num_consumers = 2;
@@ -174,7 +174,7 @@ let
   extensionsLayer.service.extensions =
     [ "health_check" ]
     ++ optional cfg.enableZPages "zpages"
-    ++ optional (remoteOn || profilingOn) "file_storage/queue"
+    ++ optional (remoteOn || profilingOn) "resilient_file_storage/queue"
     ++ map (a: a.id) authExtensions
     ++ optional lokiPartialSuccess "loki_partial_success";
 

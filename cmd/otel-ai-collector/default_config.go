@@ -15,6 +15,10 @@ func init() {
 		fmt.Fprintln(os.Stderr, "otel-ai-collector:", err)
 		os.Exit(1)
 	}
+	if err := defaultconfig.EnableSynchronousLogEmitter(); err != nil {
+		fmt.Fprintln(os.Stderr, "otel-ai-collector:", err)
+		os.Exit(1)
+	}
 	if len(os.Args) > 1 && os.Args[1] == "doctor" {
 		// A subcommand of this distribution: ocb's generated main.go
 		// cannot add one to the stock command.

@@ -58,6 +58,9 @@ type Options struct {
 	// StopTimeout is how long Stop waits after SIGTERM before it fails the
 	// test and kills the process; 15 s when zero.
 	StopTimeout time.Duration
+	// Credential runs the collector as another user (tests run as root,
+	// whom file permissions do not stop); nil: as the test.
+	Credential *syscall.Credential
 }
 
 // Start starts the collector binary and waits until its health check reports
@@ -131,6 +134,9 @@ func start(t testing.TB, binary string, opts Options) (*Collector, error) {
 	)
 	for k, v := range opts.Env {
 		c.cmd.Env = append(c.cmd.Env, k+"="+v)
+	}
+	if opts.Credential != nil {
+		c.cmd.SysProcAttr = &syscall.SysProcAttr{Credential: opts.Credential}
 	}
 	c.cmd.Stdout = c.logs
 	c.cmd.Stderr = c.logs

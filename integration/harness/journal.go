@@ -28,10 +28,22 @@ const journalRemote = "/lib/systemd/systemd-journal-remote"
 // files, read by the real journalctl.
 func WriteJournal(t testing.TB, dir, name string, entries []JournalEntry) {
 	t.Helper()
-	if _, err := os.Stat(journalRemote); err != nil {
-		t.Fatalf("%s is needed to write test journals: apt-get install systemd-journal-remote (%v)", journalRemote, err)
+	if err := AppendJournal(dir, name, entries); err != nil {
+		t.Fatal(err)
 	}
-	bootID := strings.ReplaceAll(strings.TrimSpace(readFile(t, "/proc/sys/kernel/random/boot_id")), "-", "")
+}
+
+// AppendJournal is WriteJournal for a goroutine other than the test's
+// (which may not call t.Fatal): it returns the error instead.
+func AppendJournal(dir, name string, entries []JournalEntry) error {
+	if _, err := os.Stat(journalRemote); err != nil {
+		return fmt.Errorf("%s is needed to write test journals: apt-get install systemd-journal-remote (%v)", journalRemote, err)
+	}
+	bootRaw, err := os.ReadFile("/proc/sys/kernel/random/boot_id")
+	if err != nil {
+		return err
+	}
+	bootID := strings.ReplaceAll(strings.TrimSpace(string(bootRaw)), "-", "")
 	var export bytes.Buffer
 	for i, e := range entries {
 		fmt.Fprintf(&export, "__REALTIME_TIMESTAMP=%d\n__MONOTONIC_TIMESTAMP=%d\n_BOOT_ID=%s\n",
@@ -49,17 +61,9 @@ func WriteJournal(t testing.TB, dir, name string, entries []JournalEntry) {
 	cmd := exec.Command(journalRemote, "--output="+filepath.Join(dir, name+".journal"), "-")
 	cmd.Stdin = &export
 	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("systemd-journal-remote: %v\n%s", err, out)
+		return fmt.Errorf("systemd-journal-remote: %v\n%s", err, out)
 	}
-}
-
-func readFile(t testing.TB, path string) string {
-	t.Helper()
-	b, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return string(b)
+	return nil
 }
 
 // The fields below are the ones journald adds itself (trusted, "_" fields)

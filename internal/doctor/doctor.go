@@ -140,6 +140,7 @@ func (r *Report) finish(plan *defaultconfig.Plan) {
 	r.add(checkJournal(plan))
 	r.add(checkEBPF(plan))
 	r.add(checkQueues())
+	r.add(checkDamagedState())
 	r.Checks = append(r.Checks, checkPorts()...)
 	r.OK = true
 	for _, c := range r.Checks {

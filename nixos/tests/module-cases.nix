@@ -49,7 +49,7 @@ import ./cases.nix
       # lib.mkForce (written out: cases have no lib): the generated subtree
       # replaced as a whole.
       exporters.file.rotation = { _type = "override"; priority = 50; content = { max_megabytes = 500; }; };
-      service.extensions = [ "health_check" "file_storage/queue" ];
+      service.extensions = [ "health_check" "resilient_file_storage/queue" ];
     };
   };
 

@@ -116,6 +116,15 @@ func TestRealCLIRecordings(t *testing.T) {
 				t.Skipf("%s holds no records", logsFile)
 			}
 			want := oracleOf(cli, calls)
+			if want.failedSequences > 0 && failedCallEvents(cli, ld) == 0 {
+				// codex exec exits 1 without flushing its log exporter:
+				// the failed attempts of a run that fails never arrive
+				// (testdata/codex/real/README.md). Nothing can make a
+				// span of them; the root is still there.
+				t.Logf("the recording holds none of the %d failed call sequences the fake server answered: lost by the CLI", want.failedSequences)
+				want.mainCalls -= want.failedSequences
+				want.failedSequences = 0
+			}
 			h := newHarness(t, defaultTestConfig(), nil)
 			h.consume(ld)
 			h.consume(ld) // the sender's retry
@@ -259,4 +268,24 @@ func TestCodexReviewerJoinsTheReviewedTurn(t *testing.T) {
 	if !linked(reviewer, reviewed) || !linked(reviewed, reviewer) {
 		t.Error("the two roots do not link to each other")
 	}
+}
+
+// failedCallEvents counts the records of failed model calls a recording
+// holds.
+func failedCallEvents(cli *cliProfile, ld plog.Logs) int {
+	n := 0
+	for _, rl := range ld.ResourceLogs().All() {
+		for _, sl := range rl.ScopeLogs().All() {
+			for _, rec := range sl.LogRecords().All() {
+				name, p := eventName(rec, sl.Scope().Name())
+				if p != cli {
+					continue
+				}
+				if e, _ := readEvent(cli, name, rec, rl.Resource()); e != nil && e.kind == kindModelCall && e.failed {
+					n++
+				}
+			}
+		}
+	}
+	return n
 }

@@ -194,3 +194,37 @@ func TestCommandLineStaysOffTheSpans(t *testing.T) {
 		}
 	}
 }
+
+// A child of a turn whose root is closed but not yet emitted (the traces
+// queue refused it) joins the root: range and totals, with the prompt's
+// attributes kept.
+func TestChildJoinsAWaitingRoot(t *testing.T) {
+	ld := loadFixture(t, "testdata/claude-code/real/tool_ok.logs.json")
+	first, last := splitAt(t, ld, "claude_code.tool_result")
+	h := newHarness(t, defaultTestConfig(), nil)
+	h.consume(first)
+	h.c.next = &refusingSink{}
+	h.clock.Advance(h.c.cfg.ModelCallTimeout + time.Second)
+	h.c.expire()
+	h.c.flushPending(t.Context()) // refused: the root waits
+	h.c.next = h.sink
+	h.consume(last)
+	var root ptrace.Span
+	roots := 0
+	for _, s := range aitracetest.Spans(h.sink.AllTraces()) {
+		if s.Span.ParentSpanID().IsEmpty() {
+			root = s.Span
+			roots++
+		}
+		if _, late := s.Span.Attributes().Get(attrAfterRoot); late {
+			t.Errorf("%s marked late although its root was not emitted yet", s.Span.Name())
+		}
+	}
+	if roots != 1 {
+		t.Fatalf("%d roots, want 1", roots)
+	}
+	if attrInt(root.Attributes(), attrModelCalls) != 2 || attrInt(root.Attributes(), attrToolCalls) != 1 || attrStr(root.Attributes(), "prompt.id") == "" {
+		t.Errorf("root: model calls %d, tool calls %d, prompt.id %q; want 2, 1 and the prompt's attributes",
+			attrInt(root.Attributes(), attrModelCalls), attrInt(root.Attributes(), attrToolCalls), attrStr(root.Attributes(), "prompt.id"))
+	}
+}

@@ -684,9 +684,8 @@ func (c *aiConnector) countChild(t *turnState, e *event) {
 func (c *aiConnector) lateChild(s *sessionState, t *turnState, e *event, span ptrace.Span) {
 	for _, r := range c.pending {
 		if r.CLI == s.CLI && r.SessionID == s.ID && r.Turn.Key == t.Key {
-			failing := r.Turn.Failing
-			r.Turn = *t
-			r.Turn.Seen, r.Turn.Decisions, r.Turn.Failing = nil, nil, failing
+			r.Turn.extend(e.start(), e.time)
+			c.countChild(&r.Turn, e)
 			r.stored = false // rewritten with the next save
 			return
 		}

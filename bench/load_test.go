@@ -5,6 +5,7 @@ import (
 	"context"
 	"net/http"
 	"os"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -150,6 +151,14 @@ func sendUntil(ctx context.Context, b *testing.B, endpoint string, payload []byt
 	}
 	client := &http.Client{Timeout: 10 * time.Second}
 	var acked, refused atomic.Int64
+	var mu sync.Mutex
+	why := map[string]int{} // refusals by status, or "error"
+	count := func(reason string) {
+		refused.Add(1)
+		mu.Lock()
+		why[reason]++
+		mu.Unlock()
+	}
 	var wg sync.WaitGroup
 	for range workers {
 		wg.Go(func() {
@@ -165,21 +174,21 @@ func sendUntil(ctx context.Context, b *testing.B, endpoint string, payload []byt
 				}
 				resp, err := client.Post(endpoint+"/v1/traces", "application/x-protobuf", bytes.NewReader(payload))
 				if err != nil {
-					refused.Add(1)
+					count("error")
 					continue
 				}
 				resp.Body.Close()
 				if resp.StatusCode/100 == 2 {
 					acked.Add(spansPerRequest)
 				} else {
-					refused.Add(1)
+					count(strconv.Itoa(resp.StatusCode))
 				}
 			}
 		})
 	}
 	wg.Wait()
 	if n := refused.Load(); n > 0 {
-		b.Logf("%d requests refused or failed", n)
+		b.Logf("%d requests refused or failed (by status: %v)", n, why)
 	}
 	return acked.Load()
 }

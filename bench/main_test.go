@@ -23,7 +23,8 @@ func TestMain(m *testing.M) { os.Exit(harness.RunTests(m, &binary)) }
 type distribution struct {
 	name   string
 	binary string
-	config string // empty: the embedded default
+	config string   // empty: the embedded default
+	args   []string // more command-line arguments, e.g. --config layers
 }
 
 func distributions(b *testing.B) []distribution {
@@ -45,6 +46,7 @@ func distributions(b *testing.B) []distribution {
 func (d distribution) start(b *testing.B, monitorURL, remoteURL string) *harness.Collector {
 	return harness.Start(b, d.binary, harness.Options{
 		Config: d.config,
+		Args:   d.args,
 		// The previous setup waits out its exporters' 30 s timeout when the
 		// remote hangs.
 		StopTimeout: time.Minute,

@@ -321,6 +321,9 @@ sys.stdout.buffer.write(plain()[-2000:])
 
 func runClaudeInteractive(ctx context.Context, t *testing.T, cli, work string, env []string, run ccRun) {
 	t.Helper()
+	if _, err := exec.LookPath("python3"); err != nil {
+		t.Fatalf("the interactive scenario drives the CLI in a pty with python3, which is missing: %v", err)
+	}
 	driver := filepath.Join(t.TempDir(), "drive_pty.py")
 	must(t, os.WriteFile(driver, []byte(ptyDriver), 0o600))
 	args := append([]string{driver, run.prompt, run.waitFor, cli}, run.args...)
@@ -625,6 +628,7 @@ func checkCCScenario(t *testing.T, sc ccScenario, s *ccSession) {
 	turns := ccTurns(s.fake.Log.Calls())
 	spans := aitracetest.Spans(synthesized(s.backend.Traces()))
 	t.Logf("synthesized spans at the remote:\n%s", aitracetest.Dump(spans))
+	ccSummary(t, s, turns, spans)
 
 	var roots []aitracetest.Span
 	children := map[pcommon.TraceID][]aitracetest.Span{}
@@ -871,9 +875,11 @@ func checkCCNative(t *testing.T, s *ccSession) {
 			t.Errorf("the CLI's span %s (%s) did not reach the remote", name, id)
 		}
 	}
-	if n := len(aitracetest.Spans(synthesized(s.backend.Traces()))); n != 0 {
+	n := len(aitracetest.Spans(synthesized(s.backend.Traces())))
+	if n != 0 {
 		t.Errorf("%d spans synthesized for a session the CLI traces itself", n)
 	}
+	t.Logf("the CLI sent %d spans of its own, the remote holds %d spans, %d synthesized; %d model requests in the fake's log", len(sentSpans), len(got), n, len(s.fake.Log.Calls()))
 }
 
 // checkCCResend posts every request the CLI made again, as it made it (a
@@ -914,4 +920,55 @@ func checkCCResend(t *testing.T, s *ccSession, before []aitracetest.Span) {
 	if a, b := rootCount(synthesized(s.backend.Traces())), len(before); a > 0 && len(after) != b {
 		t.Errorf("after the re-send the remote holds %d distinct spans, want %d", len(after), b)
 	}
+}
+
+// ccSummary logs the fake's log against what the remote and the monitor
+// got, in one line each.
+func ccSummary(t *testing.T, s *ccSession, turns []*ccTurn, spans []aitracetest.Span) {
+	t.Helper()
+	var calls, failed, side, tools int
+	var in, out int64
+	for _, turn := range turns {
+		calls += len(turn.ok)
+		failed += len(turn.failed)
+		side += len(turn.side)
+		for _, c := range turn.ok {
+			in += c.InputTokens + c.CacheReadTokens + c.CacheCreationTokens
+			out += c.OutputTokens
+			tools += len(c.ToolCalls)
+		}
+	}
+	var roots, chats, errChats, toolSpans int
+	var rin, rout int64
+	for _, sp := range spans {
+		switch name := sp.Span.Name(); {
+		case sp.Span.ParentSpanID().IsEmpty():
+			roots++
+			if v, ok := sp.Span.Attributes().Get("gen_ai.usage.input_tokens"); ok {
+				rin += v.Int()
+			}
+			if v, ok := sp.Span.Attributes().Get("gen_ai.usage.output_tokens"); ok {
+				rout += v.Int()
+			}
+		case strings.HasPrefix(name, "chat "):
+			chats++
+			if sp.Span.Status().Code() == ptrace.StatusCodeError {
+				errChats++
+			}
+		case strings.HasPrefix(name, "execute_tool "):
+			toolSpans++
+		}
+	}
+	sent, monitor := 0, 0
+	for _, ld := range s.sentLogs() {
+		sent += ld.LogRecordCount()
+	}
+	for _, r := range s.sink.Requests() {
+		if r.Path == "/v1/logs" {
+			monitor += r.Logs.LogRecordCount()
+		}
+	}
+	t.Logf("fake API: %d turns, %d answered main calls (%d in / %d out tokens), %d failed requests, %d side calls, %d tool calls", len(turns), calls, in, out, failed, side, tools)
+	t.Logf("remote:   %d roots (%d in / %d out tokens summed over roots), %d chat spans (%d error), %d tool spans, %d log records", roots, rin, rout, chats, errChats, toolSpans, remoteLogRecords(s.backend))
+	t.Logf("monitor:  %d log records; the CLI sent %d", monitor, sent)
 }

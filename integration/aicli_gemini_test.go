@@ -4,10 +4,12 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"flag"
 	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"sort"
 	"strings"
 	"syscall"
@@ -161,7 +163,7 @@ func (run *geminiRun) exec(sc geminiScenario) {
 			args = append(args, "--resume", "latest")
 		}
 		args = append(args, turn.args...)
-		ctx, cancel := context.WithTimeout(context.Background(), 280*time.Second)
+		ctx, cancel := context.WithTimeout(context.Background(), 330*time.Second)
 		cmd := exec.CommandContext(ctx, run.cli, args...)
 		// The gemini launcher re-executes node with a larger heap: a
 		// process group of its own, ended as a whole on timeout.
@@ -395,16 +397,34 @@ var geminiScenarios = []geminiScenario{
 // talks to the fake Gemini API and exports its telemetry to the collector,
 // whose monitor path (the sink) and remote (a second collector) are
 // checked against the fake's log.
+// geminiSelected tells whether -run selects the subtest TestGeminiCLI/name,
+// so that a background scenario is started only when its subtest runs.
+func geminiSelected(name string) bool {
+	f := flag.Lookup("test.run")
+	if f == nil {
+		return true
+	}
+	parts := strings.SplitN(f.Value.String(), "/", 2)
+	if len(parts) < 2 {
+		return true
+	}
+	re, err := regexp.Compile(parts[1])
+	return err != nil || re.MatchString(name)
+}
+
 func TestGeminiCLI(t *testing.T) {
 	// The slow scenario (retry_exhausted: some 220 s in the CLI's backoff)
 	// runs in the background from the start, the others one after the
 	// other meanwhile: the whole test takes about four minutes.
 	background := map[string]*geminiRun{}
 	for _, sc := range geminiScenarios {
-		if sc.background {
+		if sc.background && geminiSelected(sc.name) {
 			run := geminiStart(t, sc)
 			background[sc.name] = run
 			go run.exec(sc)
+			// Before the collectors and directories go (cleanups run last
+			// registered first).
+			t.Cleanup(func() { <-run.done })
 		}
 	}
 	for _, sc := range geminiScenarios {

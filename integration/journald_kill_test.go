@@ -115,17 +115,18 @@ func TestJournaldKill9MidStreamLosesNothing(t *testing.T) {
 
 	// Delivery: every entry at least once; duplicates counted.
 	deadline := time.Now().Add(90 * time.Second)
-	var missing []int
+	var missing, twice []int
 	duplicates := 0
 	for {
 		got := remoteLogCounts(backend.Logs())
-		missing, duplicates = missing[:0], 0
+		missing, twice, duplicates = missing[:0], twice[:0], 0
 		for i := range entries {
 			switch n := got[fmt.Sprintf("entry %05d", i)]; {
 			case n == 0:
 				missing = append(missing, i)
 			case n > 1:
 				duplicates += n - 1
+				twice = append(twice, i)
 			}
 		}
 		if len(missing) == 0 || time.Now().After(deadline) {
@@ -135,6 +136,9 @@ func TestJournaldKill9MidStreamLosesNothing(t *testing.T) {
 	}
 	t.Logf("%d journal entries over %d kills -9: %d lost, %d duplicate deliveries (%.2f%%)",
 		entries, kills, len(missing), duplicates, 100*float64(duplicates)/float64(entries))
+	if len(twice) > 0 {
+		t.Logf("delivered more than once: %s", ranges(twice))
+	}
 	if len(missing) > 0 {
 		t.Errorf("%d of %d journal entries never reached the remote: %s", len(missing), entries, ranges(missing))
 	}

@@ -80,6 +80,14 @@ func (r *resilientStorage) Shutdown(ctx context.Context) error {
 // instead of failing its start (and every pipeline, the monitor path
 // included) until someone deletes the file by hand.
 func (r *resilientStorage) GetClient(ctx context.Context, kind component.Kind, id component.ID, name string) (storage.Client, error) {
+	client, err := r.getClient(ctx, kind, id, name)
+	if err == nil && kind == component.KindReceiver && id.Type().String() == "journald" {
+		client = &cursorAfterWrite{Client: client}
+	}
+	return client, err
+}
+
+func (r *resilientStorage) getClient(ctx context.Context, kind component.Kind, id component.ID, name string) (storage.Client, error) {
 	path := filepath.Join(r.dir, FileName(kind, id, name))
 	openErr := r.check(path)
 	if openErr == nil {

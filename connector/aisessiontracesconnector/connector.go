@@ -224,6 +224,13 @@ func (c *aiConnector) closeTurn(s *sessionState, t *turnState, reason string) {
 	}
 	t.Open = false
 	t.Closed = reason
+	if t.Command && t.ModelCalls+t.SideCalls+t.ToolCalls+t.Rejected == 0 {
+		// A slash command that made no call (/exit): not a turn of the
+		// conversation; its event is in the logs.
+		c.tel.turnClosed("command_without_calls")
+		t.forgetDetails()
+		return
+	}
 	root := &pendingRoot{CLI: s.CLI, SessionID: s.ID, Resource: s.Resource, Turn: *t}
 	root.Turn.Seen, root.Turn.Decisions = nil, nil
 	c.pending = append(c.pending, root)

@@ -623,7 +623,6 @@ func checkCCScenario(t *testing.T, sc ccScenario, s *ccSession) {
 	checkCCRecordsArrived(t, s, s.sentLogs())
 	if sc.beta {
 		checkCCNative(t, s)
-		return
 	}
 	turns := ccTurns(s.fake.Log.Calls())
 	spans := aitracetest.Spans(synthesized(s.backend.Traces()))
@@ -853,8 +852,8 @@ func checkCCRecordsArrived(t *testing.T, s *ccSession, sent []plog.Logs) {
 }
 
 // checkCCNative: with its beta tracing on, the CLI's records carry its
-// trace context; its own spans reach the remote and nothing is
-// synthesized.
+// trace context; its own spans reach the remote unchanged, and the turn
+// trees (checked as for every scenario) link to them from their roots.
 func checkCCNative(t *testing.T, s *ccSession) {
 	t.Helper()
 	sentSpans := map[pcommon.SpanID]string{}
@@ -875,9 +874,21 @@ func checkCCNative(t *testing.T, s *ccSession) {
 			t.Errorf("the CLI's span %s (%s) did not reach the remote", name, id)
 		}
 	}
-	n := len(aitracetest.Spans(synthesized(s.backend.Traces())))
-	if n != 0 {
-		t.Errorf("%d spans synthesized for a session the CLI traces itself", n)
+	synth := aitracetest.Spans(synthesized(s.backend.Traces()))
+	n := len(synth)
+	for _, sp := range synth {
+		if !sp.Span.ParentSpanID().IsEmpty() {
+			continue
+		}
+		links := 0
+		for _, l := range sp.Span.Links().All() {
+			if _, sent := sentSpans[l.SpanID()]; sent {
+				links++
+			}
+		}
+		if links == 0 {
+			t.Errorf("the root %s links to none of the CLI's own spans", sp.Span.Name())
+		}
 	}
 	t.Logf("the CLI sent %d spans of its own, the remote holds %d spans, %d synthesized; %d model requests in the fake's log", len(sentSpans), len(got), n, len(s.fake.Log.Calls()))
 }

@@ -144,7 +144,8 @@ var codexScenarios = []codexScenario{
 	},
 	{
 		// A good turn, then a turn whose model call keeps failing with
-		// HTTP 500 under Codex's default retry policy (resume --last).
+		// HTTP 500 under Codex's default retry policy (resume --last), then
+		// the user tries again.
 		name: "model_error_500",
 		runs: []codexRun{
 			{prompt: "hello", main: []fakeopenai.Answer{
@@ -152,6 +153,12 @@ var codexScenarios = []codexScenario{
 			}},
 			{resume: "last", prompt: "summarize the repository", wantFail: true, main: []fakeopenai.Answer{
 				{Status: http.StatusInternalServerError, Sticky: true},
+			}},
+			// The user tries again: the failed turn ends at this prompt
+			// (Codex sends no end-of-turn event, and a turn that owes a
+			// model call may wait long for the CLI's retries).
+			{resume: "last", prompt: "try again", main: []fakeopenai.Answer{
+				{Text: "The repository holds a Go collector.", Usage: codexUsage(900, 800, 9, 2)},
 			}},
 		},
 		failedCalls: 1,
@@ -179,12 +186,17 @@ var codexScenarios = []codexScenario{
 			{prompt: "summarize the repository", wantFail: true, main: []fakeopenai.Answer{
 				{Status: http.StatusTooManyRequests, Sticky: true, Delay: 1500 * time.Millisecond},
 			}},
+			{resume: "last", prompt: "try again", main: []fakeopenai.Answer{
+				{Text: "The repository holds a Go collector.", Usage: codexUsage(600, 0, 9, 2)},
+			}},
 		},
 		failedCalls: 1,
 	},
 	{
-		// Codex's own trace exporter on: its log records carry the trace
-		// context of its spans, so the collector adds no second tree.
+		// Codex's own trace exporter on: its log records (but not its
+		// sse_event ones) carry the trace context of its spans, which pass
+		// through; the collector still makes the turn's tree, linked to
+		// them.
 		name:   "native_traces",
 		traces: true,
 		runs: []codexRun{
@@ -265,7 +277,6 @@ func codexRunScenario(t *testing.T, cli string, sc codexScenario) {
 
 	if sc.traces {
 		codexCheckNative(t, backend, tee, sent)
-		return
 	}
 
 	// The synthesized traces, against the fake's log.
@@ -280,6 +291,9 @@ func codexRunScenario(t *testing.T, cli string, sc codexScenario) {
 	spans := codexWaitSpans(t, backend, threadID, wantRoots, 40*time.Second)
 	t.Logf("synthesized spans at the remote:\n%s", aitracetest.Dump(spans))
 	codexCheckSpans(t, sc, threadID, wantRoots, spans, calls, mainCalls, sent)
+	if sc.traces {
+		codexCheckLinks(t, spans, threadID, tee)
+	}
 
 	// A re-send of every export request (a sender's retry) adds no span.
 	before := spanIDs(aitracetest.Spans(synthesized(backend.Traces())))
@@ -751,6 +765,23 @@ func codexCheckSpans(t *testing.T, sc codexScenario, session string, wantRoots i
 	if len(other) > 0 {
 		t.Logf("spans of other conversations (the approvals reviewer's sub-session): %v", other)
 	}
+	// The approvals reviewer's sub-session (a conversation of its own, no
+	// attribute naming its parent on the records) is joined to the session
+	// it reviewed.
+	if purposes := codexCallsFor(calls, "guardian"); len(purposes) > 0 {
+		reviewerRoots := 0
+		for _, s := range spans {
+			if s.Span.ParentSpanID().IsEmpty() && codexSession(s) != session {
+				reviewerRoots++
+				if got := attr(s.Span.Attributes(), "ai_session.turn.reviewer_of"); got != session {
+					t.Errorf("the reviewer's root (conversation %s): ai_session.turn.reviewer_of %q, want the reviewed session %q", codexSession(s), got, session)
+				}
+			}
+		}
+		if reviewerRoots == 0 {
+			t.Errorf("no root for the approvals reviewer's sub-session (%d calls in the fake's log)", len(purposes))
+		}
+	}
 
 	// One root per user prompt of the session (one per exec/resume, as
 	// far as the CLI sent them).
@@ -785,7 +816,12 @@ func codexCheckSpans(t *testing.T, sc codexScenario, session string, wantRoots i
 	// says how many requests it took.
 	var wantAttempts []int64
 	failedBefore := map[string]int64{}
+	lastText := map[string]string{}
 	for _, c := range calls {
+		if c.UserText != lastText[c.Purpose] {
+			failedBefore[c.Purpose] = 0 // a new turn: the failures before it were another call's
+			lastText[c.Purpose] = c.UserText
+		}
 		if c.Status != http.StatusOK {
 			failedBefore[c.Purpose]++
 			continue
@@ -881,8 +917,8 @@ func codexCheckSpans(t *testing.T, sc codexScenario, session string, wantRoots i
 	}
 }
 
-// codexCheckNative: with Codex's trace exporter on, its spans reach the
-// remote and nothing is synthesized.
+// codexCheckNative: with Codex's trace exporter on, every span it sent
+// reaches the remote.
 func codexCheckNative(t *testing.T, backend *harness.Backend, tee *codexTee, sent []plog.Logs) {
 	t.Helper()
 	withContext := 0
@@ -932,9 +968,36 @@ func codexCheckNative(t *testing.T, backend *harness.Backend, tee *codexTee, sen
 		}
 		time.Sleep(250 * time.Millisecond)
 	}
-	time.Sleep(4 * time.Second) // past the idle timeout
-	if n := len(aitracetest.Spans(synthesized(backend.Traces()))); n != 0 {
-		t.Errorf("%d spans synthesized for a session Codex traces itself", n)
+}
+
+// codexCheckLinks: with Codex's own spans, the turn's tree is still made
+// (the CLI's spans are no turn tree: no GenAI names, the sse_event records
+// carry no trace context), and its root links to the CLI's spans.
+func codexCheckLinks(t *testing.T, spans []aitracetest.Span, session string, tee *codexTee) {
+	t.Helper()
+	cli := map[pcommon.SpanID]bool{}
+	for _, td := range tee.Traces() {
+		for _, rs := range td.ResourceSpans().All() {
+			for _, ss := range rs.ScopeSpans().All() {
+				for _, s := range ss.Spans().All() {
+					cli[s.SpanID()] = true
+				}
+			}
+		}
+	}
+	for _, s := range spans {
+		if !s.Span.ParentSpanID().IsEmpty() || codexSession(s) != session {
+			continue
+		}
+		linked := 0
+		for _, l := range s.Span.Links().All() {
+			if cli[l.SpanID()] {
+				linked++
+			}
+		}
+		if linked == 0 {
+			t.Errorf("root %s has %d links, none to a span Codex sent; want links to the CLI's own spans", s.Span.SpanID(), s.Span.Links().Len())
+		}
 	}
 }
 

@@ -520,6 +520,12 @@ func geminiSpanInt(s ptrace.Span, key string) (int64, bool) {
 // geminiCheck checks what reached the monitor and the remote against the
 // fake's log and the scenario.
 func geminiCheck(t *testing.T, sc geminiScenario, run *geminiRun) {
+	// The fake serves every call the CLI made (else the oracle is short).
+	for _, r := range run.fake.Raw() {
+		if !strings.HasSuffix(r.Path, ":streamGenerateContent") && !strings.HasSuffix(r.Path, ":generateContent") && !strings.HasSuffix(r.Path, ":countTokens") {
+			t.Errorf("the fake API got %s %s, which it does not serve", r.Method, r.Path)
+		}
+	}
 	calls := run.fake.Log.Calls()
 	wantChats := geminiWantChats(calls)
 	var fakeTools []string

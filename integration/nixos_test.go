@@ -187,6 +187,7 @@ func TestNixOSModuleConfigurations(t *testing.T) {
 		expect(t, "no capabilities", len(e.Capabilities), 0)
 		expect(t, "AI traces switch", e.Environment["OTEL_AI_COLLECTOR_AI_TRACES"], "on")
 		expect(t, "AI traces idle", e.Environment["OTEL_AI_COLLECTOR_AI_TRACES_IDLE"], "30s")
+		expect(t, "AI traces model call timeout", e.Environment["OTEL_AI_COLLECTOR_AI_TRACES_MODEL_CALL_TIMEOUT"], "10m")
 		expect(t, "warnings", len(e.Warnings), 0)
 	})
 

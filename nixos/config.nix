@@ -223,6 +223,7 @@ in
     OTEL_AI_COLLECTOR_REMOTE_MAX_RETRY_TIME = cfg.remote.maxRetryTime;
     OTEL_AI_COLLECTOR_AI_TRACES = onOff cfg.aiTraces.enable;
     OTEL_AI_COLLECTOR_AI_TRACES_IDLE = cfg.aiTraces.turnIdleTimeout;
+    OTEL_AI_COLLECTOR_AI_TRACES_MODEL_CALL_TIMEOUT = cfg.aiTraces.modelCallTimeout;
     OTEL_AI_COLLECTOR_HOST_METRICS = onOff cfg.hostMetrics.enable;
     OTEL_AI_COLLECTOR_HOST_METRICS_INTERVAL = cfg.hostMetrics.interval;
     OTEL_AI_COLLECTOR_JOURNALD = onOff cfg.journald.enable;
@@ -269,6 +270,10 @@ in
     {
       assertion = isIdleTimeout cfg.aiTraces.turnIdleTimeout;
       message = "services.otel-ai-collector: aiTraces.turnIdleTimeout = \"${cfg.aiTraces.turnIdleTimeout}\" is not a Go duration of at least 1s (e.g. 30s, 2m, 1h30m); the collector would refuse it.";
+    }
+    {
+      assertion = isIdleTimeout cfg.aiTraces.modelCallTimeout;
+      message = "services.otel-ai-collector: aiTraces.modelCallTimeout = \"${cfg.aiTraces.modelCallTimeout}\" is not a Go duration of at least 1s (e.g. 10m); the collector would refuse it.";
     }
   ];
 

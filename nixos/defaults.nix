@@ -58,6 +58,8 @@
     # remote path; a turn ends after turnIdleTimeout without events.
     enable = true;
     turnIdleTimeout = "30s";
+    # ... but this long while the CLI owes a model call (silent retries).
+    modelCallTimeout = "10m";
   };
   hostMetrics = {
     enable = true;

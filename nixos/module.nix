@@ -195,6 +195,12 @@ in
         example = "2m";
         description = "A turn whose session sent nothing for this long ends and its root span is emitted (a turn also ends at the session's next prompt or end). A Go duration of at least 1s, such as 30s, 2m or 1h30m.";
       };
+      modelCallTimeout = mkOption {
+        type = types.str;
+        default = defaults.aiTraces.modelCallTimeout;
+        example = "15m";
+        description = "How long a quiet turn waits instead while its CLI owes a model call (the CLI may be retrying it silently). A Go duration of at least 1s.";
+      };
     };
     hostMetrics = {
       enable = mkOption { type = types.bool; default = defaults.hostMetrics.enable; description = "Export host metrics (cpu, memory, load, disk, filesystem, network, paging, processes, uptime) with the remote path."; };

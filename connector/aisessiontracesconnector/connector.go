@@ -559,8 +559,10 @@ func (c *aiConnector) apply(s *sessionState, e *event, ss ptrace.ScopeSpans) str
 	case kindModelRequest:
 		t := s.turnFor(e, c.closeTurn)
 		c.linkNative(t, e)
-		t.CallStart = e.start().UnixNano()
-		t.AwaitingModel = true
+		if !e.sideCall {
+			t.CallStart = e.start().UnixNano()
+			t.AwaitingModel = true
+		}
 		c.tel.event(ctx, e.cli.name, "request")
 		return ""
 	case kindRetriesExhausted:

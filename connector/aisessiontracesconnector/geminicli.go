@@ -1,5 +1,7 @@
 package aisessiontracesconnector
 
+import "encoding/json"
+
 // Gemini CLI's log events, from packages/core/src/telemetry
 // (testdata/gemini-cli/README.md): the name is in the event.name attribute,
 // prompt_id ("<session>########<n>") marks the turn, api_response and
@@ -15,6 +17,25 @@ var geminiCLI = &cliProfile{
 	parse:       parseGeminiCLI,
 }
 
+// geminiShellFailure reads a tool call's metadata ({"exitCode": 3,
+// "isError": true} for a shell command that failed).
+func geminiShellFailure(metadata string) (exitCode string, isError bool) {
+	if metadata == "" {
+		return "", false
+	}
+	var m struct {
+		ExitCode *json.Number `json:"exitCode"`
+		IsError  bool         `json:"isError"`
+	}
+	if json.Unmarshal([]byte(metadata), &m) != nil || !m.IsError {
+		return "", false
+	}
+	if m.ExitCode != nil {
+		exitCode = m.ExitCode.String()
+	}
+	return nonEmpty(exitCode, "unknown"), true
+}
+
 // geminiRole reads which of Gemini CLI's model calls this is: the turn's
 // own ("main") or one of its helpers, such as the router that picks the
 // model for the turn ("utility_router"), which is not the turn's work.
@@ -28,6 +49,12 @@ func parseGeminiCLI(e *event, a attrs) string {
 	switch e.name {
 	case "gemini_cli.user_prompt":
 		e.kind = kindPrompt
+	case "gemini_cli.api_request":
+		// Announces a call (the response or error ends it); its record
+		// names the CLI's llm_call span, which the turn links to.
+		e.kind = kindModelRequest
+		e.model = a.str("model")
+		geminiRole(e, a)
 	case "gemini_cli.api_response":
 		e.kind = kindModelCall
 		e.model = a.str("model")
@@ -73,6 +100,12 @@ func parseGeminiCLI(e *event, a attrs) string {
 			e.failed = true
 			e.errorText = a.str("error", "error.message")
 			e.errorType = nonEmpty(a.str("error_type", "error.type"), "tool_error")
+		} else if exitCode, isError := geminiShellFailure(a.str("metadata")); isError {
+			// 0.61.0 reports a shell command that exited non-zero as a
+			// success; only its metadata says otherwise.
+			e.failed = true
+			e.errorType = "exit_code"
+			e.errorText = "exit code " + exitCode
 		}
 		return readDuration(e, a, "duration_ms")
 	case "gemini_cli.conversation_finished":

@@ -72,6 +72,8 @@ var Variables = []Variable{
 		Description: "With remote export, AI CLI log events also become one trace per turn on the remote traces path ([`config/ai-traces.yaml`](config/ai-traces.yaml)); `off` switches it off."},
 	{Name: envAITracesIdle, Default: "`30s`", kind: kindDuration, min: time.Second, Example: "30s",
 		Description: "A turn's root span is emitted at the session's next prompt, or after this long (Go duration, at least 1s) without events of the session."},
+	{Name: envAITracesCall, Default: "`10m`", kind: kindDuration, min: time.Second, Example: "10m",
+		Description: "How long a quiet turn waits instead while its CLI owes a model call (after the prompt, a tool result or a request): the CLI may be retrying silently (Claude Code's default: 11 attempts over about 4 minutes, nothing sent until the last fails)."},
 	{Name: envHostMetrics, Default: "`on`", kind: kindSwitch, Example: "off",
 		Description: "Host metrics with remote export ([`docs/host-telemetry.md`](docs/host-telemetry.md))."},
 	{Name: envHostMetricsInterval, Default: "`15s`", kind: kindDuration, min: time.Second, Example: "15s",

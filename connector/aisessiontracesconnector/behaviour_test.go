@@ -228,3 +228,39 @@ func TestChildJoinsAWaitingRoot(t *testing.T) {
 			attrInt(root.Attributes(), attrModelCalls), attrInt(root.Attributes(), attrToolCalls), attrStr(root.Attributes(), "prompt.id"))
 	}
 }
+
+// Gemini CLI reports every attempt (recorded: 10 x 503 over about 220 s,
+// then the CLI exits 1 and says nothing more). After a failed attempt the
+// turn waits for the next one within the CLI's backoff, not the whole
+// model_call_timeout; then one error span covers the ten attempts.
+func TestGeminiRetriesExhausted(t *testing.T) {
+	ld := loadFixture(t, "testdata/gemini-cli/real/retry_exhausted.logs.json")
+	h := newHarness(t, defaultTestConfig(), nil)
+	h.consume(ld)
+	h.clock.Advance(h.c.cfg.TurnIdleTimeout + time.Second)
+	h.c.expire()
+	h.c.flushPending(t.Context())
+	for _, s := range aitracetest.Spans(h.sink.AllTraces()) {
+		if s.Span.ParentSpanID().IsEmpty() || s.Span.Status().Code() == ptrace.StatusCodeError {
+			t.Fatalf("%s emitted %s after the last failed attempt: the next attempt may still come", s.Span.Name(), h.c.cfg.TurnIdleTimeout)
+		}
+	}
+	h.clock.Advance(geminiCLI.retryGap)
+	h.c.expire()
+	h.c.flushPending(t.Context())
+	var errorSpans []ptrace.Span
+	roots := 0
+	for _, s := range aitracetest.Spans(h.sink.AllTraces()) {
+		if s.Span.ParentSpanID().IsEmpty() {
+			roots++
+		} else if attrStr(s.Span.Attributes(), attrOperation) == "chat" && s.Span.Status().Code() == ptrace.StatusCodeError {
+			errorSpans = append(errorSpans, s.Span)
+		}
+	}
+	if roots != 1 || len(errorSpans) != 1 {
+		t.Fatalf("%d roots and %d error chat spans after the CLI's backoff, want 1 and 1:\n%s", roots, len(errorSpans), aitracetest.Dump(aitracetest.Spans(h.sink.AllTraces())))
+	}
+	if got := attrInt(errorSpans[0].Attributes(), attrAttempts); got != 10 {
+		t.Errorf("attempts %d, want the 10 the fake server refused", got)
+	}
+}

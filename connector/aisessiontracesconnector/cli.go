@@ -2,6 +2,7 @@ package aisessiontracesconnector
 
 import (
 	"strings"
+	"time"
 )
 
 // cliProfile is what the connector knows about one AI CLI's events.
@@ -21,6 +22,10 @@ type cliProfile struct {
 	// the model; otherwise each failed attempt is reported and another
 	// follows.
 	failedCallIsFinal bool
+	// retryGap bounds the wait for the next attempt after a failed one,
+	// for CLIs that report each attempt: their default backoff with
+	// jitter, with room for a server's Retry-After.
+	retryGap time.Duration
 	// reviewerSource is the decision source that names an automatic
 	// reviewer running as a session of its own (Codex).
 	reviewerSource string

@@ -1,5 +1,7 @@
 package aisessiontracesconnector
 
+import "time"
+
 // Codex CLI's log events, as codex-rs/otel writes them through the tracing
 // bridge (testdata/codex/README.md): the name is in the event.name
 // attribute (the OTLP EventName field holds a source location), the time
@@ -15,7 +17,10 @@ var codex = &cliProfile{
 	sessionKeys: []string{"conversation.id"},
 	// codex-rs 0.169: the guardian reviewer's verdict, source AutomatedReviewer.
 	reviewerSource: "automatedreviewer",
-	parse:          parseCodex,
+	// codex-rs: exponential backoff from 200 ms, a few seconds at most
+	// over its default 4 request retries, or the server's Retry-After.
+	retryGap: 2 * time.Minute,
+	parse:    parseCodex,
 	// tool_result's duration_ms covers the whole dispatch, including the
 	// approval prompt.
 	toolWaitInDuration: true,

@@ -159,7 +159,7 @@ func (c *aiConnector) expire() {
 	var removed []string
 	for key, s := range c.sessions {
 		idle := time.Duration(now - s.LastSeen)
-		if open := s.openTurn(); open != nil && idle >= c.idleTimeout(open) {
+		if open := s.openTurn(); open != nil && idle >= c.idleTimeout(profileByName(s.CLI), open) {
 			s.closeOpen("idle", c.closeTurn)
 			changed = append(changed, s)
 		} else if s.openTurn() == nil && idle >= sessionRetention {
@@ -178,8 +178,13 @@ func (c *aiConnector) expire() {
 // the CLI owes a model call, which it may be retrying silently (Claude
 // Code's default policy: 11 attempts over 4 minutes, no event until the
 // last fails).
-func (c *aiConnector) idleTimeout(t *turnState) time.Duration {
-	if t.AwaitingModel {
+func (c *aiConnector) idleTimeout(cli *cliProfile, t *turnState) time.Duration {
+	switch {
+	case t.AwaitingRetry && cli != nil && cli.retryGap > 0:
+		// The next attempt comes within the CLI's backoff, or never
+		// (it gave up and said nothing more: Gemini CLI, codex exec).
+		return max(min(cli.retryGap, c.cfg.ModelCallTimeout), c.cfg.TurnIdleTimeout)
+	case t.AwaitingModel:
 		return max(c.cfg.ModelCallTimeout, c.cfg.TurnIdleTimeout)
 	}
 	return c.cfg.TurnIdleTimeout
@@ -561,7 +566,7 @@ func (c *aiConnector) apply(s *sessionState, e *event, ss ptrace.ScopeSpans) str
 		c.linkNative(t, e)
 		if !e.sideCall {
 			t.CallStart = e.start().UnixNano()
-			t.AwaitingModel = true
+			t.AwaitingModel, t.AwaitingRetry = true, false
 		}
 		c.tel.event(ctx, e.cli.name, "request")
 		return ""
@@ -574,7 +579,7 @@ func (c *aiConnector) apply(s *sessionState, e *event, ss ptrace.ScopeSpans) str
 		if !t.seen(id) && !e.sideCall {
 			t.fail(e)
 			t.markSeen(id)
-			t.AwaitingModel = false
+			t.AwaitingModel, t.AwaitingRetry = false, false
 		}
 		c.tel.event(ctx, e.cli.name, "retries_exhausted")
 		return ""
@@ -618,6 +623,7 @@ func (c *aiConnector) apply(s *sessionState, e *event, ss ptrace.ScopeSpans) str
 		}
 		t.CallStart = 0
 		t.AwaitingModel = e.failed && !e.cli.failedCallIsFinal
+		t.AwaitingRetry = t.AwaitingModel
 		if e.failed {
 			// One span for the whole retry sequence: held until a
 			// later attempt succeeds or the turn ends.
@@ -628,7 +634,7 @@ func (c *aiConnector) apply(s *sessionState, e *event, ss ptrace.ScopeSpans) str
 		}
 		failed, t.Failing = t.Failing, nil
 	case kindToolResult:
-		t.AwaitingModel = true
+		t.AwaitingModel, t.AwaitingRetry = true, false
 		if t.wasRejected(e.callID) {
 			c.tel.event(ctx, e.cli.name, "rejected_result")
 			return ""

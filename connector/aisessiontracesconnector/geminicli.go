@@ -1,6 +1,9 @@
 package aisessiontracesconnector
 
-import "encoding/json"
+import (
+	"encoding/json"
+	"time"
+)
 
 // Gemini CLI's log events, from packages/core/src/telemetry
 // (testdata/gemini-cli/README.md): the name is in the event.name attribute,
@@ -15,6 +18,9 @@ var geminiCLI = &cliProfile{
 	prefix:      "gemini_cli.",
 	sessionKeys: []string{"session.id"},
 	parse:       parseGeminiCLI,
+	// packages/core/src/utils/retry.ts: 5 s doubling to 30 s, jitter
+	// +-30%: at most 39 s between attempts.
+	retryGap: 2 * time.Minute,
 }
 
 // geminiShellFailure reads a tool call's metadata ({"exitCode": 3,

@@ -61,6 +61,9 @@ type turnState struct {
 	// result or a request seen): a turn that goes quiet now is waiting
 	// for the model, possibly retrying it silently, not over.
 	AwaitingModel bool `json:"awaiting_model,omitempty"`
+	// AwaitingRetry: the last attempt of a model call failed and the CLI
+	// reports each attempt: the next one follows within its backoff.
+	AwaitingRetry bool `json:"awaiting_retry,omitempty"`
 	// Failing is a model call whose attempts failed so far: one span for
 	// the whole retry sequence, emitted when a later attempt succeeds (as
 	// that call's span) or when the turn ends (as an error span).

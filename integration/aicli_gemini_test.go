@@ -623,7 +623,14 @@ func geminiCheck(t *testing.T, sc geminiScenario, run *geminiRun) {
 	// The synthesized trees at the remote.
 	wantSpans := len(sc.turns) + len(wantChats) + len(sc.tools)
 	var synth []aitracetest.Span
-	deadline = time.Now().Add(15 * time.Second)
+	wait := 15 * time.Second
+	if calls := run.fake.Log.Calls(); len(calls) > 0 && calls[len(calls)-1].Status/100 != 2 {
+		// The CLI gave up after its last failed attempt and said nothing
+		// more: the turn ends when its backoff could no longer bring
+		// another attempt (2 minutes after the last failure).
+		wait = 150 * time.Second
+	}
+	deadline = time.Now().Add(wait)
 	for {
 		synth = aitracetest.Spans(synthesized(run.backend.Traces()))
 		roots := 0

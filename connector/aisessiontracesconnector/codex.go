@@ -1,6 +1,9 @@
 package aisessiontracesconnector
 
-import "time"
+import (
+	"regexp"
+	"time"
+)
 
 // Codex CLI's log events, as codex-rs/otel writes them through the tracing
 // bridge (testdata/codex/README.md): the name is in the event.name
@@ -24,6 +27,30 @@ var codex = &cliProfile{
 	// tool_result's duration_ms covers the whole dispatch, including the
 	// approval prompt.
 	toolWaitInDuration: true,
+}
+
+// The tool output lines codex-rs 0.169.0 writes for exec_command.
+var (
+	codexExitLine = regexp.MustCompile(`(?m)^Process exited with code (-?\d+)$`)
+	codexRejected = regexp.MustCompile(`Rejected\(\\?"(.*?)\\?"\)`)
+)
+
+// codexExitCode reads the exit code from a tool result's output, where
+// Codex logs the output.
+func codexExitCode(output string) string {
+	if m := codexExitLine.FindStringSubmatch(output); m != nil {
+		return m[1]
+	}
+	return ""
+}
+
+// codexRejection reads whether a failed tool result is a command Codex
+// refused to run (execpolicy rules, sandbox policy), and why.
+func codexRejection(output string) (string, bool) {
+	if m := codexRejected.FindStringSubmatch(output); m != nil {
+		return m[1], true
+	}
+	return "", false
 }
 
 func parseCodex(e *event, a attrs) string {
@@ -86,9 +113,26 @@ func parseCodex(e *event, a attrs) string {
 		e.kind = kindToolResult
 		e.toolName = a.str("tool_name")
 		e.callID = a.str("call_id")
+		output := a.str("output")
 		if ok, present := a.boolean("success"); present && !ok {
+			if reason, rejected := codexRejection(output); rejected {
+				// 0.169.0: a command the rules or the sandbox policy
+				// forbid sends no tool_decision, only this result. It
+				// never ran: a rejection.
+				e.kind = kindToolDecision
+				e.decision = "reject"
+				e.source = "policy"
+				e.errorText = reason
+				return ""
+			}
 			e.failed = true
 			e.errorType = "tool_error"
+		} else if code := codexExitCode(output); code != "" && code != "0" {
+			// 0.169.0 reports a command that exited non-zero as a
+			// success; only its output says otherwise.
+			e.failed = true
+			e.errorType = "exit_code"
+			e.errorText = "exit code " + code
 		}
 		return readDuration(e, a, "duration_ms")
 	}

@@ -589,6 +589,12 @@ func (c *aiConnector) apply(s *sessionState, e *event, ss ptrace.ScopeSpans) str
 		if e.cli.reviewerSource != "" && e.source == e.cli.reviewerSource {
 			c.linkReviewer(s, t, e)
 		}
+		if e.decision == "reject" && t.wasRejected(e.callID) && !t.seen(spanIDKey(childSpanID(turnTraceID(s.CLI, s.ID, t.Key), eventIdentity(e)))) {
+			// The result Codex still sends for a call its reviewer denied
+			// (a re-sent decision is counted as repeated below).
+			c.tel.event(ctx, e.cli.name, "rejected_result")
+			return ""
+		}
 		if e.decision != "reject" {
 			t.keepDecision(pendingDecision{CallID: e.callID, Tool: e.toolName, Decision: e.decision, Source: e.source, Time: e.time.UnixNano()})
 			c.tel.event(ctx, e.cli.name, "decision")

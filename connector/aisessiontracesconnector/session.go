@@ -98,9 +98,12 @@ func (t *turnState) fail(e *event) {
 		f = &failingCall{Identity: eventIdentity(e), Start: e.start().UnixNano(), EventName: e.name}
 		t.Failing = f
 	}
-	if e.attempts > 0 {
+	if e.kind == kindRetriesExhausted || e.cli.failedCallIsFinal && e.attempts > 0 {
+		// The CLI's own count of the whole sequence (Claude Code).
 		f.Attempts = max(f.Attempts, int(e.attempts))
 	} else {
+		// One record per attempt (Codex numbers them, but anew at
+		// each of its reconnects: counted, not read).
 		f.Attempts++
 	}
 	f.End = max(f.End, e.time.UnixNano())

@@ -664,7 +664,7 @@ func geminiCheck(t *testing.T, sc geminiScenario, run *geminiRun) {
 		}
 	}
 
-	var roots, chats, tools []aitracetest.Span
+	var roots, chats, sideChats, tools []aitracetest.Span
 	for _, s := range synth {
 		if _, ok := s.Resource.Get("process.command_args"); ok {
 			t.Errorf("synthesized span %s carries resource process.command_args", s.Span.Name())
@@ -675,6 +675,9 @@ func geminiCheck(t *testing.T, sc geminiScenario, run *geminiRun) {
 		switch {
 		case s.Span.ParentSpanID().IsEmpty():
 			roots = append(roots, s)
+		case strings.HasPrefix(s.Span.Name(), "chat ") && attr(s.Span.Attributes(), "ai_session.call.purpose") != "<unset>":
+			// A call the CLI makes for itself (its model router).
+			sideChats = append(sideChats, s)
 		case strings.HasPrefix(s.Span.Name(), "chat "):
 			chats = append(chats, s)
 		case strings.HasPrefix(s.Span.Name(), "execute_tool "):
@@ -682,6 +685,17 @@ func geminiCheck(t *testing.T, sc geminiScenario, run *geminiRun) {
 		default:
 			t.Errorf("unexpected synthesized span %s", s.Span.Name())
 		}
+	}
+	// Side calls: marked, one per call the fake answered for another
+	// purpose than the turn's own, and not counted in the roots' totals.
+	sideCalls := 0
+	for _, c := range run.fake.Log.Calls() {
+		if c.Purpose != "main" {
+			sideCalls++
+		}
+	}
+	if len(sideChats) != sideCalls {
+		t.Errorf("%d side-call chat spans (ai_session.call.purpose), want %d (the fake's calls for other purposes)", len(sideChats), sideCalls)
 	}
 
 	// One root per invocation (user prompt), in order, parentless.

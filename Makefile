@@ -59,13 +59,13 @@ test-deps:
 
 ## test: unit and integration tests (integration runs the built binary)
 test: build test-deps
-	OTEL_AI_COLLECTOR_BINARY=$(BINARY) go test -count=1 -timeout 30m ./...
+	OTEL_AI_COLLECTOR_BINARY=$(BINARY) go test -count=1 -timeout 60m ./...
 
 unit-test:
 	go test -count=1 $$(go list ./... | grep -v /integration)
 
 integration-test: build test-deps
-	OTEL_AI_COLLECTOR_BINARY=$(BINARY) go test -count=1 -timeout 30m -v ./integration/...
+	OTEL_AI_COLLECTOR_BINARY=$(BINARY) go test -count=1 -timeout 60m -v ./integration/...
 
 ## lint: formatting and vet
 lint:

@@ -30,6 +30,10 @@ type Request struct {
 	Traces          ptrace.Traces   // set for /v1/traces
 	Metrics         pmetric.Metrics // set for /v1/metrics
 	Logs            plog.Logs       // set for /v1/logs
+	// Status is what the sink answered: an HTTP status, or 0 when it held
+	// the request until the client gave up or reset the connection
+	// (SetFault).
+	Status int
 }
 
 // Sink is an OTLP/HTTP server on loopback that decodes what it receives with
@@ -43,6 +47,7 @@ type Sink struct {
 	requests   []Request
 	notify     chan struct{}
 	status     int
+	fault      Fault
 	retryAfter string
 	discard    bool
 
@@ -101,6 +106,27 @@ func (s *Sink) SetStatus(code int, retryAfter time.Duration) {
 	}
 }
 
+// Fault is a way the sink fails a request other than by a status code.
+type Fault int
+
+const (
+	NoFault Fault = iota
+	// Hang holds every request unanswered until the client gives up (its
+	// timeout), as a remote that stopped responding.
+	Hang
+	// Reset closes the connection without an answer, as a remote that
+	// crashed or a proxy that dropped it.
+	Reset
+)
+
+// SetFault makes the sink fail every following request (after decoding and
+// recording it) this way instead of answering; NoFault restores answers.
+func (s *Sink) SetFault(f Fault) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.fault = f
+}
+
 func (s *Sink) handle(w http.ResponseWriter, r *http.Request) {
 	req := Request{
 		Path:            r.URL.Path,
@@ -136,14 +162,27 @@ func (s *Sink) handle(w http.ResponseWriter, r *http.Request) {
 		s.logRecords.Add(int64(req.Logs.LogRecordCount()))
 	}
 	s.mu.Lock()
+	status, retryAfter, fault := s.status, s.retryAfter, s.fault
+	if fault == NoFault {
+		req.Status = status
+	}
 	if !s.discard {
 		s.requests = append(s.requests, req)
 	}
-	status, retryAfter := s.status, s.retryAfter
 	s.mu.Unlock()
 	select {
 	case s.notify <- struct{}{}:
 	default:
+	}
+	switch fault {
+	case Hang:
+		<-r.Context().Done()
+		return
+	case Reset:
+		if conn, _, err := http.NewResponseController(w).Hijack(); err == nil {
+			_ = conn.Close()
+		}
+		return
 	}
 	if status != http.StatusOK {
 		if retryAfter != "" {

@@ -12,6 +12,13 @@ buildGoModule {
   ldflags = [ "-s" "-w" ];
   # As the Makefile builds: without gRPC's x/net/trace request tracing.
   tags = [ "grpcnotrace" ];
+  # As the Makefile builds: the eBPF profiler's rlimit.MaximizeMemlock
+  # replaced by ours (internal/memlockoverlay, docs/profiling.md); in the
+  # vendor tree here, which the script finds through `go list`.
+  preBuild = ''
+    overlay=$(scripts/memlock-overlay.sh "$TMPDIR/memlock-overlay.json")
+    export GOFLAGS="$GOFLAGS -overlay=$overlay"
+  '';
   # The integration tests start processes and servers; `make test` runs them.
   doCheck = false;
   meta = {

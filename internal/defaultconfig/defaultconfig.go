@@ -34,6 +34,7 @@ const (
 	envEBPFUnits       = "OTEL_AI_COLLECTOR_EBPF_UNITS"
 	envEBPFUnitsList   = "OTEL_AI_COLLECTOR_EBPF_UNITS_LIST"
 	envPyroscope       = "OTEL_AI_COLLECTOR_PYROSCOPE_ENDPOINT"
+	envProfiling       = "OTEL_AI_COLLECTOR_PROFILING"
 	envAITraces        = "OTEL_AI_COLLECTOR_AI_TRACES"
 	envAITracesIdle    = "OTEL_AI_COLLECTOR_AI_TRACES_IDLE"
 
@@ -75,6 +76,7 @@ const (
 	JournaldURI      = "embedded:journald.yaml"       // with remote export, if the journal is readable
 	EBPFURI          = "embedded:ebpf.yaml"           // with remote export, when eBPF selectors are set
 	ProfilingURI     = "embedded:profiling.yaml"      // when OTEL_AI_COLLECTOR_PYROSCOPE_ENDPOINT is set
+	ProfilingEBPFURI = "embedded:profiling-ebpf.yaml" // with profiling, when OTEL_AI_COLLECTOR_PROFILING=ebpf
 	RemoteGatewayURI = "embedded:remote-gateway.yaml" // mode layer, unless OTEL_AI_COLLECTOR_REMOTE_CONFIG names another
 )
 
@@ -139,6 +141,12 @@ func profilingEnabled() bool {
 	return strings.TrimSpace(os.Getenv(envPyroscope)) != ""
 }
 
+// ebpfProfiling reports whether whole-host eBPF profiling is asked for
+// (OTEL_AI_COLLECTOR_PROFILING=ebpf); it runs only with profiling on.
+func ebpfProfiling() bool {
+	return strings.TrimSpace(os.Getenv(envProfiling)) == "ebpf"
+}
+
 // checkPyroscopeEndpoint refuses a Pyroscope endpoint that is not a base URL,
 // naming the variable (the processor's own error could only name its
 // `endpoint` setting).
@@ -163,6 +171,9 @@ func defaultLayers() (layers, extra, warnings []string, err error) {
 	if !remoteEnabled() {
 		if profilingEnabled() {
 			layers = append(layers, ProfilingURI)
+			if ebpfProfiling() {
+				layers = append(layers, ProfilingEBPFURI)
+			}
 		}
 		return layers, nil, warnings, nil
 	}
@@ -210,6 +221,9 @@ func defaultLayers() (layers, extra, warnings []string, err error) {
 	}
 	if profilingEnabled() {
 		layers = append(layers, ProfilingURI)
+		if ebpfProfiling() {
+			layers = append(layers, ProfilingEBPFURI)
+		}
 	}
 
 	// The mode layer comes last: it may replace service::extensions.

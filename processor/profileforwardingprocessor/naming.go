@@ -4,6 +4,7 @@ import (
 	"os"
 	"path"
 	"path/filepath"
+	"regexp"
 	"sort"
 	"strconv"
 	"strings"
@@ -50,6 +51,9 @@ func (n *naming) serviceName(attrs pcommon.Map) string {
 	if unit := n.systemdUnit(attrs); unit != "" {
 		return sanitizeServiceName(unit)
 	}
+	if script := n.script(attrs); script != "" {
+		return sanitizeServiceName(script)
+	}
 	if v, ok := attrs.Get(attrExecutableName); ok && v.AsString() != "" {
 		return sanitizeServiceName(v.AsString())
 	}
@@ -62,21 +66,28 @@ func (n *naming) serviceName(attrs pcommon.Map) string {
 	return n.defaultServiceName
 }
 
-// systemdUnit returns the service unit (without ".service") that process.pid
-// runs in, read from its cgroup; "" when the profile is from another host,
-// names no pid, or the process is gone or not in a service unit.
-func (n *naming) systemdUnit(attrs pcommon.Map) string {
+// localPID is process.pid when the profile is from this host (no host.name,
+// or this machine's), else 0.
+func (n *naming) localPID(attrs pcommon.Map) int64 {
 	if v, ok := attrs.Get(attrHostName); ok && v.AsString() != n.hostName {
-		return ""
+		return 0
 	}
 	v, ok := attrs.Get(attrProcessPID)
 	if !ok {
-		return ""
+		return 0
 	}
 	pid := v.Int()
 	if v.Type() == pcommon.ValueTypeStr {
 		pid, _ = strconv.ParseInt(v.Str(), 10, 64)
 	}
+	return pid
+}
+
+// systemdUnit returns the service unit (without ".service") that process.pid
+// runs in, read from its cgroup; "" when the profile is from another host,
+// names no pid, or the process is gone or not in a service unit.
+func (n *naming) systemdUnit(attrs pcommon.Map) string {
+	pid := n.localPID(attrs)
 	if pid <= 0 {
 		return ""
 	}
@@ -85,6 +96,63 @@ func (n *naming) systemdUnit(attrs pcommon.Map) string {
 		return ""
 	}
 	return unitFromCgroup(string(data))
+}
+
+// interpreters are executables whose processes are named after the script
+// they run (python3.11 busy.py is "busy"), not after themselves.
+var interpreters = regexp.MustCompile(`^(python[0-9.]*|pypy[0-9.]*|node|nodejs|bun|deno|ruby[0-9.]*|perl[0-9.]*|php[0-9.]*)$`)
+
+// scriptExtensions are cut from a script's name.
+var scriptExtensions = []string{".py", ".js", ".mjs", ".cjs", ".ts", ".rb", ".pl", ".php"}
+
+// script names an interpreter's process (process.executable.name matches
+// interpreters) after what it runs, from /proc/PID/cmdline on this host: the
+// first argument that is not an option, without directory and extension;
+// python -m pkg.mod gives pkg.mod. "" for other processes, a process that
+// is gone, or an interpreter running no file (python -c, a REPL).
+func (n *naming) script(attrs pcommon.Map) string {
+	exe, ok := attrs.Get(attrExecutableName)
+	if !ok || !interpreters.MatchString(exe.AsString()) {
+		return ""
+	}
+	pid := n.localPID(attrs)
+	if pid <= 0 {
+		return ""
+	}
+	data, err := os.ReadFile(filepath.Join(n.procRoot, strconv.FormatInt(pid, 10), "cmdline"))
+	if err != nil {
+		return ""
+	}
+	return scriptFromArgs(strings.Split(strings.TrimRight(string(data), "\x00"), "\x00"))
+}
+
+// scriptFromArgs is script's reading of an interpreter's argv.
+func scriptFromArgs(argv []string) string {
+	for i := 1; i < len(argv); i++ {
+		arg := argv[i]
+		switch {
+		case arg == "-m" && i+1 < len(argv):
+			return argv[i+1]
+		case arg == "-c" || arg == "-e" || arg == "--eval" || arg == "-p" || arg == "--print" || arg == "-":
+			return "" // code on the command line or stdin, no file
+		case arg == "--":
+			continue
+		case strings.HasPrefix(arg, "-"):
+			// Python's options that take a value as the next argument.
+			if arg == "-W" || arg == "-X" || arg == "--require" || arg == "-r" {
+				i++
+			}
+			continue
+		}
+		name := path.Base(arg)
+		for _, ext := range scriptExtensions {
+			if trimmed, ok := strings.CutSuffix(name, ext); ok && trimmed != "" {
+				return trimmed
+			}
+		}
+		return name
+	}
+	return ""
 }
 
 // unitFromCgroup finds the innermost service unit in a /proc/PID/cgroup file,

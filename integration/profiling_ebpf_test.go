@@ -1,0 +1,344 @@
+package integration
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/pprof/profile"
+
+	"github.com/otel-ai-collector/otel-ai-collector/integration/harness"
+)
+
+// The eBPF profiling tests run the real profiler (the `profiling` receiver of
+// go.opentelemetry.io/ebpf-profiler) in the built binary, as root, against
+// real Python, Go and Node processes the test starts. The profiler samples
+// every process on the machine; the test looks only at its own programs,
+// which carry names no other process has.
+
+// ebpfProfilingRate is samples_per_second in config/profiling-ebpf.yaml.
+const ebpfProfilingRate = 20
+
+// tracefsMounted reports whether the profiler's tracepoints can be found.
+func tracefsMounted() bool {
+	_, err := os.Stat("/sys/kernel/tracing/events")
+	return err == nil
+}
+
+// wrapCollector writes a script that runs the collector binary after
+// prefix (shell words), e.g. in a private mount namespace with tracefs
+// mounted, and returns its path. unshare and setpriv exec in place, so the
+// collector keeps the script's pid and the harness signals it directly.
+func wrapCollector(t *testing.T, prefix string) string {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "collector.sh")
+	script := "#!/bin/sh\n" + prefix + " " + binary + ` "$@"` + "\n"
+	if err := os.WriteFile(path, []byte(script), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+// withTracefs is the wrapCollector prefix that gives the collector tracefs:
+// none where it is mounted; else a mount namespace of its own with tracefs
+// mounted (what the NixOS unit does with its own mount namespace).
+func withTracefs() string {
+	if tracefsMounted() {
+		return "exec"
+	}
+	return `exec unshare -m sh -c 'mount -t tracefs nodev /sys/kernel/tracing && exec "$0" "$@"'`
+}
+
+// burner is one busy program the test started.
+type burner struct {
+	service  string // the service_name it must be stored under
+	function string // a function of its own that must be on its stacks
+	cmd      *exec.Cmd
+	cpu      time.Duration // CPU time when it was stopped
+}
+
+// startBurners starts a Python script, a Node script and a copy of the Go
+// cpuburner, each under a name unique to this run, each burning 25 ms of
+// CPU every 100 ms in a function of its own.
+func startBurners(t *testing.T) []*burner {
+	t.Helper()
+	var id [4]byte
+	_, _ = rand.Read(id[:])
+	suffix := hex.EncodeToString(id[:])
+	dir := t.TempDir()
+
+	// The interpreter itself, not a pyenv shim in front of it.
+	out, err := exec.Command("python3", "-c", "import sys; print(sys.executable)").Output()
+	if err != nil {
+		t.Fatalf("python3: %v", err)
+	}
+	python := strings.TrimSpace(string(out))
+	node, err := exec.LookPath("node")
+	if err != nil {
+		t.Skip("node is not installed")
+	}
+
+	pyScript := filepath.Join(dir, "busy_py_"+suffix+".py")
+	write(t, pyScript, `import time
+
+def burn_python_cpu(seconds):
+    end = time.thread_time() + seconds
+    x = 0
+    while time.thread_time() < end:
+        for i in range(1000):
+            x += i * i
+    return x
+
+while True:
+    burn_python_cpu(0.025)
+    time.sleep(0.075)
+`)
+	jsScript := filepath.Join(dir, "busy_js_"+suffix+".js")
+	write(t, jsScript, `function burnNodeCPU(ms) {
+  const end = process.cpuUsage().user + ms * 1000;
+  let x = 0;
+  while (process.cpuUsage().user < end) {
+    for (let i = 0; i < 10000; i++) x += i * i;
+  }
+  return x;
+}
+function tick() { burnNodeCPU(25); setTimeout(tick, 75); }
+tick();
+`)
+	goBinary := filepath.Join(dir, "busy_go_"+suffix)
+	built := harness.BuildProgram(t, "./integration/cpuburner")
+	data, err := os.ReadFile(built)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(goBinary, data, 0o755); err != nil {
+		t.Fatal(err)
+	}
+
+	burners := []*burner{
+		{service: "busy_py_" + suffix, function: "burn_python_cpu", cmd: exec.Command(python, pyScript)},
+		{service: "busy_js_" + suffix, function: "burnNodeCPU", cmd: exec.Command(node, jsScript)},
+		{service: "busy_go_" + suffix, function: "main.burnGoCPU", cmd: exec.Command(goBinary, "-busy", "25ms")},
+	}
+	for _, b := range burners {
+		var stderr bytes.Buffer
+		b.cmd.Stderr = &stderr
+		if err := b.cmd.Start(); err != nil {
+			t.Fatalf("%s: %v", b.service, err)
+		}
+		cmd := b.cmd
+		t.Cleanup(func() {
+			_ = cmd.Process.Kill()
+			_ = cmd.Wait()
+		})
+	}
+	return burners
+}
+
+func write(t *testing.T, path, content string) {
+	t.Helper()
+	if err := os.WriteFile(path, []byte(content), 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// cpuTime is a process's user + system CPU time from /proc/PID/stat.
+func cpuTime(t *testing.T, pid int) time.Duration {
+	t.Helper()
+	stat, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Fields after the command (which may hold spaces) in parentheses.
+	fields := strings.Fields(string(stat[bytes.LastIndexByte(stat, ')')+2:]))
+	utime, _ := strconv.ParseInt(fields[11], 10, 64)
+	stime, _ := strconv.ParseInt(fields[12], 10, 64)
+	// USER_HZ is 100 on Linux.
+	return time.Duration(utime+stime) * 10 * time.Millisecond
+}
+
+// hasFunctionContaining reports whether a sample has a function whose name
+// contains name (interpreters qualify names by module or file).
+func hasFunctionContaining(p *profile.Profile, name string) bool {
+	for _, s := range p.Sample {
+		for _, loc := range s.Location {
+			for _, line := range loc.Line {
+				if line.Function != nil && strings.Contains(line.Function.Name, name) {
+					return true
+				}
+			}
+		}
+	}
+	return false
+}
+
+// sampleCount is how many times the profiler sampled a profile's stacks:
+// the sum of its first sample value (samples/count).
+func sampleCount(p *profile.Profile) int64 {
+	var n int64
+	for _, s := range p.Sample {
+		if len(s.Value) > 0 {
+			n += s.Value[0]
+		}
+	}
+	return n
+}
+
+// Busy Python, Node and Go programs started by the test are profiled with
+// eBPF, without an SDK: Pyroscope (the stand-in) stores each under its own
+// service name (the script's name for the interpreters, the executable's for
+// Go) with host.name, with the program's own function on its stacks, in at
+// most one push per service per report interval, with as many samples as
+// 20 Hz x the CPU time the kernel accounted to it.
+func TestProfilingEBPFWholeHost(t *testing.T) {
+	requireRoot(t)
+	pyroscope := harness.StartPyroscope(t)
+	c := harness.Start(t, wrapCollector(t, withTracefs()), harness.Options{Env: map[string]string{
+		"OTEL_AI_COLLECTOR_PYROSCOPE_ENDPOINT":        pyroscope.URL,
+		"OTEL_AI_COLLECTOR_PYROSCOPE_INGEST_ENDPOINT": harness.FreeAddr(t),
+		"OTEL_AI_COLLECTOR_HOSTNAME":                  "workstation-7",
+		"OTEL_AI_COLLECTOR_PROFILING":                 "ebpf",
+	}})
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	if err := c.WaitForLog(ctx, "Attached tracer program"); err != nil {
+		t.Fatalf("the profiler did not attach: %v", err)
+	}
+	if strings.Contains(c.Logs(), "continuing without profiling") {
+		t.Fatalf("the profiler did not start:\n%s", c.Logs())
+	}
+
+	burners := startBurners(t)
+	started := time.Now()
+	const run = 30 * time.Second
+	time.Sleep(run)
+	for _, b := range burners {
+		b.cpu = cpuTime(t, b.cmd.Process.Pid)
+		_ = b.cmd.Process.Kill()
+		_ = b.cmd.Wait()
+	}
+	stopped := time.Now()
+	// The last report comes within one interval (15 s, 20 % jitter) after
+	// the programs stopped.
+	time.Sleep(20 * time.Second)
+	elapsed := time.Since(started)
+
+	byService := map[string][]harness.PyroscopePush{}
+	for _, p := range pyroscope.Pushes() {
+		byService[p.Service] = append(byService[p.Service], p)
+	}
+	for _, b := range burners {
+		pushes := byService[b.service]
+		if len(pushes) == 0 {
+			var services []string
+			for s := range byService {
+				services = append(services, s)
+			}
+			t.Errorf("%s: nothing stored under its name; services stored: %v", b.service, services)
+			continue
+		}
+		var samples int64
+		found := false
+		for _, p := range pushes {
+			if p.Labels["host.name"] != "workstation-7" {
+				t.Errorf("%s: host.name %q, labels %v", b.service, p.Labels["host.name"], p.Labels)
+			}
+			samples += sampleCount(p.Profile)
+			found = found || hasFunctionContaining(p.Profile, b.function)
+		}
+		if !found {
+			t.Errorf("%s: no stack has %s; functions: %v", b.service, b.function, functionNames(pushes[0].Profile, 30))
+		}
+		// One push per service per report: the programs ran across at most
+		// ceil(elapsed / 15 s) + 1 reports.
+		maxPushes := int(elapsed/(15*time.Second)) + 2
+		if len(pushes) > maxPushes {
+			t.Errorf("%s: %d pushes in %s, want at most %d (one per 15 s report)", b.service, len(pushes), elapsed.Round(time.Second), maxPushes)
+		}
+		want := float64(ebpfProfilingRate) * b.cpu.Seconds()
+		ratio := float64(samples) / want
+		t.Logf("%s: %d pushes, %d samples for %s CPU in %s (%.0f expected at %d Hz): %.1f%%; labels %v",
+			b.service, len(pushes), samples, b.cpu, stopped.Sub(started).Round(time.Second), want, ebpfProfilingRate, 100*ratio, pushes[0].Labels)
+		if ratio < 0.9 || ratio > 1.1 {
+			t.Errorf("%s: %d samples for %s of CPU, want %.0f +-10%% (%d Hz)", b.service, samples, b.cpu, want, ebpfProfilingRate)
+		}
+	}
+}
+
+func functionNames(p *profile.Profile, most int) []string {
+	var names []string
+	for _, f := range p.Function {
+		if len(names) == most {
+			break
+		}
+		names = append(names, f.Name)
+	}
+	return names
+}
+
+// Without the privileges eBPF needs (here: root with every capability
+// dropped), the profiler logs one line that says it failed and why, and the
+// collector keeps running: a Pyroscope SDK's pushes still reach Pyroscope.
+// Without tracefs, the same with tracefs named.
+func TestProfilingEBPFUnavailableCollectorRuns(t *testing.T) {
+	requireRoot(t)
+	cases := map[string]struct{ prefix, why string }{
+		"no capabilities": {prefix: "exec setpriv --bounding-set=-all --inh-caps=-all --ambient-caps=-all", why: "check capabilities"},
+	}
+	if !tracefsMounted() {
+		cases["no tracefs"] = struct{ prefix, why string }{prefix: "exec", why: "neither debugfs nor tracefs are mounted"}
+	}
+	client := harness.BuildProgram(t, "./integration/pyroscopeclient")
+	for name, tc := range cases {
+		t.Run(name, func(t *testing.T) {
+			pyroscope := harness.StartPyroscope(t)
+			ingest := harness.FreeAddr(t)
+			c := harness.Start(t, wrapCollector(t, tc.prefix), harness.Options{Env: map[string]string{
+				"OTEL_AI_COLLECTOR_PYROSCOPE_ENDPOINT":        pyroscope.URL,
+				"OTEL_AI_COLLECTOR_PYROSCOPE_INGEST_ENDPOINT": ingest,
+				"OTEL_AI_COLLECTOR_PROFILING":                 "ebpf",
+			}})
+			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+			defer cancel()
+			const failed = "eBPF profiler receiver failed, continuing without profiling"
+			if err := c.WaitForLog(ctx, failed); err != nil {
+				t.Fatalf("no %q line: %v", failed, err)
+			}
+			var line string
+			for _, l := range strings.Split(c.Logs(), "\n") {
+				if strings.Contains(l, failed) {
+					line = l
+				}
+			}
+			if !strings.Contains(line, tc.why) {
+				t.Errorf("the error line does not say %q:\n%s", tc.why, line)
+			}
+			if n := strings.Count(c.Logs(), "\terror\t"); n != 1 {
+				t.Errorf("%d error lines, want the one:\n%s", n, c.Logs())
+			}
+			t.Logf("logged: %s", line[:min(len(line), 300)])
+
+			cmd := exec.Command(client, "-server", "http://"+ingest, "-app", "still-profiled", "-duration", "3s", "-upload-rate", "1s", "-profile-types", "cpu")
+			if out, err := cmd.CombinedOutput(); err != nil {
+				t.Fatalf("pyroscopeclient: %v\n%s", err, out)
+			}
+			wctx, wcancel := context.WithTimeout(context.Background(), 20*time.Second)
+			defer wcancel()
+			if _, err := pyroscope.WaitForPushes(wctx, 1); err != nil {
+				t.Fatalf("SDK pushes did not reach Pyroscope with the profiler unavailable: %v", err)
+			}
+			if c.Exited() {
+				t.Fatal("the collector exited")
+			}
+		})
+	}
+}

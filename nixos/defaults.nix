@@ -85,6 +85,8 @@
     };
     queueSizeBytes = 104857600;
     defaultServiceName = "unknown_service";
+    # Whole-host CPU profiling with eBPF (docs/profiling.md).
+    ebpf.enable = false;
   };
   memoryMax = "512M";
   settings = { };

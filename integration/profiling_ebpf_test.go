@@ -5,11 +5,9 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
-	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -151,21 +149,6 @@ func write(t *testing.T, path, content string) {
 	}
 }
 
-// cpuTime is a process's user + system CPU time from /proc/PID/stat.
-func cpuTime(t *testing.T, pid int) time.Duration {
-	t.Helper()
-	stat, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-	if err != nil {
-		t.Fatal(err)
-	}
-	// Fields after the command (which may hold spaces) in parentheses.
-	fields := strings.Fields(string(stat[bytes.LastIndexByte(stat, ')')+2:]))
-	utime, _ := strconv.ParseInt(fields[11], 10, 64)
-	stime, _ := strconv.ParseInt(fields[12], 10, 64)
-	// USER_HZ is 100 on Linux.
-	return time.Duration(utime+stime) * 10 * time.Millisecond
-}
-
 // hasFunctionContaining reports whether a sample has a function whose name
 // contains name (interpreters qualify names by module or file).
 func hasFunctionContaining(p *profile.Profile, name string) bool {
@@ -222,7 +205,11 @@ func TestProfilingEBPFWholeHost(t *testing.T) {
 	const run = 30 * time.Second
 	time.Sleep(run)
 	for _, b := range burners {
-		b.cpu = cpuTime(t, b.cmd.Process.Pid)
+		cpu, err := harness.ProcessCPU(b.cmd.Process.Pid)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b.cpu = cpu
 		_ = b.cmd.Process.Kill()
 		_ = b.cmd.Wait()
 	}

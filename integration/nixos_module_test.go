@@ -379,6 +379,7 @@ func TestNixModuleRealLibFeatures(t *testing.T) {
 		args := e.validate(t)
 		expect(t, "layers", args[1:len(args)-1], []string{"--config=embedded:default.yaml", "--config=embedded:profiling.yaml", "--config=embedded:profiling-ebpf.yaml"})
 		expect(t, "switch", e.Unit.Environment["OTEL_AI_COLLECTOR_PROFILING"], "ebpf")
+		expect(t, "units selected", e.Unit.Environment["OTEL_AI_COLLECTOR_PROFILING_UNITS"], "indexer.service,worker")
 		expect(t, "capabilities", strs(e.service("CapabilityBoundingSet")),
 			[]string{"CAP_BPF", "CAP_PERFMON", "CAP_SYS_PTRACE", "CAP_DAC_READ_SEARCH", "CAP_SYSLOG", "CAP_CHECKPOINT_RESTORE"})
 		expect(t, "kallsyms readable", e.service("ProtectKernelTunables"), false)

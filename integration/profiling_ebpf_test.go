@@ -329,3 +329,37 @@ func TestProfilingEBPFUnavailableCollectorRuns(t *testing.T) {
 		})
 	}
 }
+
+// With OTEL_AI_COLLECTOR_PROFILING_EXECUTABLE_REGEX naming the test's Go
+// program, only its profiles reach Pyroscope: not the test's Python and
+// Node programs, nor any other process on the machine.
+func TestProfilingEBPFSelectsByExecutable(t *testing.T) {
+	requireRoot(t)
+	burners := startBurners(t)
+	goBurner := burners[2]
+	pyroscope := harness.StartPyroscope(t)
+	c := harness.Start(t, wrapCollector(t, withTracefs()), harness.Options{Env: map[string]string{
+		"OTEL_AI_COLLECTOR_PYROSCOPE_ENDPOINT":         pyroscope.URL,
+		"OTEL_AI_COLLECTOR_PYROSCOPE_INGEST_ENDPOINT":  harness.FreeAddr(t),
+		"OTEL_AI_COLLECTOR_PROFILING":                  "ebpf",
+		"OTEL_AI_COLLECTOR_PROFILING_EXECUTABLE_REGEX": "^" + goBurner.service + "$",
+	}})
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	if err := c.WaitForLog(ctx, "Attached tracer program"); err != nil {
+		t.Fatalf("the profiler did not attach: %v", err)
+	}
+	// Two reports (15 s each, 20 % jitter).
+	wctx, wcancel := context.WithTimeout(context.Background(), 40*time.Second)
+	defer wcancel()
+	if _, err := pyroscope.WaitForPushes(wctx, 2); err != nil {
+		t.Fatalf("fewer than 2 pushes: %v", err)
+	}
+	for _, p := range pyroscope.Pushes() {
+		if p.Service != goBurner.service {
+			t.Errorf("stored %s, which the selection does not select", p.Service)
+		} else if !hasFunctionContaining(p.Profile, goBurner.function) {
+			t.Errorf("%s: no %s on its stacks", p.Service, goBurner.function)
+		}
+	}
+}

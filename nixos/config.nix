@@ -244,6 +244,10 @@ in
     OTEL_AI_COLLECTOR_PYROSCOPE_MAX_RETRY_TIME = remote.maxRetryTime;
   } // optionalAttrs ebpfProfilingOn {
     OTEL_AI_COLLECTOR_PROFILING = "ebpf";
+  } // optionalAttrs (ebpfProfilingOn && cfg.profiling.ebpf.executableRegex != null) {
+    OTEL_AI_COLLECTOR_PROFILING_EXECUTABLE_REGEX = cfg.profiling.ebpf.executableRegex;
+  } // optionalAttrs (ebpfProfilingOn && cfg.profiling.ebpf.units != [ ]) {
+    OTEL_AI_COLLECTOR_PROFILING_UNITS = concatStringsSep "," cfg.profiling.ebpf.units;
   } // optionalAttrs (remoteOn && remote.mode == "gateway") {
     OTEL_AI_COLLECTOR_REMOTE_ENDPOINT = gatewayEndpoint;
   };

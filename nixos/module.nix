@@ -243,6 +243,8 @@ in
         example = "workstation-app";
         description = "Service name of profiles that name none and whose process has no systemd unit or executable name.";
       };
+      ebpf.executableRegex = mkOption { type = types.nullOr types.str; default = defaults.profiling.ebpf.executableRegex; example = "^(python3.*|node)$"; description = "With profiling.ebpf: send only the processes whose executable file name matches (or that run in profiling.ebpf.units). Default: every process."; };
+      ebpf.units = mkOption { type = types.listOf types.str; default = defaults.profiling.ebpf.units; example = [ "indexer.service" ]; description = "With profiling.ebpf: send only the processes of these systemd units, system or user (or that match profiling.ebpf.executableRegex). Default: every process."; };
       ebpf.enable = mkOption {
         type = types.bool;
         default = defaults.profiling.ebpf.enable;

@@ -35,6 +35,9 @@ const (
 	envEBPFUnitsList   = "OTEL_AI_COLLECTOR_EBPF_UNITS_LIST"
 	envPyroscope       = "OTEL_AI_COLLECTOR_PYROSCOPE_ENDPOINT"
 	envProfiling       = "OTEL_AI_COLLECTOR_PROFILING"
+	envProfilingExe    = "OTEL_AI_COLLECTOR_PROFILING_EXECUTABLE_REGEX"
+	envProfilingUnits  = "OTEL_AI_COLLECTOR_PROFILING_UNITS"
+	envProfilingUnitsL = "OTEL_AI_COLLECTOR_PROFILING_UNITS_LIST"
 	envAITraces        = "OTEL_AI_COLLECTOR_AI_TRACES"
 	envAITracesIdle    = "OTEL_AI_COLLECTOR_AI_TRACES_IDLE"
 
@@ -390,15 +393,18 @@ func exportEBPFSelectors() error {
 			ports = append(ports, port)
 		}
 	}
-	var units []string
-	if list := os.Getenv(envEBPFUnits); list != "" {
-		for _, item := range strings.Split(list, ",") {
-			if item = strings.TrimSpace(item); item != "" {
-				units = append(units, item)
+	units := func(name string) []string {
+		var units []string
+		if list := os.Getenv(name); list != "" {
+			for _, item := range strings.Split(list, ",") {
+				if item = strings.TrimSpace(item); item != "" {
+					units = append(units, item)
+				}
 			}
 		}
+		return units
 	}
-	for name, value := range map[string]any{envEBPFPortsList: ports, envEBPFUnitsList: units} {
+	for name, value := range map[string]any{envEBPFPortsList: ports, envEBPFUnitsList: units(envEBPFUnits), envProfilingUnitsL: units(envProfilingUnits)} {
 		flow, err := json.Marshal(value) // JSON is YAML; nil marshals as null
 		if err != nil {
 			return err

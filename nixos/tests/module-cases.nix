@@ -59,7 +59,7 @@ import ./cases.nix
 
   # Whole-host eBPF profiling, without remote export.
   profiling-ebpf = let c = import ./cases.nix; in
-    c.profiling // { profiling = c.profiling.profiling // { ebpf.enable = true; }; };
+    c.profiling // { profiling = c.profiling.profiling // { ebpf = { enable = true; units = [ "indexer.service" "worker" ]; }; }; };
 
   ebpf-without-remote = {
     enable = true;

@@ -34,6 +34,8 @@ type forwardingProcessor struct {
 	// while the next consumer may change it: it must get its own copy. A
 	// persistent queue serializes the batch before ConsumeProfiles returns.
 	inMemoryQueue bool
+	// selection narrows the eBPF profiler's processes; nil: all.
+	selection *selection
 }
 
 func newProcessor(ctx context.Context, set processor.Settings, cfg *Config, next xconsumer.Profiles) (*forwardingProcessor, error) {
@@ -74,6 +76,7 @@ func newProcessor(ctx context.Context, set processor.Settings, cfg *Config, next
 			dropped: dropped,
 		},
 		inMemoryQueue: cfg.QueueConfig.HasValue() && cfg.QueueConfig.Get().StorageID == nil,
+		selection:     newSelection(cfg.ProfilerSelection, "/proc"),
 	}
 	p.sender, err = xexporterhelper.NewProfiles(ctx,
 		exporter.Settings{ID: set.ID, TelemetrySettings: set.TelemetrySettings, BuildInfo: set.BuildInfo},
@@ -119,7 +122,7 @@ func (p *forwardingProcessor) Capabilities() consumer.Capabilities {
 // retry resends only that service's push, never others Pyroscope already
 // took.
 func (p *forwardingProcessor) ConsumeProfiles(ctx context.Context, pd pprofile.Profiles) error {
-	if pd.ResourceProfiles().Len() > 1 {
+	if pd.ResourceProfiles().Len() > 1 || (p.selection != nil && pd.ResourceProfiles().Len() == 1 && fromProfiler(pd.ResourceProfiles().At(0))) {
 		groups, err := p.splitBySeries(pd)
 		if err != nil {
 			return fmt.Errorf("splitting profiles by service for Pyroscope: %w", err)
@@ -154,6 +157,9 @@ func (p *forwardingProcessor) splitBySeries(pd pprofile.Profiles) ([]pprofile.Pr
 	var members [][]int
 	services := make([]string, pd.ResourceProfiles().Len())
 	for r, rp := range pd.ResourceProfiles().All() {
+		if !p.selection.selects(rp) {
+			continue
+		}
 		attrs := rp.Resource().Attributes()
 		services[r] = p.forwarder.naming.serviceName(attrs)
 		name := appName(services[r], p.forwarder.naming.labels(attrs))

@@ -363,3 +363,84 @@ func TestProfilingEBPFSelectsByExecutable(t *testing.T) {
 		}
 	}
 }
+
+// The eBPF profiler's pushes take the same persistent queue as SDK pushes:
+// with Pyroscope down, the reports of the test's Go program are queued; the
+// collector is killed with SIGKILL and restarted on the same state
+// directory with Pyroscope back; every report arrives exactly once (no two
+// pushes with the same time range), with as many samples as 20 Hz x the
+// program's CPU time.
+func TestProfilingEBPFSurvivesOutageAndKill(t *testing.T) {
+	requireRoot(t)
+	burners := startBurners(t)
+	goBurner := burners[2]
+	for _, b := range burners[:2] {
+		_ = b.cmd.Process.Kill()
+	}
+	pyroscope := harness.StartPyroscope(t)
+	pyroscope.SetDown(true)
+	stateDir := t.TempDir()
+	env := map[string]string{
+		"OTEL_AI_COLLECTOR_PYROSCOPE_ENDPOINT":         pyroscope.URL,
+		"OTEL_AI_COLLECTOR_PYROSCOPE_INGEST_ENDPOINT":  harness.FreeAddr(t),
+		"OTEL_AI_COLLECTOR_PROFILING":                  "ebpf",
+		"OTEL_AI_COLLECTOR_PROFILING_EXECUTABLE_REGEX": "^" + goBurner.service + "$",
+	}
+	wrapper := wrapCollector(t, withTracefs())
+	c := harness.Start(t, wrapper, harness.Options{Env: env, StateDir: stateDir})
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	if err := c.WaitForLog(ctx, "Attached tracer program"); err != nil {
+		t.Fatalf("the profiler did not attach: %v", err)
+	}
+	cpuAtAttach, err := harness.ProcessCPU(goBurner.cmd.Process.Pid)
+	if err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(30 * time.Second)
+	cpuAtStop, err := harness.ProcessCPU(goBurner.cmd.Process.Pid)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_ = goBurner.cmd.Process.Kill()
+	_ = goBurner.cmd.Wait()
+	// The report holding the last samples is queued within one interval.
+	time.Sleep(20 * time.Second)
+	if n := len(pyroscope.Pushes()); n != 0 {
+		t.Fatalf("%d pushes stored while Pyroscope was down", n)
+	}
+	c.Kill()
+
+	pyroscope.SetDown(false)
+	restarted := harness.Start(t, wrapper, harness.Options{Env: env, StateDir: stateDir})
+	wctx, wcancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer wcancel()
+	if _, err := pyroscope.WaitForPushes(wctx, 2); err != nil {
+		t.Fatalf("the queued reports did not arrive after the restart: %v\n%s", err, restarted.Logs())
+	}
+	time.Sleep(10 * time.Second) // anything sent twice would be here by now
+
+	seen := map[string]int{}
+	var samples int64
+	for _, p := range pyroscope.Pushes() {
+		if p.Service != goBurner.service {
+			t.Errorf("stored %s, not selected", p.Service)
+			continue
+		}
+		seen[p.From.String()+"/"+p.Until.String()]++
+		samples += sampleCount(p.Profile)
+	}
+	for r, n := range seen {
+		if n > 1 {
+			t.Errorf("the push of %s stored %d times", r, n)
+		}
+	}
+	// The program ran before the profiler attached too; the samples cover
+	// at least its CPU time from the attach on, at most all of it.
+	least := float64(ebpfProfilingRate) * (cpuAtStop - cpuAtAttach).Seconds()
+	most := float64(ebpfProfilingRate) * cpuAtStop.Seconds()
+	t.Logf("%d pushes, %d samples; 20 Hz x CPU time from the attach %.0f, in all %.0f", len(seen), samples, least, most)
+	if float64(samples) < 0.9*least || float64(samples) > 1.1*most {
+		t.Errorf("%d samples, want %.0f..%.0f (20 Hz x CPU time, +-10%%)", samples, 0.9*least, 1.1*most)
+	}
+}

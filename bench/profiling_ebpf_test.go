@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -20,7 +21,8 @@ import (
 // 20 Hz into the same pipeline). After BENCH_EBPF_PROFILING_WARMUP (20s) it
 // measures for BENCH_EBPF_PROFILING_DURATION (60s) the collector's CPU and
 // RSS and the pushes Pyroscope (the stand-in) stored: all, and per burner
-// service per 15 s report interval. Needs root; tracefs is mounted in a
+// service per 15 s report interval, and the machine's new processes per
+// second (the profiler analyses every new executable). Needs root; tracefs is mounted in a
 // private mount namespace where it is not. -benchtime=1x.
 func BenchmarkEBPFProfilingCost(b *testing.B) {
 	if os.Geteuid() != 0 {
@@ -83,7 +85,9 @@ func BenchmarkEBPFProfilingCost(b *testing.B) {
 					b.Fatal(err)
 				}
 				rss := sample(c.Pid())
+				forksBefore := forks(b)
 				time.Sleep(duration)
+				forksAfter := forks(b)
 				cpuAfter, err := harness.ProcessCPU(c.Pid())
 				if err != nil {
 					b.Fatal(err)
@@ -103,8 +107,32 @@ func BenchmarkEBPFProfilingCost(b *testing.B) {
 				b.ReportMetric(float64(peak)/(1<<20), "peak_rss_MiB")
 				b.ReportMetric(float64(len(pushes))/duration.Minutes(), "pushes/min")
 				b.ReportMetric(float64(perBurner)/float64(len(names))/intervals, "pushes/service/15s")
+				// New processes on the machine: the profiler reads each new
+				// executable's unwind information, so its cost follows them.
+				b.ReportMetric(float64(forksAfter-forksBefore)/duration.Seconds(), "host_forks/s")
 				c.Stop()
 			}
 		})
 	}
+}
+
+// forks is the machine's count of processes created since boot
+// (/proc/stat "processes").
+func forks(b *testing.B) int64 {
+	b.Helper()
+	stat, err := os.ReadFile("/proc/stat")
+	if err != nil {
+		b.Fatal(err)
+	}
+	for _, line := range strings.Split(string(stat), "\n") {
+		if v, ok := strings.CutPrefix(line, "processes "); ok {
+			n, err := strconv.ParseInt(strings.TrimSpace(v), 10, 64)
+			if err != nil {
+				b.Fatal(err)
+			}
+			return n
+		}
+	}
+	b.Fatal("no processes line in /proc/stat")
+	return 0
 }

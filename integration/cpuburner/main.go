@@ -1,10 +1,13 @@
-// Command cpuburner burns CPU in main.burnGoCPU for part of every 100 ms
-// (-busy), until killed: a Go program for the eBPF profiling tests, which
-// run a uniquely named copy of it and look for its function in Pyroscope.
+// Command cpuburner burns CPU in main.burnGoCPU for -busy, then sleeps a
+// random 50 to 100 ms (so that its rhythm does not lock onto the
+// profiler's 20 Hz), until killed: a Go program for the eBPF profiling
+// tests, which run a uniquely named copy of it and look for its function in
+// Pyroscope.
 package main
 
 import (
 	"flag"
+	"math/rand/v2"
 	"time"
 )
 
@@ -23,10 +26,10 @@ func burnGoCPU(d time.Duration) {
 }
 
 func main() {
-	busy := flag.Duration("busy", 25*time.Millisecond, "CPU time burnt per 100 ms")
+	busy := flag.Duration("busy", 25*time.Millisecond, "CPU time burnt between sleeps")
 	flag.Parse()
 	for {
 		burnGoCPU(*busy)
-		time.Sleep(100*time.Millisecond - *busy)
+		time.Sleep(50*time.Millisecond + rand.N(50*time.Millisecond))
 	}
 }

@@ -8,6 +8,8 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
+	"time"
 
 	"go.opentelemetry.io/collector/pdata/pcommon"
 
@@ -35,6 +37,78 @@ type naming struct {
 	exclude            map[string]bool
 	// procRoot is /proc; tests point it elsewhere.
 	procRoot string
+
+	// seen remembers the unit or script found for a live process, so that
+	// the profiler's last report of a process, which comes after it ended
+	// (its /proc entry gone), is filed under the same name as the others.
+	mu        sync.Mutex
+	seen      map[seenKey]seenName
+	lastSweep time.Time
+}
+
+// seenKey is a process as the profiler reports it; the executable name
+// guards against a reused pid.
+type seenKey struct {
+	pid int64
+	exe string
+}
+
+type seenName struct {
+	name string
+	at   time.Time
+}
+
+// Bounds of naming.seen: entries not used for seenTTL are dropped, and at
+// most seenMax are kept.
+const (
+	seenTTL = 5 * time.Minute
+	seenMax = 8192
+)
+
+// localName is the systemd unit, else the script of an interpreter, of
+// process.pid on this host; for a process that has ended, what was found
+// while it ran (within seenTTL).
+func (n *naming) localName(attrs pcommon.Map) string {
+	name := n.systemdUnit(attrs)
+	if name == "" {
+		name = n.script(attrs)
+	}
+	pid := n.localPID(attrs)
+	if pid <= 0 {
+		return name
+	}
+	exe := ""
+	if v, ok := attrs.Get(attrExecutableName); ok {
+		exe = v.AsString()
+	}
+	key := seenKey{pid, exe}
+	now := time.Now()
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if n.seen == nil {
+		n.seen = make(map[seenKey]seenName)
+	}
+	if now.Sub(n.lastSweep) > time.Minute || len(n.seen) >= seenMax {
+		for k, v := range n.seen {
+			if now.Sub(v.at) > seenTTL || len(n.seen) >= seenMax {
+				delete(n.seen, k)
+			}
+		}
+		n.lastSweep = now
+	}
+	if name != "" {
+		n.seen[key] = seenName{name, now}
+		return name
+	}
+	if _, err := os.Stat(filepath.Join(n.procRoot, strconv.FormatInt(pid, 10))); err == nil {
+		return "" // alive, and neither in a unit nor a script
+	}
+	if prev, ok := n.seen[key]; ok {
+		prev.at = now
+		n.seen[key] = prev
+		return prev.name
+	}
+	return ""
 }
 
 // serviceName picks, in order: a service.name that is not the SDK default
@@ -48,11 +122,8 @@ func (n *naming) serviceName(attrs pcommon.Map) string {
 	if declared != "" && !strings.HasPrefix(declared, "unknown_service") {
 		return sanitizeServiceName(declared)
 	}
-	if unit := n.systemdUnit(attrs); unit != "" {
-		return sanitizeServiceName(unit)
-	}
-	if script := n.script(attrs); script != "" {
-		return sanitizeServiceName(script)
+	if local := n.localName(attrs); local != "" {
+		return sanitizeServiceName(local)
 	}
 	if v, ok := attrs.Get(attrExecutableName); ok && v.AsString() != "" {
 		return sanitizeServiceName(v.AsString())

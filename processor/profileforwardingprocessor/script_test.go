@@ -66,6 +66,12 @@ func TestScriptOfRunningInterpreter(t *testing.T) {
 	if got := n.serviceName(attrs); got != "nightly_report" {
 		t.Errorf("service name %q, want nightly_report (executable %s)", got, filepath.Base(exe))
 	}
+	// Its last report comes after it ended: the same name.
+	_ = cmd.Process.Kill()
+	_ = cmd.Wait()
+	if got := n.serviceName(attrs); got != "nightly_report" {
+		t.Errorf("after the process ended: %q, want nightly_report as while it ran", got)
+	}
 	// From another host the local /proc says nothing.
 	attrs.PutStr("host.name", "elsewhere")
 	if got := n.serviceName(attrs); got != sanitizeServiceName(filepath.Base(exe)) {

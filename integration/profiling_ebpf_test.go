@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -474,5 +475,70 @@ func TestProfilingEBPFSurvivesOutageAndKill(t *testing.T) {
 	t.Logf("%d pushes, %d samples; 20 Hz x CPU time from the attach %.0f, in all %.0f", len(seen), samples, least, most)
 	if float64(samples) < 0.9*least || float64(samples) > 1.1*most {
 		t.Errorf("%d samples, want %.0f..%.0f (20 Hz x CPU time, +-10%%)", samples, 0.9*least, 1.1*most)
+	}
+}
+
+// intoUnitCgroup moves a process into a cgroup v2 named like a systemd
+// service unit, which is what /proc/PID/cgroup shows for a process systemd
+// runs in that unit. This machine has no systemd as PID 1, so the test
+// makes the cgroup itself (cgroup2 mounted in a private mount namespace)
+// and removes it at the end.
+func intoUnitCgroup(t *testing.T, pid int, unit string) {
+	t.Helper()
+	dir := t.TempDir()
+	run := func(script string) error {
+		out, err := exec.Command("unshare", "-m", "sh", "-c", "mount -t cgroup2 none "+dir+" && "+script).CombinedOutput()
+		if err != nil {
+			return fmt.Errorf("%v: %s", err, out)
+		}
+		return nil
+	}
+	if err := run(fmt.Sprintf("mkdir %s/%s && echo %d > %s/%s/cgroup.procs", dir, unit, pid, dir, unit)); err != nil {
+		t.Skipf("cannot make a cgroup v2 for %s: %v", unit, err)
+	}
+	t.Cleanup(func() {
+		if err := run(fmt.Sprintf("rmdir %s/%s", dir, unit)); err != nil {
+			t.Logf("removing the cgroup %s: %v", unit, err)
+		}
+	})
+}
+
+// A process in a systemd service unit is stored under the unit's name (not
+// its script's), and OTEL_AI_COLLECTOR_PROFILING_UNITS selects it by unit.
+func TestProfilingEBPFNamesAndSelectsByUnit(t *testing.T) {
+	requireRoot(t)
+	burners := startBurners(t)
+	python := burners[0]
+	for _, b := range burners[1:] {
+		_ = b.cmd.Process.Kill()
+	}
+	unit := strings.Replace(python.service, "busy_py_", "aitest-", 1)
+	// Killed before the cgroup is removed (cleanups run last in, first out).
+	intoUnitCgroup(t, python.cmd.Process.Pid, unit+".service")
+	t.Cleanup(func() { _ = python.cmd.Process.Kill(); _ = python.cmd.Wait() })
+
+	pyroscope := harness.StartPyroscope(t)
+	c := harness.Start(t, wrapCollector(t, withTracefs()), harness.Options{Env: map[string]string{
+		"OTEL_AI_COLLECTOR_PYROSCOPE_ENDPOINT":        pyroscope.URL,
+		"OTEL_AI_COLLECTOR_PYROSCOPE_INGEST_ENDPOINT": harness.FreeAddr(t),
+		"OTEL_AI_COLLECTOR_PROFILING":                 "ebpf",
+		"OTEL_AI_COLLECTOR_PROFILING_UNITS":           unit + ".service",
+	}})
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	if err := c.WaitForLog(ctx, "Attached tracer program"); err != nil {
+		t.Fatalf("the profiler did not attach: %v", err)
+	}
+	wctx, wcancel := context.WithTimeout(context.Background(), 40*time.Second)
+	defer wcancel()
+	if _, err := pyroscope.WaitForPushes(wctx, 2); err != nil {
+		t.Fatalf("fewer than 2 pushes: %v", err)
+	}
+	for _, p := range pyroscope.Pushes() {
+		if p.Service != unit {
+			t.Errorf("stored %s; want only %s (the unit of the selected process)", p.Service, unit)
+		} else if !hasFunctionContaining(p.Profile, python.function) {
+			t.Errorf("%s: no %s on its stacks", p.Service, python.function)
+		}
 	}
 }

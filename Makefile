@@ -12,6 +12,10 @@ BINARY      := $(CURDIR)/build/otel-ai-collector
 # does): 0.12 MB smaller. nixos/package.nix and integration/harness build the
 # same way.
 GO_BUILD    := CGO_ENABLED=0 go build -trimpath -tags grpcnotrace -ldflags="-s -w"
+# The eBPF profiler's rlimit.MaximizeMemlock is replaced by our own
+# (internal/memlockoverlay) with -overlay: docs/profiling.md, "RLIMIT_MEMLOCK".
+# nixos/package.nix and integration/harness build with the same script.
+OVERLAY     := scripts/memlock-overlay.sh $(CURDIR)/build/profiler
 
 .PHONY: all tools test-deps generate generate-bpf check-generated build run test unit-test integration-test lint bench clean
 
@@ -47,7 +51,7 @@ check-generated: generate generate-bpf
 
 ## build: build the collector binary into build/
 build:
-	$(GO_BUILD) -o $(BINARY) ./cmd/otel-ai-collector
+	flags=$$($(OVERLAY)) && $(GO_BUILD) $$flags -o $(BINARY) ./cmd/otel-ai-collector
 
 ## run: build and run the collector on its embedded default configuration
 run: build

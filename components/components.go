@@ -41,6 +41,7 @@ import (
 	"go.opentelemetry.io/collector/receiver"
 	otlpreceiver "go.opentelemetry.io/collector/receiver/otlpreceiver"
 	otelconftelemetry "go.opentelemetry.io/collector/service/telemetry/otelconftelemetry"
+	collector "go.opentelemetry.io/ebpf-profiler/collector"
 )
 
 type aliasProvider interface{ DeprecatedAlias() component.Type }
@@ -92,6 +93,7 @@ func Components() (otelcol.Factories, error) {
 		journaldreceiver.NewFactory(),
 		ebpfreceiver.NewFactory(),
 		pyroscopereceiver.NewFactory(),
+		collector.NewFactory(),
 	)
 	if err != nil {
 		return otelcol.Factories{}, err
@@ -102,6 +104,7 @@ func Components() (otelcol.Factories, error) {
 		journaldreceiver.NewFactory().Type():    "github.com/open-telemetry/opentelemetry-collector-contrib/receiver/journaldreceiver v0.158.0",
 		ebpfreceiver.NewFactory().Type():        "github.com/otel-ai-collector/otel-ai-collector v0.0.0",
 		pyroscopereceiver.NewFactory().Type():   "github.com/otel-ai-collector/otel-ai-collector v0.0.0",
+		collector.NewFactory().Type():           "go.opentelemetry.io/ebpf-profiler v0.0.202633",
 	})
 
 	factories.Exporters, err = otelcol.MakeFactoryMap[exporter.Factory](

@@ -374,6 +374,18 @@ func TestNixModuleRealLibFeatures(t *testing.T) {
 		expect(t, "forwarding auth", get(e.Settings, "processors", "profile_forwarding", "auth", "authenticator"), "bearertokenauth/pyroscope")
 	})
 
+	t.Run("eBPF profiling", func(t *testing.T) {
+		e := evalModuleCase(t, "profiling-ebpf")
+		args := e.validate(t)
+		expect(t, "layers", args[1:len(args)-1], []string{"--config=embedded:default.yaml", "--config=embedded:profiling.yaml", "--config=embedded:profiling-ebpf.yaml"})
+		expect(t, "switch", e.Unit.Environment["OTEL_AI_COLLECTOR_PROFILING"], "ebpf")
+		expect(t, "units selected", e.Unit.Environment["OTEL_AI_COLLECTOR_PROFILING_UNITS"], "indexer.service,worker")
+		expect(t, "capabilities", strs(e.service("CapabilityBoundingSet")),
+			[]string{"CAP_BPF", "CAP_PERFMON", "CAP_SYS_PTRACE", "CAP_DAC_READ_SEARCH", "CAP_SYSLOG", "CAP_CHECKPOINT_RESTORE"})
+		expect(t, "kallsyms readable", e.service("ProtectKernelTunables"), false)
+		expect(t, "bpf and perf_event_open allowed", strs(e.service("SystemCallFilter")), []string{"@system-service", "bpf", "perf_event_open"})
+	})
+
 	t.Run("everything off: nothing leaves loopback", func(t *testing.T) {
 		e := evalModuleCase(t, "all-off")
 		args := e.validate(t)

@@ -51,6 +51,8 @@ let
   remoteOn =
     (remote.mode == "gateway" && gatewayEndpoint != null) || remote.mode == "direct";
   profilingOn = cfg.profiling.enable;
+  ebpfProfilingOn = profilingOn && cfg.profiling.ebpf.enable;
+  ebpfCapabilities = [ "CAP_BPF" "CAP_PERFMON" "CAP_SYS_PTRACE" "CAP_DAC_READ_SEARCH" ];
 
   # One persistent queue per exporter and signal, in the state directory.
   queue = {
@@ -208,7 +210,8 @@ in
       ++ optional (remoteOn && cfg.hostMetrics.enable) "embedded:host-metrics.yaml"
       ++ optional (remoteOn && cfg.journald.enable) "embedded:journald.yaml"
       ++ optional (remoteOn && cfg.ebpf.enable) "embedded:ebpf.yaml"
-      ++ optional profilingOn "embedded:profiling.yaml";
+      ++ optional profilingOn "embedded:profiling.yaml"
+      ++ optional ebpfProfilingOn "embedded:profiling-ebpf.yaml";
 
   overlay = if cfg.configFile != null then null else recursiveUpdate generated cfg.settings;
 
@@ -241,6 +244,12 @@ in
     OTEL_AI_COLLECTOR_PYROSCOPE_INGEST_ENDPOINT = cfg.profiling.ingestAddress;
     OTEL_AI_COLLECTOR_PYROSCOPE_QUEUE_BYTES = toString cfg.profiling.queueSizeBytes;
     OTEL_AI_COLLECTOR_PYROSCOPE_MAX_RETRY_TIME = remote.maxRetryTime;
+  } // optionalAttrs ebpfProfilingOn {
+    OTEL_AI_COLLECTOR_PROFILING = "ebpf";
+  } // optionalAttrs (ebpfProfilingOn && cfg.profiling.ebpf.executableRegex != null) {
+    OTEL_AI_COLLECTOR_PROFILING_EXECUTABLE_REGEX = cfg.profiling.ebpf.executableRegex;
+  } // optionalAttrs (ebpfProfilingOn && cfg.profiling.ebpf.units != [ ]) {
+    OTEL_AI_COLLECTOR_PROFILING_UNITS = concatStringsSep "," cfg.profiling.ebpf.units;
   } // optionalAttrs (remoteOn && remote.mode == "gateway") {
     OTEL_AI_COLLECTOR_REMOTE_ENDPOINT = gatewayEndpoint;
   };
@@ -252,7 +261,13 @@ in
   # Loading BPF programs and uprobes (CAP_BPF, CAP_PERFMON), and finding which
   # process listens on a selected port in other users' /proc/PID/fd
   # (CAP_SYS_PTRACE and CAP_DAC_READ_SEARCH: measured, receiver README).
-  capabilities = if remoteOn && cfg.ebpf.enable then [ "CAP_BPF" "CAP_PERFMON" "CAP_SYS_PTRACE" "CAP_DAC_READ_SEARCH" ] else [ ];
+  # The eBPF profiler needs two more (docs/profiling.md): CAP_SYSLOG for
+  # /proc/kallsyms addresses (NixOS sets kernel.kptr_restrict = 1) and
+  # CAP_CHECKPOINT_RESTORE for /proc/PID/map_files (other processes'
+  # executables, to unwind and symbolize their frames).
+  capabilities = (if (remoteOn && cfg.ebpf.enable) || ebpfProfilingOn then ebpfCapabilities else [ ])
+    ++ optional ebpfProfilingOn "CAP_SYSLOG" ++ optional ebpfProfilingOn "CAP_CHECKPOINT_RESTORE";
+  inherit ebpfProfilingOn;
   # The file exporter's directory: under /var/lib, /var/log or /var/cache,
   # systemd creates it and gives it to the dynamic user (StateDirectory=,
   # LogsDirectory=, CacheDirectory=; an existing directory, such as the
@@ -277,7 +292,10 @@ in
     }
   ];
 
-  noEffect = optional (cfg.aiTraces.enable && !remoteOn) {
+  noEffect = optional (cfg.profiling.ebpf.enable && !profilingOn) {
+    option = [ "profiling" "ebpf" "enable" ];
+    message = "services.otel-ai-collector: profiling.ebpf.enable has no effect without profiling.enable: eBPF profiles go to Pyroscope only.";
+  } ++ optional (cfg.aiTraces.enable && !remoteOn) {
     option = [ "aiTraces" "enable" ];
     message = "services.otel-ai-collector: aiTraces.enable has no effect without remote export (remote.mode = \"none\", or gateway mode with neither remote.gateway.endpoint nor enableK8sExporter); AI session traces are built on the remote path only.";
   } ++ optional (cfg.ebpf.enable && !remoteOn) {

@@ -89,6 +89,13 @@
     };
     queueSizeBytes = 104857600;
     defaultServiceName = "unknown_service";
+    # Whole-host CPU profiling with eBPF (docs/profiling.md); every process
+    # unless executableRegex or units select some.
+    ebpf = {
+      enable = false;
+      executableRegex = null;
+      units = [ ];
+    };
   };
   memoryMax = "512M";
   settings = { };

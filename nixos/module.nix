@@ -249,6 +249,13 @@ in
         example = "workstation-app";
         description = "Service name of profiles that name none and whose process has no systemd unit or executable name.";
       };
+      ebpf.executableRegex = mkOption { type = types.nullOr types.str; default = defaults.profiling.ebpf.executableRegex; example = "^(python3.*|node)$"; description = "With profiling.ebpf: send only the processes whose executable file name matches (or that run in profiling.ebpf.units). Default: every process."; };
+      ebpf.units = mkOption { type = types.listOf types.str; default = defaults.profiling.ebpf.units; example = [ "indexer.service" ]; description = "With profiling.ebpf: send only the processes of these systemd units, system or user (or that match profiling.ebpf.executableRegex). Default: every process."; };
+      ebpf.enable = mkOption {
+        type = types.bool;
+        default = defaults.profiling.ebpf.enable;
+        description = "Also profile every process on this machine on CPU with eBPF (20 Hz, no SDK needed), into the same path to Pyroscope (docs/profiling.md). Adds CAP_BPF, CAP_PERFMON, CAP_SYS_PTRACE, CAP_DAC_READ_SEARCH, CAP_SYSLOG and CAP_CHECKPOINT_RESTORE to the service, makes /proc/kallsyms readable to it (ProtectKernelTunables off) and orders it after the tracefs mount. Needs Linux 5.11 or newer.";
+      };
     };
     memoryMax = mkOption { type = types.str; default = defaults.memoryMax; example = "1G"; description = "systemd MemoryMax of the service."; };
     settings = mkOption {
@@ -289,6 +296,12 @@ in
         message = "services.otel-ai-collector: ebpf needs Linux 5.8 or newer (BPF ring buffer, tp_btf) with BTF; this system has ${config.boot.kernelPackages.kernel.version}.";
       }
       {
+        # From 5.11 BPF memory is charged to the memory cgroup, so the
+        # profiler needs no RLIMIT_MEMLOCK raise (internal/memlockoverlay).
+        assertion = !(cfg.profiling.enable && cfg.profiling.ebpf.enable) || lib.versionAtLeast config.boot.kernelPackages.kernel.version "5.11";
+        message = "services.otel-ai-collector: profiling.ebpf needs Linux 5.11 or newer (BPF memory accounted to the memory cgroup); this system has ${config.boot.kernelPackages.kernel.version}.";
+      }
+      {
         assertion = !cfg.profiling.enable || cfg.profiling.pyroscope.endpoint != null;
         message = "services.otel-ai-collector: profiling.enable needs profiling.pyroscope.endpoint (Pyroscope's base URL).";
       }
@@ -305,8 +318,11 @@ in
     systemd.services.otel-ai-collector = {
       description = "otel-ai-collector: OpenTelemetry collector for AI-coding workstations";
       wantedBy = [ "multi-user.target" ];
-      after = [ "network-online.target" ];
-      wants = [ "network-online.target" ];
+      # The eBPF profiler's tracepoints are found in tracefs: systemd's own
+      # mount unit mounts it on the host, and the service's private mount
+      # namespace (PrivateMounts) starts as a copy of the host's.
+      after = [ "network-online.target" ] ++ lib.optional generated.ebpfProfilingOn "sys-kernel-tracing.mount";
+      wants = [ "network-online.target" ] ++ lib.optional generated.ebpfProfilingOn "sys-kernel-tracing.mount";
       inherit environment;
       # The journald receiver runs journalctl.
       path = lib.optional cfg.journald.enable config.systemd.package;
@@ -333,7 +349,9 @@ in
         ProtectHome = "read-only";
         PrivateTmp = true;
         PrivateDevices = true;
-        ProtectKernelTunables = true;
+        # It also hides /proc/kallsyms, whose addresses the eBPF profiler
+        # needs to symbolize kernel frames.
+        ProtectKernelTunables = !generated.ebpfProfilingOn;
         ProtectKernelModules = true;
         ProtectControlGroups = true;
         ProtectClock = true;

@@ -34,7 +34,17 @@ func BuildBinary(dir string) (string, error) {
 		return "", err
 	}
 	out := filepath.Join(dir, "otel-ai-collector")
-	cmd := exec.Command("go", "build", "-trimpath", "-tags", "grpcnotrace", "-ldflags=-s -w", "-o", out, "./cmd/otel-ai-collector")
+	// The same -overlay as the Makefile and nixos/package.nix: our own
+	// rlimit.MaximizeMemlock for the eBPF profiler (docs/profiling.md).
+	var stderr strings.Builder
+	overlay := exec.Command(filepath.Join(root, "scripts", "memlock-overlay.sh"), filepath.Join(dir, "profiler"))
+	overlay.Stderr = &stderr
+	flags, err := overlay.Output()
+	if err != nil {
+		return "", fmt.Errorf("scripts/memlock-overlay.sh: %w\n%s", err, stderr.String())
+	}
+	args := append([]string{"build", "-trimpath", "-tags", "grpcnotrace", "-ldflags=-s -w"}, strings.Fields(string(flags))...)
+	cmd := exec.Command("go", append(args, "-o", out, "./cmd/otel-ai-collector")...)
 	cmd.Dir = root
 	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
 	if output, err := cmd.CombinedOutput(); err != nil {

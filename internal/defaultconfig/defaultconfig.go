@@ -39,6 +39,10 @@ const (
 	envEBPFUnits       = "OTEL_AI_COLLECTOR_EBPF_UNITS"
 	envEBPFUnitsList   = "OTEL_AI_COLLECTOR_EBPF_UNITS_LIST"
 	envPyroscope       = "OTEL_AI_COLLECTOR_PYROSCOPE_ENDPOINT"
+	envProfiling       = "OTEL_AI_COLLECTOR_PROFILING"
+	envProfilingExe    = "OTEL_AI_COLLECTOR_PROFILING_EXECUTABLE_REGEX"
+	envProfilingUnits  = "OTEL_AI_COLLECTOR_PROFILING_UNITS"
+	envProfilingUnitsL = "OTEL_AI_COLLECTOR_PROFILING_UNITS_LIST"
 	envAITraces        = "OTEL_AI_COLLECTOR_AI_TRACES"
 	envAITracesIdle    = "OTEL_AI_COLLECTOR_AI_TRACES_IDLE"
 	envAITracesCall    = "OTEL_AI_COLLECTOR_AI_TRACES_MODEL_CALL_TIMEOUT"
@@ -93,6 +97,7 @@ const (
 	JournaldURI      = "embedded:journald.yaml"       // with remote export, if the journal is readable
 	EBPFURI          = "embedded:ebpf.yaml"           // with remote export, when eBPF selectors are set
 	ProfilingURI     = "embedded:profiling.yaml"      // when OTEL_AI_COLLECTOR_PYROSCOPE_ENDPOINT is set
+	ProfilingEBPFURI = "embedded:profiling-ebpf.yaml" // with profiling, when OTEL_AI_COLLECTOR_PROFILING=ebpf
 	RemoteGatewayURI = "embedded:remote-gateway.yaml" // mode layer, unless OTEL_AI_COLLECTOR_REMOTE_CONFIG names another
 )
 
@@ -157,6 +162,12 @@ func profilingEnabled() bool {
 	return strings.TrimSpace(os.Getenv(envPyroscope)) != ""
 }
 
+// ebpfProfiling reports whether whole-host eBPF profiling is asked for
+// (OTEL_AI_COLLECTOR_PROFILING=ebpf); it runs only with profiling on.
+func ebpfProfiling() bool {
+	return strings.TrimSpace(os.Getenv(envProfiling)) == "ebpf"
+}
+
 // checkPyroscopeEndpoint refuses a Pyroscope endpoint that is not a base URL,
 // naming the variable (the processor's own error could only name its
 // `endpoint` setting).
@@ -181,6 +192,9 @@ func defaultLayers() (layers, extra, warnings []string, err error) {
 	if !remoteEnabled() {
 		if profilingEnabled() {
 			layers = append(layers, ProfilingURI)
+			if ebpfProfiling() {
+				layers = append(layers, ProfilingEBPFURI)
+			}
 		}
 		return layers, nil, warnings, nil
 	}
@@ -228,6 +242,9 @@ func defaultLayers() (layers, extra, warnings []string, err error) {
 	}
 	if profilingEnabled() {
 		layers = append(layers, ProfilingURI)
+		if ebpfProfiling() {
+			layers = append(layers, ProfilingEBPFURI)
+		}
 	}
 
 	// The mode layer comes last: it may replace service::extensions.
@@ -415,15 +432,18 @@ func exportEBPFSelectors() error {
 			ports = append(ports, port)
 		}
 	}
-	var units []string
-	if list := os.Getenv(envEBPFUnits); list != "" {
-		for _, item := range strings.Split(list, ",") {
-			if item = strings.TrimSpace(item); item != "" {
-				units = append(units, item)
+	units := func(name string) []string {
+		var units []string
+		if list := os.Getenv(name); list != "" {
+			for _, item := range strings.Split(list, ",") {
+				if item = strings.TrimSpace(item); item != "" {
+					units = append(units, item)
+				}
 			}
 		}
+		return units
 	}
-	for name, value := range map[string]any{envEBPFPortsList: ports, envEBPFUnitsList: units} {
+	for name, value := range map[string]any{envEBPFPortsList: ports, envEBPFUnitsList: units(envEBPFUnits), envProfilingUnitsL: units(envProfilingUnits)} {
 		flow, err := json.Marshal(value) // JSON is YAML; nil marshals as null
 		if err != nil {
 			return err

@@ -62,6 +62,10 @@ func askedButOff() []string {
 		warnings = append(warnings, fmt.Sprintf("eBPF spans are off: %s is set, but eBPF spans go only to remote export; set %s (or %s) to turn it on",
 			strings.Join(set, ", "), envRemoteEndpoint, envRemoteConfig))
 	}
+	if ebpfProfiling() && !profilingEnabled() {
+		warnings = append(warnings, fmt.Sprintf("eBPF profiling is off: %s=ebpf is set, but profiles go only to Pyroscope; set %s to turn it on",
+			envProfiling, envPyroscope))
+	}
 	return warnings
 }
 
@@ -102,6 +106,10 @@ func (p *Plan) features() []Feature {
 	if ebpfSelected() {
 		ebpfWhy = notRemote
 	}
+	ebpfProfilingWhy := envProfiling + " unset"
+	if ebpfProfiling() {
+		ebpfProfilingWhy = envPyroscope + " unset"
+	}
 	return []Feature{
 		{Name: "monitor", On: true, Why: "otel-ai-monitor at " + monitorEndpoint()},
 		{Name: "remote export", On: remote, Why: remoteWhy},
@@ -110,6 +118,7 @@ func (p *Plan) features() []Feature {
 		on("journald", JournaldURI, notRemote, switchOff(envJournald), "journal not readable"),
 		on("eBPF", EBPFURI, ebpfWhy),
 		on("profiling", ProfilingURI, envPyroscope+" unset"),
+		on("eBPF profiling", ProfilingEBPFURI, ebpfProfilingWhy),
 	}
 }
 

@@ -16,6 +16,7 @@ var Layers = []struct{ URI, When string }{
 	{JournaldURI, "remote export on and the journal readable, unless " + envJournald + "=off"},
 	{EBPFURI, "remote export on and an eBPF selector set"},
 	{ProfilingURI, envPyroscope + " set"},
+	{ProfilingEBPFURI, envPyroscope + " set and " + envProfiling + "=ebpf"},
 	{RemoteGatewayURI, "remote export on, unless " + envRemoteConfig + " names another mode layer (then file:<that path>)"},
 }
 

@@ -31,6 +31,7 @@ const (
 	kindPriority               // journald priority or range
 	kindStartAt                // beginning or end
 	kindEndpoint               // http(s) URL or host:port (a gRPC exporter's endpoint)
+	kindProfiling              // ebpf (or empty: off)
 )
 
 // Variable is one environment variable of the public interface. Variables
@@ -98,6 +99,12 @@ var Variables = []Variable{
 		Description: "With eBPF on, also one span per TCP connection of the selected processes."},
 	{Name: envPyroscope, Default: "unset (profiling off)", kind: kindURL, Example: "http://pyroscope:4040",
 		Description: "Pyroscope's base URL. Setting it adds [`config/profiling.yaml`](config/profiling.yaml): Pyroscope SDK pushes and OTLP profiles forwarded to it through a persistent queue, with or without remote export."},
+	{Name: envProfiling, Default: "unset (SDK and OTLP profiles only)", kind: kindProfiling, Example: "ebpf",
+		Description: "`ebpf`: with " + "`" + envPyroscope + "`" + " set, also profile every process on this machine on CPU with eBPF, no SDK needed ([`config/profiling-ebpf.yaml`](config/profiling-ebpf.yaml), [`docs/profiling.md`](docs/profiling.md)). Needs root or the capabilities listed there; without them the profiler logs one error and the rest keeps running."},
+	{Name: envProfilingExe, Default: "unset (every process)", kind: kindRegex, Example: "^(python3.*|node)$",
+		Description: "With eBPF profiling: send only the processes whose executable name matches this Go regular expression (or that run in `" + envProfilingUnits + "`), as the eBPF receiver selects."},
+	{Name: envProfilingUnits, Default: "unset (every process)", kind: kindList, Example: "indexer.service",
+		Description: "With eBPF profiling: send only the processes of these systemd units, system or user (comma-separated; or that match `" + envProfilingExe + "`)."},
 	{Name: envPyroscopeIngest, Default: "`127.0.0.1:4040`", kind: kindListenAddr, Example: "127.0.0.1:4040",
 		Description: "Where Pyroscope SDKs push (`/ingest` and the push API). Change it if a Pyroscope server runs on this machine."},
 	{Name: envPyroscopeQueueBytes, Default: "`104857600`", kind: kindCount, Example: "104857600",
@@ -130,6 +137,10 @@ func (v Variable) check(value string) error {
 		return fmt.Errorf("%s=%q: %s; set it like %s=%s", v.Name, value, why, v.Name, v.Example)
 	}
 	switch v.kind {
+	case kindProfiling:
+		if trimmed != "ebpf" {
+			return fail("the only profiler is ebpf (unset it for SDK and OTLP profiles only)")
+		}
 	case kindURL:
 		u, err := url.Parse(trimmed)
 		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {

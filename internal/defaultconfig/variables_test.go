@@ -9,7 +9,7 @@ import (
 )
 
 // derived are variables the collector sets itself from the public ones.
-var derived = map[string]bool{envAIServiceRegex: true, envAIScopeRegex: true, envAIEventRegex: true, envAIReportService: true, envAIReportScope: true, envAIReportEvent: true, envEBPFPortsList: true, envEBPFUnitsList: true, envJournaldMatches: true}
+var derived = map[string]bool{envAIServiceRegex: true, envAIScopeRegex: true, envAIEventRegex: true, envAIReportService: true, envAIReportScope: true, envAIReportEvent: true, envEBPFPortsList: true, envEBPFUnitsList: true, envProfilingUnitsL: true, envJournaldMatches: true}
 
 func TestVariablesCoverTheConfigLayers(t *testing.T) {
 	known := map[string]bool{}

@@ -139,6 +139,7 @@ func (r *Report) finish(plan *defaultconfig.Plan) {
 	r.add(checkPyroscope())
 	r.add(checkJournal(plan))
 	r.add(checkEBPF(plan))
+	r.add(checkEBPFProfiling(plan))
 	r.add(checkQueues())
 	r.add(checkDamagedState())
 	r.Checks = append(r.Checks, checkPorts()...)

@@ -57,6 +57,10 @@ import ./cases.nix
   every-feature = let c = import ./cases.nix; in
     c.all-on // { inherit (c.ebpf) ebpf; inherit (c.profiling) profiling; };
 
+  # Whole-host eBPF profiling, without remote export.
+  profiling-ebpf = let c = import ./cases.nix; in
+    c.profiling // { profiling = c.profiling.profiling // { ebpf = { enable = true; units = [ "indexer.service" "worker" ]; }; }; };
+
   ebpf-without-remote = {
     enable = true;
     remote.mode = "none";

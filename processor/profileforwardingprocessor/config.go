@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
+	"regexp"
 
 	"go.opentelemetry.io/collector/config/confighttp"
 	"go.opentelemetry.io/collector/config/configoptional"
@@ -40,6 +41,20 @@ type Config struct {
 	// bool value does; these defaults are per-process values that would make
 	// each process run its own series.
 	ExcludeResourceAttributes []string `mapstructure:"exclude_resource_attributes"`
+
+	// ProfilerSelection narrows what the whole-host eBPF profiler (the
+	// `profiling` receiver) sends on to the processes it selects, with the
+	// eBPF receiver's executable and unit selectors. Profiles from SDKs and
+	// OTLP senders are never filtered. Empty selects every process.
+	ProfilerSelection ProfilerSelection `mapstructure:"profiler_selection"`
+}
+
+// ProfilerSelection selects processes as ebpf_network does: the executable
+// file's base name matches ExecutableRegex, or the process runs in one of
+// SystemdUnits (system or user; a name without a suffix is a .service).
+type ProfilerSelection struct {
+	ExecutableRegex string   `mapstructure:"executable_regex"`
+	SystemdUnits    []string `mapstructure:"systemd_units"`
 }
 
 // Validate checks the configuration.
@@ -50,6 +65,11 @@ func (c *Config) Validate() error {
 	u, err := url.Parse(c.Endpoint)
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 		return fmt.Errorf("endpoint %q must be an http:// or https:// URL, e.g. http://pyroscope:4040", c.Endpoint)
+	}
+	if c.ProfilerSelection.ExecutableRegex != "" {
+		if _, err := regexp.Compile(c.ProfilerSelection.ExecutableRegex); err != nil {
+			return fmt.Errorf("profiler_selection::executable_regex: %w", err)
+		}
 	}
 	if c.DefaultServiceName == "" {
 		return errors.New("default_service_name must not be empty")

@@ -4,9 +4,12 @@ import (
 	"os"
 	"path"
 	"path/filepath"
+	"regexp"
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
+	"time"
 
 	"go.opentelemetry.io/collector/pdata/pcommon"
 
@@ -34,6 +37,78 @@ type naming struct {
 	exclude            map[string]bool
 	// procRoot is /proc; tests point it elsewhere.
 	procRoot string
+
+	// seen remembers the unit or script found for a live process, so that
+	// the profiler's last report of a process, which comes after it ended
+	// (its /proc entry gone), is filed under the same name as the others.
+	mu        sync.Mutex
+	seen      map[seenKey]seenName
+	lastSweep time.Time
+}
+
+// seenKey is a process as the profiler reports it; the executable name
+// guards against a reused pid.
+type seenKey struct {
+	pid int64
+	exe string
+}
+
+type seenName struct {
+	name string
+	at   time.Time
+}
+
+// Bounds of naming.seen: entries not used for seenTTL are dropped, and at
+// most seenMax are kept.
+const (
+	seenTTL = 5 * time.Minute
+	seenMax = 8192
+)
+
+// localName is the systemd unit, else the script of an interpreter, of
+// process.pid on this host; for a process that has ended, what was found
+// while it ran (within seenTTL).
+func (n *naming) localName(attrs pcommon.Map) string {
+	name := n.systemdUnit(attrs)
+	if name == "" {
+		name = n.script(attrs)
+	}
+	pid := n.localPID(attrs)
+	if pid <= 0 {
+		return name
+	}
+	exe := ""
+	if v, ok := attrs.Get(attrExecutableName); ok {
+		exe = v.AsString()
+	}
+	key := seenKey{pid, exe}
+	now := time.Now()
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if n.seen == nil {
+		n.seen = make(map[seenKey]seenName)
+	}
+	if now.Sub(n.lastSweep) > time.Minute || len(n.seen) >= seenMax {
+		for k, v := range n.seen {
+			if now.Sub(v.at) > seenTTL || len(n.seen) >= seenMax {
+				delete(n.seen, k)
+			}
+		}
+		n.lastSweep = now
+	}
+	if name != "" {
+		n.seen[key] = seenName{name, now}
+		return name
+	}
+	if _, err := os.Stat(filepath.Join(n.procRoot, strconv.FormatInt(pid, 10))); err == nil {
+		return "" // alive, and neither in a unit nor a script
+	}
+	if prev, ok := n.seen[key]; ok {
+		prev.at = now
+		n.seen[key] = prev
+		return prev.name
+	}
+	return ""
 }
 
 // serviceName picks, in order: a service.name that is not the SDK default
@@ -47,8 +122,8 @@ func (n *naming) serviceName(attrs pcommon.Map) string {
 	if declared != "" && !strings.HasPrefix(declared, "unknown_service") {
 		return sanitizeServiceName(declared)
 	}
-	if unit := n.systemdUnit(attrs); unit != "" {
-		return sanitizeServiceName(unit)
+	if local := n.localName(attrs); local != "" {
+		return sanitizeServiceName(local)
 	}
 	if v, ok := attrs.Get(attrExecutableName); ok && v.AsString() != "" {
 		return sanitizeServiceName(v.AsString())
@@ -62,21 +137,28 @@ func (n *naming) serviceName(attrs pcommon.Map) string {
 	return n.defaultServiceName
 }
 
-// systemdUnit returns the service unit (without ".service") that process.pid
-// runs in, read from its cgroup; "" when the profile is from another host,
-// names no pid, or the process is gone or not in a service unit.
-func (n *naming) systemdUnit(attrs pcommon.Map) string {
+// localPID is process.pid when the profile is from this host (no host.name,
+// or this machine's), else 0.
+func (n *naming) localPID(attrs pcommon.Map) int64 {
 	if v, ok := attrs.Get(attrHostName); ok && v.AsString() != n.hostName {
-		return ""
+		return 0
 	}
 	v, ok := attrs.Get(attrProcessPID)
 	if !ok {
-		return ""
+		return 0
 	}
 	pid := v.Int()
 	if v.Type() == pcommon.ValueTypeStr {
 		pid, _ = strconv.ParseInt(v.Str(), 10, 64)
 	}
+	return pid
+}
+
+// systemdUnit returns the service unit (without ".service") that process.pid
+// runs in, read from its cgroup; "" when the profile is from another host,
+// names no pid, or the process is gone or not in a service unit.
+func (n *naming) systemdUnit(attrs pcommon.Map) string {
+	pid := n.localPID(attrs)
 	if pid <= 0 {
 		return ""
 	}
@@ -85,6 +167,63 @@ func (n *naming) systemdUnit(attrs pcommon.Map) string {
 		return ""
 	}
 	return unitFromCgroup(string(data))
+}
+
+// interpreters are executables whose processes are named after the script
+// they run (python3.11 busy.py is "busy"), not after themselves.
+var interpreters = regexp.MustCompile(`^(python[0-9.]*|pypy[0-9.]*|node|nodejs|bun|deno|ruby[0-9.]*|perl[0-9.]*|php[0-9.]*)$`)
+
+// scriptExtensions are cut from a script's name.
+var scriptExtensions = []string{".py", ".js", ".mjs", ".cjs", ".ts", ".rb", ".pl", ".php"}
+
+// script names an interpreter's process (process.executable.name matches
+// interpreters) after what it runs, from /proc/PID/cmdline on this host: the
+// first argument that is not an option, without directory and extension;
+// python -m pkg.mod gives pkg.mod. "" for other processes, a process that
+// is gone, or an interpreter running no file (python -c, a REPL).
+func (n *naming) script(attrs pcommon.Map) string {
+	exe, ok := attrs.Get(attrExecutableName)
+	if !ok || !interpreters.MatchString(exe.AsString()) {
+		return ""
+	}
+	pid := n.localPID(attrs)
+	if pid <= 0 {
+		return ""
+	}
+	data, err := os.ReadFile(filepath.Join(n.procRoot, strconv.FormatInt(pid, 10), "cmdline"))
+	if err != nil {
+		return ""
+	}
+	return scriptFromArgs(strings.Split(strings.TrimRight(string(data), "\x00"), "\x00"))
+}
+
+// scriptFromArgs is script's reading of an interpreter's argv.
+func scriptFromArgs(argv []string) string {
+	for i := 1; i < len(argv); i++ {
+		arg := argv[i]
+		switch {
+		case arg == "-m" && i+1 < len(argv):
+			return argv[i+1]
+		case arg == "-c" || arg == "-e" || arg == "--eval" || arg == "-p" || arg == "--print" || arg == "-":
+			return "" // code on the command line or stdin, no file
+		case arg == "--":
+			continue
+		case strings.HasPrefix(arg, "-"):
+			// Python's options that take a value as the next argument.
+			if arg == "-W" || arg == "-X" || arg == "--require" || arg == "-r" {
+				i++
+			}
+			continue
+		}
+		name := path.Base(arg)
+		for _, ext := range scriptExtensions {
+			if trimmed, ok := strings.CutSuffix(name, ext); ok && trimmed != "" {
+				return trimmed
+			}
+		}
+		return name
+	}
+	return ""
 }
 
 // unitFromCgroup finds the innermost service unit in a /proc/PID/cgroup file,

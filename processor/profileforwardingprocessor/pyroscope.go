@@ -48,6 +48,9 @@ type pyroscopePush struct {
 	sampleTypeConfig string
 	pprof            []byte // gzipped pprof
 	uncompressedSize int    // of the pprof, for size refusals
+	// converted is the pprof before it is gzipped into pprof, while
+	// pushes of one service are merged.
+	converted *profile.Profile
 }
 
 // maxAnswerQuoted is how much of Pyroscope's answer an error quotes.
@@ -116,7 +119,58 @@ func (f *forwarder) pushes(pd pprofile.Profiles) ([]pyroscopePush, error) {
 			}
 		}
 	}
-	return pushes, errors.Join(errs...)
+	return mergeByService(pushes), errors.Join(errs...)
+}
+
+// mergeByService makes one push of the converted pushes that Pyroscope would
+// file under the same series (name, spy, rate, units, aggregation, sample
+// type config), so a request holding many processes of one service (the
+// eBPF profiler's report, split per service by ConsumeProfiles) is one push,
+// not one per process. Profiles that pprof cannot merge (other sample types)
+// stay separate pushes. Then every converted push is gzipped.
+func mergeByService(pushes []pyroscopePush) []pyroscopePush {
+	type key struct {
+		name, profileName, spy, units, aggregation, config string
+		rate                                               int64
+	}
+	index := make(map[key]int)
+	var out []pyroscopePush
+	for _, push := range pushes {
+		if push.converted == nil {
+			out = append(out, push)
+			continue
+		}
+		k := key{push.name, push.profileName, push.spyName, push.units, push.aggregationType, push.sampleTypeConfig, push.sampleRate}
+		i, seen := index[k]
+		if !seen {
+			index[k] = len(out)
+			out = append(out, push)
+			continue
+		}
+		into := &out[i]
+		merged, err := profile.Merge([]*profile.Profile{into.converted, push.converted})
+		if err != nil {
+			out = append(out, push)
+			continue
+		}
+		if push.from.Before(into.from) {
+			into.from = push.from
+		}
+		if push.until.After(into.until) {
+			into.until = push.until
+		}
+		// Merge adds durations up; the merged profile spans the range.
+		merged.TimeNanos = into.from.UnixNano()
+		merged.DurationNanos = into.until.Sub(into.from).Nanoseconds()
+		into.converted = merged
+	}
+	for i := range out {
+		if out[i].converted != nil {
+			out[i] = out[i].withPprof(out[i].converted)
+			out[i].converted = nil
+		}
+	}
+	return out
 }
 
 // describedPush is a push with what the pyroscope receiver recorded about
@@ -168,8 +222,9 @@ func (f *forwarder) newPush(name, service string, labels map[string]string, sp p
 	// Pyroscope files the profile under the pprof's time (set from the
 	// profile's); from and until only stand in when the pprof has none. A
 	// push from the pyroscope receiver gets its own from and until back.
+	push.converted = converted
 	if !push.from.IsZero() && !push.until.Before(push.from) {
-		return push.withPprof(converted)
+		return push
 	}
 	push.from = first.Time().AsTime()
 	if first.Time() == 0 {
@@ -180,7 +235,7 @@ func (f *forwarder) newPush(name, service string, labels map[string]string, sp p
 		// Pyroscope wants a range; a point in time becomes one second.
 		push.until = push.from.Add(time.Second)
 	}
-	return push.withPprof(converted)
+	return push
 }
 
 // withPprof sets the push's pprof: converted, gzipped.

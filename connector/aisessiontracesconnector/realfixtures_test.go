@@ -113,7 +113,7 @@ func TestRealCLIRecordings(t *testing.T) {
 			calls := loadModelLog(t, name+".modellog.json")
 			ld := loadFixture(t, logsFile)
 			if ld.LogRecordCount() == 0 {
-				t.Skipf("%s holds no records", logsFile)
+				t.Fatalf("%s holds no records: record it again (AICLI_RECORD=1)", logsFile)
 			}
 			want := oracleOf(cli, calls)
 			if want.failedSequences > 0 && failedCallEvents(cli, ld) == 0 {

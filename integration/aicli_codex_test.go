@@ -440,9 +440,8 @@ func (tee *codexTee) Traces() []ptrace.Traces {
 
 func codexStartTee(t *testing.T, c *harness.Collector, useGRPC bool) *codexTee {
 	t.Helper()
-	addr := harness.FreeAddr(t)
-	l, err := net.Listen("tcp", addr)
-	must(t, err)
+	l := harness.Listen(t)
+	addr := l.Addr().String()
 	tee := &codexTee{URL: "http://" + addr}
 	if useGRPC {
 		conn, err := grpc.NewClient(c.OTLPGRPCEndpoint, grpc.WithTransportCredentials(insecure.NewCredentials()))

@@ -44,7 +44,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -108,11 +107,8 @@ type Server struct {
 // there (to see what the CLI sends).
 func Start(t testing.TB) *Server {
 	t.Helper()
-	addr := fmt.Sprintf("127.0.0.1:%d", harness.FreePort(t))
-	l, err := net.Listen("tcp", addr)
-	if err != nil {
-		t.Fatal(err)
-	}
+	l := harness.Listen(t)
+	addr := l.Addr().String()
 	s := &Server{URL: "http://" + addr, Log: &harness.ModelLog{}, t: t, dumpDir: os.Getenv("FAKEANTHROPIC_DUMP")}
 	s.srv = &http.Server{Handler: http.HandlerFunc(s.handle), ReadHeaderTimeout: 10 * time.Second}
 	go s.srv.Serve(l)

@@ -38,7 +38,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"strings"
 	"sync"
@@ -95,11 +94,8 @@ type Server struct {
 // Start serves on a loopback port from harness.FreePort until the test ends.
 func Start(t testing.TB) *Server {
 	t.Helper()
-	addr := fmt.Sprintf("127.0.0.1:%d", harness.FreePort(t))
-	l, err := net.Listen("tcp", addr)
-	if err != nil {
-		t.Fatal(err)
-	}
+	l := harness.Listen(t)
+	addr := l.Addr().String()
 	s := &Server{URL: "http://" + addr, fallback: Answer{Text: "Done.", Usage: Usage{Prompt: 10, Candidates: 2}}}
 	srv := &http.Server{Handler: http.HandlerFunc(s.handle), ReadHeaderTimeout: 10 * time.Second}
 	go srv.Serve(l)

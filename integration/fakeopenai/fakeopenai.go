@@ -47,7 +47,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -119,11 +118,8 @@ type Server struct {
 // ends.
 func Start(t testing.TB) *Server {
 	t.Helper()
-	addr := harness.FreeAddr(t)
-	l, err := net.Listen("tcp", addr)
-	if err != nil {
-		t.Fatal(err)
-	}
+	l := harness.Listen(t)
+	addr := l.Addr().String()
 	s := &Server{URL: "http://" + addr + "/v1", Log: &harness.ModelLog{}, t: t}
 	s.srv = &http.Server{Handler: http.HandlerFunc(s.handle), ReadHeaderTimeout: 10 * time.Second}
 	go func() {

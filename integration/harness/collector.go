@@ -268,6 +268,19 @@ func FreeAddr(t testing.TB) string {
 	return fmt.Sprintf("127.0.0.1:%d", FreePort(t))
 }
 
+// Listen opens a TCP listener on a loopback port the kernel picks, for a
+// server the test runs in its own process. Unlike FreePort followed by a
+// listen, no other socket can take the port in between (seen in CI: "bind:
+// address already in use").
+func Listen(t testing.TB) net.Listener {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return l
+}
+
 type syncBuffer struct {
 	mu  sync.Mutex
 	buf bytes.Buffer

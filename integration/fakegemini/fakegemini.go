@@ -91,7 +91,7 @@ type Server struct {
 	seq      int
 }
 
-// Start serves on a loopback port from harness.FreePort until the test ends.
+// Start serves on a loopback port the kernel picks (harness.Listen) until the test ends.
 func Start(t testing.TB) *Server {
 	t.Helper()
 	l := harness.Listen(t)

@@ -23,21 +23,8 @@ var ebpfCaps = []struct {
 // eBPF spans are asked for.
 func checkEBPF(plan *defaultconfig.Plan) Check {
 	c := Check{Name: "eBPF"}
-	on := false
-	if plan == nil {
-		c.Detail = "the embedded default's layers are not in use (your own layers, or a configuration error above)"
-	} else {
-		for _, f := range plan.Features {
-			if f.Name == "eBPF" {
-				on = f.On
-				if !on {
-					c.Detail = "off: " + f.Why
-				}
-			}
-		}
-	}
-	if !on {
-		c.Status = Skip
+	if on, why := featureOn(plan, "eBPF"); !on {
+		c.Status, c.Detail = Skip, why
 		return c
 	}
 	release, _ := os.ReadFile("/proc/sys/kernel/osrelease")
@@ -160,4 +147,21 @@ func capEff() uint64 {
 		}
 	}
 	return 0
+}
+
+// featureOn reports whether the embedded default plan turns the feature on,
+// and otherwise why not, for a check that only applies when it is on.
+func featureOn(plan *defaultconfig.Plan, name string) (bool, string) {
+	if plan == nil {
+		return false, "the embedded default's layers are not in use (your own layers, or a configuration error above)"
+	}
+	for _, f := range plan.Features {
+		if f.Name == name {
+			if f.On {
+				return true, ""
+			}
+			return false, "off: " + f.Why
+		}
+	}
+	return false, ""
 }

@@ -35,21 +35,8 @@ var tracefsDirs = []string{"/sys/kernel/tracing", "/sys/kernel/debug/tracing"}
 // collector runs on without it.
 func checkEBPFProfiling(plan *defaultconfig.Plan) Check {
 	c := Check{Name: "eBPF profiling"}
-	on := false
-	if plan == nil {
-		c.Detail = "the embedded default's layers are not in use (your own layers, or a configuration error above)"
-	} else {
-		for _, f := range plan.Features {
-			if f.Name == "eBPF profiling" {
-				on = f.On
-				if !on {
-					c.Detail = "off: " + f.Why
-				}
-			}
-		}
-	}
-	if !on {
-		c.Status = Skip
+	if on, why := featureOn(plan, "eBPF profiling"); !on {
+		c.Status, c.Detail = Skip, why
 		return c
 	}
 	var details, fixes []string
